@@ -1,0 +1,99 @@
+// dtx::Coordinator: the transaction manager embedded in the calling process.
+//
+// It stores every transaction before calling any branch, drives sagas to their end
+// (PROTOCOL.md, "Saga semantics"), retries ONGOING answers at retry_interval and
+// errors with capped, jittered exponential backoff, and finishes, after a crash or a
+// restart, whatever an earlier coordinator on the same store left unfinished: an
+// unfinished transaction is claimed by lease (next_cron_time) by exactly one
+// coordinator, and every status change is a compare-and-set on the old status.
+#ifndef DTX_COORDINATOR_H_
+#define DTX_COORDINATOR_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "dtx/clock.h"
+#include "dtx/store.h"
+#include "dtx/submitter.h"
+#include "dtx/transaction.h"
+#include "dtx/transport.h"
+
+namespace dtx {
+
+struct CoordinatorOptions {
+  // Required. Not owned; must outlive the coordinator.
+  Store* store = nullptr;
+  // Transport per transaction protocol ("http", "grpc", or a name of yours). Not
+  // owned; must outlive the coordinator. Submitting a protocol missing here is
+  // kInvalidArgument.
+  std::map<std::string, Transport*> transports;
+  // Not owned. Default: the wall clock.
+  Clock* clock = Clock::Real();
+  // This instance's name in the `owner` column. Default: a random id.
+  std::string owner;
+  // Defaults for transactions that leave their option at zero.
+  absl::Duration request_timeout = absl::Seconds(3);  // Default: 3 s
+  absl::Duration retry_interval = absl::Seconds(10);  // Default: 10 s
+  // Exponential backoff after errors stops growing here. Default: 1 hour.
+  absl::Duration max_backoff = absl::Hours(1);
+  // Each retry delay is stretched by a random fraction in [0, backoff_jitter) so that
+  // retries of many transactions spread out. Default: 0.2. Zero: exact delays.
+  double backoff_jitter = 0.2;
+  // How long a claimed transaction stays this coordinator's before another may take
+  // it over; passes renew it while they run. Default: 60 s.
+  absl::Duration lease = absl::Seconds(60);
+  // Real time between scans for due transactions (retries and recovery).
+  // Default: 1 s. Zero: no background scan; call RunDue() yourself.
+  absl::Duration poll_interval = absl::Seconds(1);
+  // At most this many transactions claimed per scan. Default: 100.
+  int claim_batch = 100;
+  // Threads that start passes and apply branch answers. Default: 4.
+  int worker_threads = 4;
+};
+
+// A transaction and its branches as stored.
+struct TransactionState {
+  TransGlobal global;
+  std::vector<TransBranch> branches;
+};
+
+// Thread-safe.
+class Coordinator : public Submitter {
+ public:
+  // kInvalidArgument when options.store is missing.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Start(CoordinatorOptions options);
+
+  // Shutdown().
+  ~Coordinator() override;
+
+  // Submitter. Only trans_type "saga" is driven in this version (others:
+  // kUnimplemented).
+  absl::Status Submit(const TransGlobal& global) override;
+
+  // kNotFound for an unknown gid, kInvalidArgument for an invalid one.
+  absl::StatusOr<TransactionState> Query(std::string_view gid);
+
+  // Claims every transaction due now (by the clock) and runs one pass of each; returns
+  // when those passes are over, with how many there were. For tests and tools that
+  // set poll_interval to zero.
+  absl::StatusOr<int> RunDue();
+
+  // Stops scanning and waits for every running pass to end. Submit then answers
+  // kUnavailable. Unfinished transactions stay in the store for the next coordinator.
+  void Shutdown();
+
+  class Impl;
+
+ private:
+  explicit Coordinator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtx
+
+#endif  // DTX_COORDINATOR_H_

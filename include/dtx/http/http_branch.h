@@ -1,0 +1,65 @@
+// Serving saga branches over HTTP: the branch side of PROTOCOL.md.
+//
+//   dtx::HttpBranchServer server;
+//   server.Handle("/TransOut", [&](const dtx::BranchInfo& info, const httplib::Request& req) {
+//     soci::session sql(pool);
+//     return dtx::Barrier(info).Call(sql, [&](soci::session& tx) { ...; return absl::OkStatus(); });
+//   });
+//   absl::StatusOr<int> port = server.Start();  // 127.0.0.1, a free port
+#ifndef DTX_HTTP_HTTP_BRANCH_H_
+#define DTX_HTTP_HTTP_BRANCH_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dtx/branch_info.h"
+
+namespace dtx {
+
+// The gid, trans_type, branch_id and op query parameters; kInvalidArgument names the
+// first one missing.
+absl::StatusOr<BranchInfo> BranchInfoFromRequest(const httplib::Request& request);
+
+// Answers with `status` in the result vocabulary: 200/409/425 with DTM's JSON body,
+// or HttpStatusOf(status) with {"message":..}.
+void WriteResult(const absl::Status& status, httplib::Response& response);
+
+// A branch op's business: OK is SUCCESS, FailureError is FAILURE, OngoingError is
+// ONGOING, anything else an error the coordinator retries.
+using BranchHandler =
+    std::function<absl::Status(const BranchInfo& info, const httplib::Request& request)>;
+
+// Serves `handler` at `path` for POST and GET. A request without the branch query
+// parameters gets 400; an exception thrown by the handler becomes a 500.
+void ServeBranch(httplib::Server& server, const std::string& path, BranchHandler handler);
+
+// An httplib::Server on its own thread, bound to loopback unless told otherwise.
+// Not thread-safe; Stop() (or the destructor) waits for the listening thread.
+class HttpBranchServer {
+ public:
+  HttpBranchServer();
+  ~HttpBranchServer();
+
+  void Handle(const std::string& path, BranchHandler handler) {
+    ServeBranch(server_, path, std::move(handler));
+  }
+  httplib::Server& server() { return server_; }
+
+  // Listens on host:port (port 0: any free port) and returns the port.
+  absl::StatusOr<int> Start(const std::string& host = "127.0.0.1", int port = 0);
+  void Stop();
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+};
+
+}  // namespace dtx
+
+#endif  // DTX_HTTP_HTTP_BRANCH_H_

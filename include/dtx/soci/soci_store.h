@@ -1,0 +1,52 @@
+// dtx::SociStore: the coordinator's Store on a SQL database through SOCI.
+#ifndef DTX_SOCI_SOCI_STORE_H_
+#define DTX_SOCI_SOCI_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "dtx/store.h"
+
+namespace dtx {
+
+struct SociStoreOptions {
+  // Which database: "sqlite:///absolute/path.db" or "sqlite://relative/path.db".
+  // SQLite runs in WAL mode with synchronous=FULL: a commit that returned survives a
+  // crash of the process or the machine.
+  std::string url;
+  // Connections kept open. Default: 4.
+  int pool_size = 4;
+  // Create the tables (sql/<dialect>/store.sql) when absent. Default: true.
+  bool create_schema = true;
+};
+
+// Thread-safe. See Store for the meaning of each result.
+class SociStore : public Store {
+ public:
+  // kInvalidArgument for a URL it cannot use; kUnavailable when the database cannot be
+  // opened.
+  static absl::StatusOr<std::unique_ptr<SociStore>> Open(const SociStoreOptions& options);
+  ~SociStore() override;
+
+  absl::Status Create(const TransGlobal& global,
+                      const std::vector<TransBranch>& branches) override;
+  absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) override;
+  absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) override;
+  absl::Status Update(std::string_view gid, std::string_view expected_status,
+                      std::string_view expected_owner,
+                      const std::vector<BranchUpdate>& branches,
+                      const GlobalUpdate& update, absl::Time now) override;
+  absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now, absl::Time lease_until,
+                                                    std::string_view owner,
+                                                    int limit) override;
+
+ private:
+  class Impl;
+  explicit SociStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtx
+
+#endif  // DTX_SOCI_SOCI_STORE_H_

@@ -1,0 +1,111 @@
+// dtx::Store: where the coordinator keeps transactions. SociStore (dtx::soci) is the
+// implementation on SQLite, PostgreSQL and MySQL; StoreWrapper forwards every call so
+// that a test can break one.
+#ifndef DTX_STORE_H_
+#define DTX_STORE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "dtx/transaction.h"
+
+namespace dtx {
+
+// The fields of a global row an update sets; unset fields keep their values.
+struct GlobalUpdate {
+  std::optional<std::string> status;
+  std::optional<std::string> owner;
+  std::optional<absl::Time> next_cron_time;
+  std::optional<absl::Duration> next_cron_interval;
+  std::optional<std::string> rollback_reason;
+  std::optional<absl::Time> finish_time;
+  std::optional<absl::Time> rollback_time;
+  std::optional<std::string> result;
+  std::optional<int64_t> retry_count;
+};
+
+// A branch status change: (gid, branch_id, op) from `prepared` to `status`.
+struct BranchUpdate {
+  std::string branch_id;
+  std::string op;
+  std::string status;
+};
+
+// Implementations are thread-safe. Every method is atomic: it either happens whole or
+// not at all. Codes: kNotFound (no such gid), kAlreadyExists (Create of an existing
+// gid), kAborted (a compare-and-set lost: the row was not in the expected state),
+// kUnavailable (the database is unreachable or busy: retry), kInternal otherwise.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Inserts the global row and all its branch rows in one transaction.
+  virtual absl::Status Create(const TransGlobal& global,
+                              const std::vector<TransBranch>& branches) = 0;
+
+  virtual absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) = 0;
+  // The branches of `gid` in insertion order (empty when there are none).
+  virtual absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) = 0;
+
+  // In one transaction: moves each branch in `branches` from `prepared` to its new
+  // status, then applies `update` to the global row if its status is
+  // `expected_status` and its owner is `expected_owner`. kAborted, and nothing
+  // changes, if the global row does not match. A branch that is no longer `prepared`
+  // is left as it is (another pass got there first; the outcome is the same).
+  virtual absl::Status Update(std::string_view gid, std::string_view expected_status,
+                              std::string_view expected_owner,
+                              const std::vector<BranchUpdate>& branches,
+                              const GlobalUpdate& update, absl::Time now) = 0;
+
+  // Claims up to `limit` transactions whose status is `submitted` or `aborting` and
+  // whose next_cron_time <= now: sets their owner to `owner` and next_cron_time to
+  // `lease_until`, atomically per transaction (two callers never claim the same one).
+  // Returns the claimed rows as they are after the claim.
+  virtual absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
+                                                            absl::Time lease_until,
+                                                            std::string_view owner,
+                                                            int limit) = 0;
+};
+
+// Forwards every call to `target` (not owned). Override one method to inject a fault.
+class StoreWrapper : public Store {
+ public:
+  explicit StoreWrapper(Store* target) : target_(target) {}
+
+  absl::Status Create(const TransGlobal& global,
+                      const std::vector<TransBranch>& branches) override {
+    return target_->Create(global, branches);
+  }
+  absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) override {
+    return target_->FindGlobal(gid);
+  }
+  absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) override {
+    return target_->FindBranches(gid);
+  }
+  absl::Status Update(std::string_view gid, std::string_view expected_status,
+                      std::string_view expected_owner,
+                      const std::vector<BranchUpdate>& branches,
+                      const GlobalUpdate& update, absl::Time now) override {
+    return target_->Update(gid, expected_status, expected_owner, branches, update, now);
+  }
+  absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now, absl::Time lease_until,
+                                                    std::string_view owner,
+                                                    int limit) override {
+    return target_->ClaimDue(now, lease_until, owner, limit);
+  }
+
+ protected:
+  Store* target() const { return target_; }
+
+ private:
+  Store* target_;
+};
+
+}  // namespace dtx
+
+#endif  // DTX_STORE_H_

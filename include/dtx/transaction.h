@@ -1,0 +1,128 @@
+// The data of a global transaction and its branches, as DTM defines them
+// (PROTOCOL.md), and their JSON forms.
+#ifndef DTX_TRANSACTION_H_
+#define DTX_TRANSACTION_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace dtx {
+
+// Global statuses.
+inline constexpr std::string_view kStatusPrepared = "prepared";
+inline constexpr std::string_view kStatusSubmitted = "submitted";
+inline constexpr std::string_view kStatusAborting = "aborting";
+inline constexpr std::string_view kStatusSucceed = "succeed";
+inline constexpr std::string_view kStatusFailed = "failed";
+// Branch statuses are kStatusPrepared, kStatusSucceed and kStatusFailed.
+
+// Saga ops.
+inline constexpr std::string_view kOpAction = "action";
+inline constexpr std::string_view kOpCompensate = "compensate";
+
+inline constexpr std::string_view kTransTypeSaga = "saga";
+inline constexpr std::string_view kProtocolHttp = "http";
+
+// Per-transaction options, DTM's TransOptions. On the wire durations are seconds.
+struct TransOptions {
+  // Submit answers only after the coordinator's first pass, with its outcome.
+  bool wait_result = false;
+  // A saga still running its actions this long after creation rolls back.
+  // Default: zero, never.
+  absl::Duration timeout_to_fail = absl::ZeroDuration();
+  // Timeout of each branch call. Default: zero, the coordinator's default (3 s).
+  absl::Duration request_timeout = absl::ZeroDuration();
+  // Delay before asking an ONGOING branch again, and the first backoff after an
+  // error. Default: zero, the coordinator's default (10 s).
+  absl::Duration retry_interval = absl::ZeroDuration();
+  // An action answering ONGOING or an error is retried at most this many times, then
+  // the saga rolls back. Default: 0, no limit.
+  int64_t retry_limit = 0;
+  // Sent as headers (HTTP) or metadata (gRPC) with every branch call.
+  std::map<std::string, std::string> branch_headers;
+};
+
+struct SagaStep {
+  std::string action;      // URL; empty: a step that always succeeds
+  std::string compensate;  // URL; empty: nothing to undo
+};
+
+// A global transaction. The fields above the line are what a client submits; those
+// below are the coordinator's state, filled by Store and Coordinator::Query.
+struct TransGlobal {
+  std::string gid;
+  std::string trans_type = std::string(kTransTypeSaga);
+  std::string protocol = std::string(kProtocolHttp);
+  std::vector<SagaStep> steps;
+  std::vector<std::string> payloads;  // one per step (or none): sent to both ops
+  std::string custom_data;            // JSON text; a concurrent saga's orders live here
+  std::string query_prepared;
+  TransOptions options;
+
+  // ---- coordinator state ----
+  int64_t id = 0;
+  std::string status;
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
+  absl::Time finish_time = absl::InfinitePast();    // InfinitePast: not set
+  absl::Time rollback_time = absl::InfinitePast();  // InfinitePast: not set
+  absl::Time next_cron_time = absl::InfinitePast();
+  absl::Duration next_cron_interval = absl::ZeroDuration();
+  std::string owner;
+  std::string rollback_reason;
+  std::string result;  // dtx: the last error a pass met, for operators
+  int64_t retry_count = 0;
+};
+
+struct TransBranch {
+  int64_t id = 0;
+  std::string gid;
+  std::string url;
+  std::string bin_data;  // payload bytes
+  std::string branch_id;
+  std::string op;
+  std::string status;
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time update_time = absl::InfinitePast();
+  absl::Time finish_time = absl::InfinitePast();
+  absl::Time rollback_time = absl::InfinitePast();
+};
+
+// A concurrent saga's ordering, parsed from custom_data
+// {"concurrent":true,"orders":{"1":[0]}} ("step 1 runs after step 0").
+struct SagaOrders {
+  bool concurrent = false;
+  std::map<int, std::vector<int>> orders;
+};
+
+// Parses custom_data. Empty text is a sequential saga. Rejects (kInvalidArgument)
+// malformed JSON, step numbers outside [0, step_count) and cycles.
+absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int step_count);
+
+// For each step, the steps that must succeed before its action runs: the previous
+// step for a sequential saga, the `orders` entry for a concurrent one.
+std::vector<std::vector<int>> Predecessors(const SagaOrders& orders, int step_count);
+
+// The submit body of DTM's HTTP API. Payloads must be UTF-8 text (DTM sends them as
+// JSON strings); binary payloads travel only over gRPC or to the embedded coordinator.
+absl::StatusOr<std::string> TransGlobalToJson(const TransGlobal& global);
+
+// Parses and validates a submit body: kInvalidArgument for malformed JSON, a missing or
+// invalid gid, an unknown trans_type, a payload count that matches no step count, bad
+// option types or a bad custom_data. Unknown fields are ignored.
+absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view json);
+
+// DTM's query answer: {"transaction":{..},"branches":[..]} with times in RFC 3339 and
+// each branch's payload as base64 `bin_data`.
+std::string QueryResultToJson(const TransGlobal& global,
+                              const std::vector<TransBranch>& branches);
+
+}  // namespace dtx
+
+#endif  // DTX_TRANSACTION_H_

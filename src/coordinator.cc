@@ -1,0 +1,372 @@
+#include "dtx/coordinator.h"
+
+#include <cstdio>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "dtx/gid.h"
+#include "dtx/result.h"
+#include "internal/saga_pass.h"
+#include "internal/thread_pool.h"
+
+namespace dtx {
+
+class Coordinator::Impl {
+ public:
+  explicit Impl(CoordinatorOptions options);
+  ~Impl() { Shutdown(); }
+
+  absl::Status Submit(const TransGlobal& global);
+  absl::StatusOr<TransactionState> Query(std::string_view gid);
+  absl::StatusOr<int> RunDue();
+  void Shutdown();
+
+ private:
+  using PassDone = absl::AnyInvocable<void(const TransGlobal&, absl::Status) &&>;
+
+  absl::Status Validate(const TransGlobal& global) const;
+  absl::Status Resubmit(const TransGlobal& global);
+  // Runs one pass over a transaction this coordinator has claimed. REQUIRES: a slot
+  // taken with Enter(); the pass gives it back when it ends.
+  void RunPass(TransGlobal claimed, std::vector<TransBranch> branches, PassDone done);
+  // Runs a pass and waits for it, answering as Submit does for wait_result.
+  absl::Status RunPassAndWait(TransGlobal claimed, std::vector<TransBranch> branches);
+  // Counts running passes so that a caller can wait for them.
+  class PassCounter {
+   public:
+    void Add(int n) {
+      absl::MutexLock lock(&mu_);
+      n_ += n;
+    }
+    void WaitForZero() {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &n_));
+    }
+
+   private:
+    absl::Mutex mu_;
+    int n_ ABSL_GUARDED_BY(mu_) = 0;
+  };
+  // Claims up to claim_batch due transactions and starts a pass over each, counted in
+  // `counter` if given. Returns how many were claimed.
+  absl::StatusOr<int> ClaimAndRun(PassCounter* counter);
+  bool Enter();
+  void Leave();
+  void PollLoop();
+  double Random();
+
+  const CoordinatorOptions options_;
+  internal::PassContext context_;
+
+  absl::Mutex mu_;
+  int active_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Mutex rng_mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
+
+  internal::ThreadPool pool_;
+  absl::Mutex join_mu_;
+  std::thread poller_;
+};
+
+namespace {
+
+CoordinatorOptions WithDefaults(CoordinatorOptions o) {
+  if (o.owner.empty()) o.owner = "dtx-" + GidGenerator().Next();
+  if (o.clock == nullptr) o.clock = Clock::Real();
+  if (o.claim_batch <= 0) o.claim_batch = 100;
+  if (o.worker_threads <= 0) o.worker_threads = 1;
+  return o;
+}
+
+// What Submit answers for wait_result, from the state the first pass left.
+absl::Status Outcome(const TransGlobal& g, const absl::Status& error) {
+  if (g.status == kStatusSucceed) return absl::OkStatus();
+  if (g.status == kStatusFailed || g.status == kStatusAborting) {
+    return FailureError(g.rollback_reason);
+  }
+  if (!error.ok()) {
+    return OngoingError(absl::StrCat("wait result not return success: ", error.ToString()));
+  }
+  return OngoingError("wait result not return success");
+}
+
+void Log(const std::string& line) { std::fprintf(stderr, "dtx: %s\n", line.c_str()); }
+
+}  // namespace
+
+Coordinator::Impl::Impl(CoordinatorOptions options)
+    : options_(WithDefaults(std::move(options))),
+      rng_(std::random_device{}()),
+      pool_(options_.worker_threads) {
+  context_.store = options_.store;
+  context_.options = &options_;
+  context_.owner = options_.owner;
+  context_.random = [this] { return Random(); };
+  if (options_.poll_interval > absl::ZeroDuration()) {
+    poller_ = std::thread([this] { PollLoop(); });
+  }
+}
+
+double Coordinator::Impl::Random() {
+  absl::MutexLock lock(&rng_mu_);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
+
+bool Coordinator::Impl::Enter() {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;
+  ++active_;
+  return true;
+}
+
+void Coordinator::Impl::Leave() {
+  absl::MutexLock lock(&mu_);
+  --active_;
+}
+
+absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
+  if (!IsValidGid(g.gid)) {
+    return absl::InvalidArgumentError(
+        g.gid.empty() ? std::string("missing gid")
+                      : absl::StrCat("invalid gid '", g.gid.substr(0, 64),
+                                     "': use 1-128 characters of [A-Za-z0-9-_.~:]"));
+  }
+  if (g.trans_type != kTransTypeSaga) {
+    return absl::UnimplementedError(
+        absl::StrCat("trans_type '", g.trans_type.substr(0, 32), "' is not supported yet"));
+  }
+  if (!g.payloads.empty() && g.payloads.size() != g.steps.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("got ", g.payloads.size(),
+                                                   " payloads for ", g.steps.size(),
+                                                   " steps"));
+  }
+  absl::StatusOr<SagaOrders> orders =
+      ParseSagaOrders(g.custom_data, static_cast<int>(g.steps.size()));
+  if (!orders.ok()) return orders.status();
+  bool calls_something = false;
+  for (const SagaStep& s : g.steps) {
+    calls_something = calls_something || !s.action.empty() || !s.compensate.empty();
+  }
+  if (calls_something && !options_.transports.contains(g.protocol)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no transport for protocol '", g.protocol.substr(0, 32), "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Impl::Submit(const TransGlobal& global) {
+  if (absl::Status s = Validate(global); !s.ok()) return s;
+  if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
+
+  const absl::Time now = options_.clock->Now();
+  TransGlobal row = global;
+  row.status = std::string(kStatusSubmitted);
+  row.owner = options_.owner;
+  row.create_time = row.update_time = now;
+  row.next_cron_time = now + options_.lease;
+  row.next_cron_interval = absl::ZeroDuration();
+  row.retry_count = 0;
+  row.finish_time = row.rollback_time = absl::InfinitePast();
+  row.rollback_reason.clear();
+  row.result.clear();
+
+  std::vector<TransBranch> branches;
+  branches.reserve(global.steps.size() * 2);
+  for (size_t i = 0; i < global.steps.size(); ++i) {
+    TransBranch b;
+    b.gid = global.gid;
+    b.branch_id = absl::StrFormat("%02d", i + 1);
+    b.bin_data = i < global.payloads.size() ? global.payloads[i] : std::string();
+    b.status = std::string(kStatusPrepared);
+    b.create_time = b.update_time = now;
+    b.op = std::string(kOpCompensate);
+    b.url = global.steps[i].compensate;
+    branches.push_back(b);
+    b.op = std::string(kOpAction);
+    b.url = global.steps[i].action;
+    branches.push_back(std::move(b));
+  }
+
+  absl::Status created = options_.store->Create(row, branches);
+  if (absl::IsAlreadyExists(created)) {
+    Leave();
+    return Resubmit(global);
+  }
+  if (!created.ok()) {
+    Leave();
+    return created;
+  }
+  if (global.options.wait_result) return RunPassAndWait(std::move(row), std::move(branches));
+  pool_.Schedule([this, row = std::move(row), branches = std::move(branches)]() mutable {
+    RunPass(std::move(row), std::move(branches), nullptr);
+  });
+  return absl::OkStatus();
+}
+
+// A gid that exists already: an ended one is FAILURE; an unfinished one gets its next
+// pass now, unless another pass holds its lease (that pass carries on).
+absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global) {
+  absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
+  if (!existing.ok()) return existing.status();
+  if (existing->status == kStatusSucceed || existing->status == kStatusFailed) {
+    return FailureError(absl::StrCat("transaction ", global.gid, " already ended: ",
+                                     existing->status));
+  }
+  if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
+  const absl::Time now = options_.clock->Now();
+  GlobalUpdate claim;
+  claim.owner = options_.owner;
+  claim.next_cron_time = now + options_.lease;
+  absl::Status claimed =
+      options_.store->Update(global.gid, existing->status, /*expected_owner=*/"", {}, claim, now);
+  if (!claimed.ok()) {
+    Leave();
+    return absl::IsAborted(claimed) ? absl::OkStatus() : claimed;
+  }
+  existing->owner = *claim.owner;
+  existing->next_cron_time = *claim.next_cron_time;
+  absl::StatusOr<std::vector<TransBranch>> branches =
+      options_.store->FindBranches(global.gid);
+  if (!branches.ok()) {
+    Leave();
+    return branches.status();
+  }
+  if (global.options.wait_result) {
+    return RunPassAndWait(*std::move(existing), *std::move(branches));
+  }
+  RunPass(*std::move(existing), *std::move(branches), nullptr);
+  return absl::OkStatus();
+}
+
+void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> branches,
+                                PassDone done) {
+  const std::string gid = claimed.gid;
+  auto on_end = [this, done = std::move(done), gid](const TransGlobal& g,
+                                                    absl::Status error) mutable {
+    if (!error.ok() && !absl::IsAborted(error)) {
+      Log(absl::StrCat("pass over ", gid, " stopped: ", error.ToString()));
+    }
+    if (done) std::move(done)(g, error);
+    Leave();
+  };
+  absl::StatusOr<std::shared_ptr<internal::SagaPass>> pass = internal::SagaPass::Create(
+      context_, std::move(claimed), std::move(branches), std::move(on_end));
+  if (!pass.ok()) {
+    // Unreadable rows: leave the transaction leased; an operator must look at it.
+    Log(absl::StrCat("cannot drive ", gid, ": ", pass.status().ToString()));
+    TransGlobal unknown;
+    unknown.gid = gid;
+    if (done) std::move(done)(unknown, pass.status());
+    Leave();
+    return;
+  }
+  (*pass)->Start();
+}
+
+absl::Status Coordinator::Impl::RunPassAndWait(TransGlobal claimed,
+                                               std::vector<TransBranch> branches) {
+  absl::Notification finished;
+  absl::Status outcome;
+  RunPass(std::move(claimed), std::move(branches),
+          [&](const TransGlobal& g, absl::Status error) {
+            outcome = Outcome(g, error);
+            finished.Notify();
+          });
+  finished.WaitForNotification();
+  return outcome;
+}
+
+absl::StatusOr<TransactionState> Coordinator::Impl::Query(std::string_view gid) {
+  if (!IsValidGid(gid)) return absl::InvalidArgumentError("invalid gid");
+  TransactionState state;
+  absl::StatusOr<TransGlobal> global = options_.store->FindGlobal(gid);
+  if (!global.ok()) return global.status();
+  state.global = *std::move(global);
+  absl::StatusOr<std::vector<TransBranch>> branches = options_.store->FindBranches(gid);
+  if (!branches.ok()) return branches.status();
+  state.branches = *std::move(branches);
+  return state;
+}
+
+absl::StatusOr<int> Coordinator::Impl::ClaimAndRun(PassCounter* counter) {
+  const absl::Time now = options_.clock->Now();
+  absl::StatusOr<std::vector<TransGlobal>> claimed = options_.store->ClaimDue(
+      now, now + options_.lease, options_.owner, options_.claim_batch);
+  if (!claimed.ok()) return claimed.status();
+  for (TransGlobal& g : *claimed) {
+    // On any error below the transaction stays leased and is retried when it runs out.
+    absl::StatusOr<std::vector<TransBranch>> branches = options_.store->FindBranches(g.gid);
+    if (!branches.ok()) return branches.status();
+    if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
+    PassDone done;
+    if (counter != nullptr) {
+      counter->Add(1);
+      done = [counter](const TransGlobal&, absl::Status) { counter->Add(-1); };
+    }
+    RunPass(std::move(g), *std::move(branches), std::move(done));
+  }
+  return static_cast<int>(claimed->size());
+}
+
+absl::StatusOr<int> Coordinator::Impl::RunDue() {
+  int total = 0;
+  while (true) {
+    PassCounter counter;
+    absl::StatusOr<int> claimed = ClaimAndRun(&counter);
+    counter.WaitForZero();
+    if (!claimed.ok()) return claimed.status();
+    total += *claimed;
+    if (*claimed < options_.claim_batch) return total;
+  }
+}
+
+void Coordinator::Impl::PollLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval)) return;
+    }
+    absl::StatusOr<int> n = ClaimAndRun(nullptr);
+    if (!n.ok()) Log(absl::StrCat("scan for due transactions failed: ", n.status().ToString()));
+  }
+}
+
+void Coordinator::Impl::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  {
+    absl::MutexLock lock(&join_mu_);
+    if (poller_.joinable()) poller_.join();
+  }
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(+[](int* active) { return *active == 0; }, &active_));
+}
+
+Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Coordinator::~Coordinator() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options) {
+  if (options.store == nullptr) return absl::InvalidArgumentError("options.store is required");
+  return std::unique_ptr<Coordinator>(
+      new Coordinator(std::make_unique<Impl>(std::move(options))));
+}
+
+absl::Status Coordinator::Submit(const TransGlobal& global) { return impl_->Submit(global); }
+
+absl::StatusOr<TransactionState> Coordinator::Query(std::string_view gid) {
+  return impl_->Query(gid);
+}
+
+absl::StatusOr<int> Coordinator::RunDue() { return impl_->RunDue(); }
+
+void Coordinator::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace dtx

@@ -1,0 +1,365 @@
+// Saga semantics of the embedded coordinator (PROTOCOL.md, "Saga semantics"), on a
+// real SQLite file, with in-process branches and a manual clock.
+#include "dtx/coordinator.h"
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "dtx/result.h"
+#include "saga_fixture.h"
+
+namespace dtx {
+namespace {
+
+using testing::SagaFixture;
+using Calls = std::vector<std::string>;
+
+// Each step's two rows as "op:status", in stored order.
+std::vector<std::string> Rows(const TransactionState& state) {
+  std::vector<std::string> rows;
+  for (const TransBranch& b : state.branches) {
+    rows.push_back(b.branch_id + ":" + b.op + ":" + b.status);
+  }
+  return rows;
+}
+
+TEST_CASE("a saga whose actions succeed ends succeed") {
+  SagaFixture f;
+  f.Branch("a1");
+  f.Branch("a2");
+  f.Branch("c1");
+  f.Branch("c2");
+  absl::Status s = f.NewSaga("ok-1")
+                       .Add(f.Url("a1"), f.Url("c1"), R"({"n":1})")
+                       .Add(f.Url("a2"), f.Url("c2"), R"({"n":2})")
+                       .WaitResult(true)
+                       .Submit();
+  REQUIRE(s.ok());
+  CHECK(f.Calls() == Calls{"a1", "a2"});
+  TransactionState state = f.State("ok-1");
+  CHECK(state.global.status == "succeed");
+  CHECK(state.global.finish_time == f.clock.Now());
+  CHECK(Rows(state) == std::vector<std::string>{"01:compensate:prepared", "01:action:succeed",
+                                                "02:compensate:prepared", "02:action:succeed"});
+  CHECK(state.branches[1].bin_data == R"({"n":1})");
+  CHECK(state.branches[0].url == f.Url("c1"));
+}
+
+TEST_CASE("the payload, ids and headers reach the branch") {
+  SagaFixture f;
+  BranchRequest seen;
+  f.Branch("a1", [&](int, const BranchRequest& r) {
+    seen = r;
+    return absl::OkStatus();
+  });
+  REQUIRE(f.NewSaga("hdr-1")
+              .Add(f.Url("a1"), "", "payload-1")
+              .BranchHeader("authorization", "Bearer x")
+              .RequestTimeout(absl::Seconds(7))
+              .WaitResult(true)
+              .Submit()
+              .ok());
+  CHECK(seen.gid == "hdr-1");
+  CHECK(seen.trans_type == "saga");
+  CHECK(seen.branch_id == "01");
+  CHECK(seen.op == "action");
+  CHECK(seen.payload == "payload-1");
+  CHECK(seen.headers.at("authorization") == "Bearer x");
+  CHECK(seen.timeout == absl::Seconds(7));
+}
+
+TEST_CASE("an action FAILURE at step 2 compensates steps 2 and 1 in reverse") {
+  SagaFixture f;
+  f.Branch("a1");
+  f.Branch("a2", FailureError("insufficient stock"));
+  f.Branch("a3");
+  f.Branch("c1");
+  f.Branch("c2");
+  f.Branch("c3");
+  absl::Status s = f.NewSaga("fail-2")
+                       .Add(f.Url("a1"), f.Url("c1"), "")
+                       .Add(f.Url("a2"), f.Url("c2"), "")
+                       .Add(f.Url("a3"), f.Url("c3"), "")
+                       .WaitResult(true)
+                       .Submit();
+  REQUIRE(IsFailure(s));
+  CHECK(absl::StrContains(s.message(), "insufficient stock"));
+  CHECK(f.Calls() == Calls{"a1", "a2", "c2", "c1"});
+  TransactionState state = f.State("fail-2");
+  CHECK(state.global.status == "failed");
+  CHECK(absl::StrContains(state.global.rollback_reason, f.Url("a2")));
+  CHECK(absl::StrContains(state.global.rollback_reason, "insufficient stock"));
+  CHECK(state.global.rollback_time == f.clock.Now());
+  CHECK(Rows(state) == std::vector<std::string>{
+                           "01:compensate:succeed", "01:action:succeed",
+                           "02:compensate:succeed", "02:action:failed",
+                           "03:compensate:prepared", "03:action:prepared"});
+}
+
+TEST_CASE("ONGOING is asked again after retry_interval, then succeeds") {
+  SagaFixture f;
+  f.Branch("a1", [](int call, const BranchRequest&) {
+    return call < 3 ? OngoingError("not yet") : absl::OkStatus();
+  });
+  absl::Status s = f.NewSaga("ongoing-1")
+                       .Add(f.Url("a1"), "", "")
+                       .RetryInterval(absl::Seconds(5))
+                       .WaitResult(true)
+                       .Submit();
+  CHECK(IsOngoing(s));
+  CHECK(f.State("ongoing-1").global.status == "submitted");
+  for (int pass = 2; pass <= 3; ++pass) {
+    CHECK(f.UntilNextCron("ongoing-1") == absl::Seconds(5));  // the same interval
+    CHECK(f.AdvanceAndRun(absl::Seconds(4)) == 0);            // not due yet
+    CHECK(f.AdvanceAndRun(absl::Seconds(1)) == 1);
+  }
+  CHECK(f.CallCount("a1") == 3);
+  TransactionState state = f.State("ongoing-1");
+  CHECK(state.global.status == "succeed");
+  CHECK(state.global.retry_count == 2);
+}
+
+TEST_CASE("errors back off exponentially up to the cap, then succeed") {
+  SagaFixture f([](CoordinatorOptions& o) { o.max_backoff = absl::Seconds(8); });
+  f.Branch("a1", [](int call, const BranchRequest&) {
+    return call <= 5 ? absl::UnavailableError("connection refused") : absl::OkStatus();
+  });
+  f.Branch("a2");
+  CHECK(IsOngoing(f.NewSaga("backoff-1")
+                      .Add(f.Url("a1"), "", "")
+                      .Add(f.Url("a2"), "", "")
+                      .WaitResult(true)
+                      .Submit()));
+  std::vector<absl::Duration> schedule;
+  schedule.push_back(f.UntilNextCron("backoff-1"));
+  for (int i = 0; i < 5; ++i) {
+    f.AdvanceAndRun(schedule.back());
+    schedule.push_back(f.UntilNextCron("backoff-1"));
+  }
+  CHECK(schedule[0] == absl::Seconds(1));
+  CHECK(schedule[1] == absl::Seconds(2));
+  CHECK(schedule[2] == absl::Seconds(4));
+  CHECK(schedule[3] == absl::Seconds(8));
+  CHECK(schedule[4] == absl::Seconds(8));  // capped
+  TransactionState state = f.State("backoff-1");
+  CHECK(state.global.status == "succeed");
+  CHECK(f.Calls() == Calls{"a1", "a1", "a1", "a1", "a1", "a1", "a2"});
+}
+
+TEST_CASE("jitter stretches each delay by less than the jitter fraction") {
+  SagaFixture f([](CoordinatorOptions& o) { o.backoff_jitter = 0.5; });
+  f.Branch("a1", absl::UnavailableError("down"));
+  std::vector<absl::Duration> delays;
+  for (int i = 0; i < 8; ++i) {
+    const std::string gid = "jitter-" + std::to_string(i);
+    REQUIRE(!f.NewSaga(gid).Add(f.Url("a1"), "", "").RetryInterval(absl::Seconds(10))
+                 .WaitResult(true).Submit().ok());
+    delays.push_back(f.UntilNextCron(gid));
+  }
+  bool differ = false;
+  for (absl::Duration d : delays) {
+    CHECK(d >= absl::Seconds(10));
+    CHECK(d < absl::Seconds(15));
+    differ = differ || d != delays[0];
+  }
+  CHECK(differ);
+}
+
+TEST_CASE("timeout_to_fail rolls back an unfinished saga and compensates that step") {
+  SagaFixture f;
+  f.Branch("a1");
+  f.Branch("a2", OngoingError("waiting for the bank"));
+  f.Branch("c1");
+  f.Branch("c2");
+  absl::Status s = f.NewSaga("ttf-1")
+                       .Add(f.Url("a1"), f.Url("c1"), "")
+                       .Add(f.Url("a2"), f.Url("c2"), "")
+                       .TimeoutToFail(absl::Seconds(3))
+                       .WaitResult(true)
+                       .Submit();
+  CHECK(IsOngoing(s));
+  f.AdvanceAndRun(absl::Seconds(1));
+  f.AdvanceAndRun(absl::Seconds(1));
+  CHECK(f.State("ttf-1").global.status == "submitted");
+  CHECK(f.UntilNextCron("ttf-1") == absl::Seconds(1));
+  f.AdvanceAndRun(absl::Seconds(1));
+  TransactionState state = f.State("ttf-1");
+  CHECK(state.global.status == "failed");
+  CHECK(state.global.rollback_reason == "Timeout after 3 seconds");
+  CHECK(f.Calls() == Calls{"a1", "a2", "a2", "a2", "c2", "c1"});
+}
+
+TEST_CASE("retry_limit rolls back after N retries") {
+  SagaFixture f;
+  f.Branch("a1", absl::InternalError("boom"));
+  f.Branch("c1");
+  REQUIRE(!f.NewSaga("limit-1").Add(f.Url("a1"), f.Url("c1"), "").RetryLimit(2)
+               .WaitResult(true).Submit().ok());
+  f.AdvanceAndRun(absl::Seconds(1));
+  CHECK(f.State("limit-1").global.status == "submitted");
+  f.AdvanceAndRun(absl::Seconds(2));
+  TransactionState state = f.State("limit-1");
+  CHECK(state.global.status == "failed");
+  CHECK(state.global.rollback_reason == "RetryCount is greater than RetryLimit, RetryLimit: 2");
+  CHECK(f.Calls() == Calls{"a1", "a1", "a1", "c1"});
+}
+
+TEST_CASE("an empty URL is a step that always succeeds") {
+  SagaFixture f;
+  f.Branch("a2", FailureError("no"));
+  f.Branch("c2");
+  absl::Status s = f.NewSaga("empty-1")
+                       .Add("", "", "")
+                       .Add(f.Url("a2"), f.Url("c2"), "")
+                       .WaitResult(true)
+                       .Submit();
+  CHECK(IsFailure(s));
+  CHECK(f.Calls() == Calls{"a2", "c2"});
+  CHECK(Rows(f.State("empty-1")) == std::vector<std::string>{
+                                       "01:compensate:succeed", "01:action:succeed",
+                                       "02:compensate:succeed", "02:action:failed"});
+  SagaFixture g;
+  REQUIRE(g.NewSaga("empty-2").Add("", "", "").WaitResult(true).Submit().ok());
+  REQUIRE(g.NewSaga("empty-3").WaitResult(true).Submit().ok());  // no steps at all
+  CHECK(g.State("empty-3").global.status == "succeed");
+}
+
+TEST_CASE("a concurrent saga runs an action after all its predecessors") {
+  SagaFixture f;
+  for (const char* name : {"a0", "a1", "a2", "a3", "c0", "c1", "c2", "c3"}) f.Branch(name);
+  REQUIRE(f.NewSaga("conc-1")
+              .Add(f.Url("a0"), f.Url("c0"), "")
+              .Add(f.Url("a1"), f.Url("c1"), "")
+              .Add(f.Url("a2"), f.Url("c2"), "")
+              .Add(f.Url("a3"), f.Url("c3"), "")
+              .EnableConcurrent()
+              .AddBranchOrder(2, {0, 1})
+              .AddBranchOrder(3, {2})
+              .WaitResult(true)
+              .Submit()
+              .ok());
+  Calls calls = f.Calls();
+  REQUIRE(calls.size() == 4);
+  auto at = [&](const std::string& name) {
+    return std::find(calls.begin(), calls.end(), name) - calls.begin();
+  };
+  CHECK(at("a2") > at("a0"));
+  CHECK(at("a2") > at("a1"));
+  CHECK(at("a3") > at("a2"));
+}
+
+TEST_CASE("a concurrent saga rolls back in reverse order") {
+  SagaFixture f;
+  for (const char* name : {"a0", "a1", "c0", "c1", "c2", "c3"}) f.Branch(name);
+  f.Branch("a2", FailureError("refused"));
+  f.Branch("a3");
+  absl::Status s = f.NewSaga("conc-2")
+                       .Add(f.Url("a0"), f.Url("c0"), "")
+                       .Add(f.Url("a1"), f.Url("c1"), "")
+                       .Add(f.Url("a2"), f.Url("c2"), "")
+                       .Add(f.Url("a3"), f.Url("c3"), "")
+                       .EnableConcurrent()
+                       .AddBranchOrder(2, {0, 1})
+                       .AddBranchOrder(3, {2})
+                       .WaitResult(true)
+                       .Submit();
+  REQUIRE(IsFailure(s));
+  Calls calls = f.Calls();
+  auto at = [&](const std::string& name) {
+    return std::find(calls.begin(), calls.end(), name) - calls.begin();
+  };
+  CHECK(f.CallCount("a3") == 0);  // its predecessor failed
+  CHECK(f.CallCount("c3") == 0);  // its action was never called
+  CHECK(f.CallCount("c0") == 1);
+  CHECK(f.CallCount("c1") == 1);
+  CHECK(at("c0") > at("c2"));  // reverse of the orders
+  CHECK(at("c1") > at("c2"));
+  CHECK(f.State("conc-2").global.status == "failed");
+}
+
+TEST_CASE("a compensation that fails is retried with backoff and counted") {
+  SagaFixture f;
+  f.Branch("a1");
+  f.Branch("a2", FailureError("no"));
+  f.Branch("c2");
+  f.Branch("c1", [](int call, const BranchRequest&) {
+    return call < 3 ? FailureError("cannot undo yet") : absl::OkStatus();
+  });
+  CHECK(IsFailure(f.NewSaga("comp-1")
+                      .Add(f.Url("a1"), f.Url("c1"), "")
+                      .Add(f.Url("a2"), f.Url("c2"), "")
+                      .WaitResult(true)
+                      .Submit()));
+  TransactionState state = f.State("comp-1");
+  CHECK(state.global.status == "aborting");
+  CHECK(absl::StrContains(state.global.result, "cannot undo yet"));
+  CHECK(f.UntilNextCron("comp-1") == absl::Seconds(1));
+  f.AdvanceAndRun(absl::Seconds(1));
+  CHECK(f.UntilNextCron("comp-1") == absl::Seconds(2));
+  f.AdvanceAndRun(absl::Seconds(2));
+  state = f.State("comp-1");
+  CHECK(state.global.status == "failed");
+  CHECK(state.global.retry_count == 2);
+  CHECK(f.Calls() == Calls{"a1", "a2", "c2", "c1", "c1", "c1"});
+}
+
+TEST_CASE("submit without wait_result returns at once and the saga finishes") {
+  SagaFixture f;
+  f.Branch("a1");
+  REQUIRE(f.NewSaga("nowait-1").Add(f.Url("a1"), "", "").Submit().ok());
+  f.coordinator->Shutdown();  // waits for the pass
+  CHECK(f.State("nowait-1").global.status == "succeed");
+  CHECK(IsOngoing(absl::OkStatus()) == false);
+}
+
+TEST_CASE("submitting an existing gid") {
+  SagaFixture f;
+  f.Branch("a1", [](int call, const BranchRequest&) {
+    return call == 1 ? absl::UnavailableError("down") : absl::OkStatus();
+  });
+  CHECK(IsOngoing(f.NewSaga("again-1").Add(f.Url("a1"), "", "").WaitResult(true).Submit()));
+  CHECK(f.UntilNextCron("again-1") == absl::Seconds(1));
+  // Submitted again before it is due: the next pass runs at once.
+  CHECK(f.NewSaga("again-1").Add(f.Url("a1"), "", "").WaitResult(true).Submit().ok());
+  CHECK(f.CallCount("a1") == 2);
+  // Ended: FAILURE, and nothing runs.
+  absl::Status ended = f.NewSaga("again-1").Add(f.Url("a1"), "", "").Submit();
+  CHECK(IsFailure(ended));
+  CHECK(absl::StrContains(ended.message(), "already ended"));
+  CHECK(f.CallCount("a1") == 2);
+}
+
+TEST_CASE("bad transactions are refused and nothing is stored") {
+  SagaFixture f;
+  f.Branch("a1");
+  Saga no_gid = f.NewSaga("");
+  CHECK(absl::IsInvalidArgument(no_gid.Add(f.Url("a1"), "", "").Submit()));
+  CHECK(absl::IsInvalidArgument(f.NewSaga("bad gid;").Add(f.Url("a1"), "", "").Submit()));
+  CHECK(absl::IsInvalidArgument(f.NewSaga(std::string(129, 'g')).Submit()));
+  CHECK(absl::IsInvalidArgument(f.NewSaga("cycle-1")
+                                    .Add(f.Url("a1"), "", "")
+                                    .Add(f.Url("a1"), "", "")
+                                    .EnableConcurrent()
+                                    .AddBranchOrder(0, {1})
+                                    .AddBranchOrder(1, {0})
+                                    .Submit()));
+  CHECK(absl::IsInvalidArgument(
+      f.NewSaga("order-1").Add(f.Url("a1"), "", "").AddBranchOrder(3, {0}).Submit()));
+  CHECK(absl::IsInvalidArgument(
+      f.NewSaga("proto-1").Add(f.Url("a1"), "", "").Protocol("carrier-pigeon").Submit()));
+  TransGlobal payloads = f.NewSaga("payloads-1").Add(f.Url("a1"), "", "").Build();
+  payloads.payloads.push_back("extra");
+  CHECK(absl::IsInvalidArgument(f.coordinator->Submit(payloads)));
+  TransGlobal tcc = f.NewSaga("tcc-1").Build();
+  tcc.trans_type = "tcc";
+  CHECK(absl::IsUnimplemented(f.coordinator->Submit(tcc)));
+  for (const char* gid : {"cycle-1", "order-1", "proto-1", "payloads-1", "tcc-1"}) {
+    CHECK(absl::IsNotFound(f.coordinator->Query(gid).status()));
+  }
+  CHECK(f.CallCount("a1") == 0);
+  CHECK(absl::IsInvalidArgument(f.coordinator->Query("no such gid!").status()));
+  CHECK(absl::IsNotFound(f.coordinator->Query("unknown-gid").status()));
+}
+
+}  // namespace
+}  // namespace dtx

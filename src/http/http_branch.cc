@@ -1,0 +1,68 @@
+#include "dtx/http/http_branch.h"
+
+#include <chrono>
+
+#include "dtx/result.h"
+
+namespace dtx {
+
+absl::StatusOr<BranchInfo> BranchInfoFromRequest(const httplib::Request& request) {
+  return BranchInfoFrom([&](std::string_view name) -> std::optional<std::string> {
+    const std::string key(name);
+    if (!request.has_param(key.c_str())) return std::nullopt;
+    return request.get_param_value(key.c_str());
+  });
+}
+
+void WriteResult(const absl::Status& status, httplib::Response& response) {
+  response.status = HttpStatusOf(status);
+  response.set_content(HttpBodyOf(status), "application/json");
+}
+
+void ServeBranch(httplib::Server& server, const std::string& path, BranchHandler handler) {
+  auto serve = [handler = std::move(handler)](const httplib::Request& request,
+                                              httplib::Response& response) {
+    absl::StatusOr<BranchInfo> info = BranchInfoFromRequest(request);
+    if (!info.ok()) {
+      WriteResult(info.status(), response);
+      return;
+    }
+    absl::Status result;
+    try {
+      result = handler(*info, request);
+    } catch (const std::exception& e) {
+      result = absl::InternalError(std::string("branch handler threw: ") + e.what());
+    }
+    WriteResult(result, response);
+  };
+  server.Post(path, serve);
+  server.Get(path, serve);
+}
+
+HttpBranchServer::HttpBranchServer() = default;
+
+HttpBranchServer::~HttpBranchServer() { Stop(); }
+
+absl::StatusOr<int> HttpBranchServer::Start(const std::string& host, int port) {
+  int bound = port;
+  if (port == 0) {
+    bound = server_.bind_to_any_port(host);
+  } else if (!server_.bind_to_port(host, port)) {
+    bound = -1;
+  }
+  if (bound <= 0) {
+    return absl::UnavailableError("cannot listen on " + host + ":" + std::to_string(port));
+  }
+  thread_ = std::thread([this] { server_.listen_after_bind(); });
+  // stop() is a no-op until the server runs: wait, so that Stop() always ends it.
+  while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return bound;
+}
+
+void HttpBranchServer::Stop() {
+  if (!thread_.joinable()) return;
+  server_.stop();
+  thread_.join();
+}
+
+}  // namespace dtx

@@ -1,0 +1,120 @@
+#include "dtx/http/http_transport.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <httplib.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "dtx/result.h"
+#include "internal/thread_pool.h"
+
+namespace dtx {
+namespace {
+
+struct ParsedUrl {
+  std::string origin;  // scheme://host[:port]
+  std::string target;  // /path[?query]
+};
+
+absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string::npos ||
+      (url.compare(0, scheme_end, "http") != 0 && url.compare(0, scheme_end, "https") != 0)) {
+    return absl::InvalidArgumentError("not an http(s) URL: '" + url + "'");
+  }
+  const size_t path_start = url.find_first_of("/?", scheme_end + 3);
+  ParsedUrl parsed;
+  parsed.origin = url.substr(0, path_start);
+  if (parsed.origin.size() == scheme_end + 3) {
+    return absl::InvalidArgumentError("URL has no host: '" + url + "'");
+  }
+  parsed.target = path_start == std::string::npos ? "/" : url.substr(path_start);
+  if (parsed.target[0] == '?') parsed.target = "/" + parsed.target;
+  return parsed;
+}
+
+void AppendEncoded(std::string_view value, std::string* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out->push_back(static_cast<char>(c));
+    } else {
+      out->push_back('%');
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    }
+  }
+}
+
+std::string WithBranchQuery(const std::string& target, const BranchRequest& r) {
+  std::string out = target;
+  out.push_back(target.find('?') == std::string::npos ? '?' : '&');
+  out += "gid=";
+  AppendEncoded(r.gid, &out);
+  out += "&trans_type=";
+  AppendEncoded(r.trans_type, &out);
+  out += "&branch_id=";
+  AppendEncoded(r.branch_id, &out);
+  out += "&op=";
+  AppendEncoded(r.op, &out);
+  return out;
+}
+
+// Each pool thread keeps one keep-alive client per origin.
+thread_local absl::flat_hash_map<std::string, std::unique_ptr<httplib::Client>> clients;
+
+absl::Status Perform(const BranchRequest& request) {
+  absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
+  if (!url.ok()) return url.status();
+  std::unique_ptr<httplib::Client>& client = clients[url->origin];
+  if (client == nullptr) {
+    client = std::make_unique<httplib::Client>(url->origin);
+    client->set_keep_alive(true);
+  }
+  const auto timeout = std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout));
+  client->set_connection_timeout(timeout);
+  client->set_read_timeout(timeout);
+  client->set_write_timeout(timeout);
+  httplib::Headers headers(request.headers.begin(), request.headers.end());
+  const std::string target = WithBranchQuery(url->target, request);
+  httplib::Result result =
+      request.payload.empty()
+          ? client->Get(target.c_str(), headers)
+          : client->Post(target.c_str(), headers, request.payload, "application/json");
+  if (!result) {
+    return absl::UnavailableError(
+        absl::StrCat(request.url, ": ", httplib::to_string(result.error())));
+  }
+  return StatusFromHttp(result->status, result->body);
+}
+
+}  // namespace
+
+class HttpTransport::Impl {
+ public:
+  explicit Impl(const HttpTransportOptions& options) : pool(std::max(1, options.threads)) {}
+  internal::ThreadPool pool;
+};
+
+HttpTransport::HttpTransport(HttpTransportOptions options)
+    : impl_(std::make_unique<Impl>(options)) {}
+
+HttpTransport::~HttpTransport() = default;
+
+void HttpTransport::Call(const BranchRequest& request, Callback done) {
+  impl_->pool.Schedule([request, done = std::move(done)]() mutable {
+    absl::Status status;
+    try {
+      status = Perform(request);
+    } catch (const std::exception& e) {
+      status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
+    }
+    std::move(done)(std::move(status));
+  });
+}
+
+}  // namespace dtx

@@ -1,0 +1,117 @@
+#include "dtx/soci/barrier.h"
+
+#include <soci/soci.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "soci/schema_sql.h"
+#include "soci/sql.h"
+
+namespace dtx {
+namespace {
+
+using internal::Dialect;
+
+// The op whose row a compensating op inserts first, or empty for a forward op.
+std::string OriginOp(const std::string& op) {
+  if (op == "compensate") return "action";
+  if (op == "cancel") return "try";
+  if (op == "rollback") return "action";
+  return "";
+}
+
+// Only [A-Za-z0-9_.] so that a configured name cannot inject SQL.
+bool IsSafeTableName(const std::string& table) {
+  if (table.empty() || table.size() > 128) return false;
+  for (char c : table) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string TableFor(const BarrierOptions& options, Dialect dialect) {
+  if (!options.table.empty()) return options.table;
+  return dialect == Dialect::kSqlite ? "barrier" : "dtm_barrier.barrier";
+}
+
+std::string InsertIgnore(Dialect dialect, const std::string& table) {
+  const std::string columns =
+      " (trans_type, gid, branch_id, op, barrier_id, reason) VALUES (:trans_type, :gid, "
+      ":branch_id, :op, :barrier_id, :reason)";
+  switch (dialect) {
+    case Dialect::kSqlite:
+      return "INSERT OR IGNORE INTO " + table + columns;
+    case Dialect::kMysql:
+      return "INSERT IGNORE INTO " + table + columns;
+    case Dialect::kPostgres:
+      return "INSERT INTO " + table + columns +
+             " ON CONFLICT (gid, branch_id, op, barrier_id) DO NOTHING";
+  }
+  return {};
+}
+
+}  // namespace
+
+Barrier::Barrier(BranchInfo info, BarrierOptions options)
+    : info_(std::move(info)), options_(std::move(options)) {}
+
+absl::Status Barrier::CreateTable(soci::session& sql, const BarrierOptions& options) {
+  Dialect dialect;
+  if (absl::Status s = internal::DialectOf(sql, &dialect); !s.ok()) return s;
+  const std::string table = TableFor(options, dialect);
+  if (!IsSafeTableName(table)) {
+    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " + table);
+  }
+  if (dialect != Dialect::kSqlite) {
+    return absl::UnimplementedError("barrier schema for this backend arrives with issue 4");
+  }
+  return internal::RunScript(sql, internal::kSqliteBarrierSql, table);
+}
+
+absl::Status Barrier::Call(soci::session& sql,
+                           const std::function<absl::Status(soci::session&)>& business) {
+  Dialect dialect;
+  if (absl::Status s = internal::DialectOf(sql, &dialect); !s.ok()) return s;
+  const std::string table = TableFor(options_, dialect);
+  if (!IsSafeTableName(table)) {
+    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " + table);
+  }
+  const std::string barrier_id = absl::StrFormat("%02d", ++barrier_id_);
+  const std::string origin = OriginOp(info_.op);
+  try {
+    internal::LocalTransaction tx(sql, dialect);
+    std::string op, reason;
+    soci::statement insert =
+        (sql.prepare << InsertIgnore(dialect, table), soci::use(info_.trans_type),
+         soci::use(info_.gid), soci::use(info_.branch_id), soci::use(op),
+         soci::use(barrier_id), soci::use(reason));
+    long long origin_inserted = 0;
+    if (!origin.empty()) {  // 1. a compensation first marks its action as done
+      op = origin;
+      reason = info_.op;
+      insert.execute(true);
+      origin_inserted = insert.get_affected_rows();
+    }
+    op = info_.op;  // 2. the current op
+    reason = info_.op;
+    insert.execute(true);
+    const long long current_inserted = insert.get_affected_rows();
+    // 3. null compensation; 4. duplicate, or an action after its compensation.
+    if ((!origin.empty() && origin_inserted > 0) || current_inserted == 0) {
+      tx.Commit();
+      return absl::OkStatus();
+    }
+    absl::Status result = business(sql);  // 5.
+    if (!result.ok()) return result;       // rolls back, barrier rows included
+    tx.Commit();
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return internal::DatabaseError(
+        absl::StrCat("barrier ", info_.gid, "/", info_.branch_id, "/", info_.op), e);
+  }
+}
+
+}  // namespace dtx

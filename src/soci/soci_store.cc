@@ -1,0 +1,393 @@
+#include "dtx/soci/soci_store.h"
+
+#include <optional>
+
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "internal/options_json.h"
+#include "soci/schema_sql.h"
+#include "soci/sql.h"
+
+namespace dtx {
+namespace {
+
+using internal::DatabaseError;
+using internal::FromMillis;
+using internal::LocalTransaction;
+using internal::ToMillis;
+
+constexpr size_t kMaxTextColumn = 1024;  // DTM's varchar(1024) columns
+
+std::string Clip(std::string s) {
+  if (s.size() > kMaxTextColumn) s.resize(kMaxTextColumn);
+  return s;
+}
+
+// A nullable BIGINT time column.
+struct TimeColumn {
+  long long ms = 0;
+  soci::indicator ind = soci::i_null;
+
+  absl::Time Get() const { return ind == soci::i_ok ? FromMillis(ms) : absl::InfinitePast(); }
+};
+
+// Binds the columns of one trans_global row for SELECT.
+struct GlobalRow {
+  static constexpr const char* kColumns =
+      "id, gid, trans_type, status, query_prepared, protocol, create_time, update_time, "
+      "finish_time, rollback_time, options, custom_data, next_cron_interval, "
+      "next_cron_time, owner, result, rollback_reason, retry_count";
+
+  long long id = 0;
+  std::string gid, trans_type, status, query_prepared, protocol, options, custom_data,
+      owner, result, rollback_reason;
+  TimeColumn create_time, update_time, finish_time, rollback_time, next_cron_time;
+  long long next_cron_interval = 0, retry_count = 0;
+  soci::indicator interval_ind = soci::i_null;
+
+  void Bind(soci::statement& st) {
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(gid));
+    st.exchange(soci::into(trans_type));
+    st.exchange(soci::into(status));
+    st.exchange(soci::into(query_prepared));
+    st.exchange(soci::into(protocol));
+    st.exchange(soci::into(create_time.ms, create_time.ind));
+    st.exchange(soci::into(update_time.ms, update_time.ind));
+    st.exchange(soci::into(finish_time.ms, finish_time.ind));
+    st.exchange(soci::into(rollback_time.ms, rollback_time.ind));
+    st.exchange(soci::into(options));
+    st.exchange(soci::into(custom_data));
+    st.exchange(soci::into(next_cron_interval, interval_ind));
+    st.exchange(soci::into(next_cron_time.ms, next_cron_time.ind));
+    st.exchange(soci::into(owner));
+    st.exchange(soci::into(result));
+    st.exchange(soci::into(rollback_reason));
+    st.exchange(soci::into(retry_count));
+  }
+
+  absl::StatusOr<TransGlobal> Get() const {
+    TransGlobal g;
+    g.id = id;
+    g.gid = gid;
+    g.trans_type = trans_type;
+    g.status = status;
+    g.query_prepared = query_prepared;
+    g.protocol = protocol;
+    g.create_time = create_time.Get();
+    g.update_time = update_time.Get();
+    g.finish_time = finish_time.Get();
+    g.rollback_time = rollback_time.Get();
+    absl::StatusOr<TransOptions> parsed = internal::OptionsFromJson(options);
+    if (!parsed.ok()) {
+      return absl::InternalError(
+          absl::StrCat("transaction ", gid, ": ", parsed.status().message()));
+    }
+    g.options = *std::move(parsed);
+    g.custom_data = custom_data;
+    g.next_cron_interval = interval_ind == soci::i_ok ? absl::Milliseconds(next_cron_interval)
+                                                      : absl::ZeroDuration();
+    g.next_cron_time = next_cron_time.Get();
+    g.owner = owner;
+    g.result = result;
+    g.rollback_reason = rollback_reason;
+    g.retry_count = retry_count;
+    return g;
+  }
+};
+
+// A value for "SET col = COALESCE(:v, col)": null keeps the column as it is.
+template <typename T>
+struct Optional {
+  T value{};
+  soci::indicator ind = soci::i_null;
+
+  template <typename U, typename F>
+  Optional(const std::optional<U>& v, F convert) {
+    if (v) {
+      value = convert(*v);
+      ind = soci::i_ok;
+    }
+  }
+};
+
+}  // namespace
+
+class SociStore::Impl {
+ public:
+  Impl(int size) : pool(size), size(size) {}
+
+  soci::connection_pool pool;
+  int size;
+  internal::Dialect dialect = internal::Dialect::kSqlite;
+};
+
+SociStore::SociStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SociStore::~SociStore() = default;
+
+absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(const SociStoreOptions& options) {
+  std::string path;
+  if (absl::StartsWith(options.url, "sqlite://")) {
+    path = options.url.substr(std::string_view("sqlite://").size());
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported storage URL '", options.url,
+        "': use sqlite:///absolute/path.db or sqlite://relative/path.db"));
+  }
+  if (path.empty()) return absl::InvalidArgumentError("storage URL has no database path");
+  const int size = path == ":memory:" ? 1 : std::max(1, options.pool_size);
+  auto impl = std::make_unique<Impl>(size);
+  try {
+    for (int i = 0; i < size; ++i) {
+      soci::session& sql = impl->pool.at(i);
+      sql.open(soci::sqlite3, "db=\"" + path + "\" timeout=30");
+      sql << "PRAGMA journal_mode=WAL";
+      sql << "PRAGMA synchronous=FULL";
+    }
+  } catch (const std::exception& e) {
+    return DatabaseError(absl::StrCat("opening ", options.url), e);
+  }
+  if (options.create_schema) {
+    soci::session sql(impl->pool);
+    if (absl::Status s = internal::RunScript(sql, internal::kSqliteStoreSql); !s.ok()) return s;
+  }
+  return std::unique_ptr<SociStore>(new SociStore(std::move(impl)));
+}
+
+absl::Status SociStore::Create(const TransGlobal& g, const std::vector<TransBranch>& branches) {
+  soci::session sql(impl_->pool);
+  try {
+    LocalTransaction tx(sql, impl_->dialect);
+    int exists = 0;
+    sql << "SELECT COUNT(*) FROM trans_global WHERE gid = :gid", soci::use(g.gid),
+        soci::into(exists);
+    if (exists > 0) return absl::AlreadyExistsError("transaction " + g.gid + " exists");
+    const std::string options = internal::OptionsToJson(g.options);
+    long long create = ToMillis(g.create_time), update = ToMillis(g.update_time),
+              next = ToMillis(g.next_cron_time),
+              interval = absl::ToInt64Milliseconds(g.next_cron_interval),
+              retry_count = g.retry_count;
+    sql << "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, "
+           "create_time, update_time, options, custom_data, next_cron_interval, "
+           "next_cron_time, owner, result, rollback_reason, retry_count) VALUES (:gid, "
+           ":trans_type, :status, :query_prepared, :protocol, :create_time, :update_time, "
+           ":options, :custom_data, :interval, :next, :owner, '', '', :retry_count)",
+        soci::use(g.gid), soci::use(g.trans_type), soci::use(g.status),
+        soci::use(g.query_prepared), soci::use(g.protocol), soci::use(create),
+        soci::use(update), soci::use(options), soci::use(g.custom_data),
+        soci::use(interval), soci::use(next), soci::use(g.owner), soci::use(retry_count);
+    if (!branches.empty()) {
+      std::string url, bin_data, branch_id, op, status;
+      long long branch_create = 0;
+      soci::statement insert =
+          (sql.prepare << "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, "
+                          "status, create_time, update_time) VALUES (:gid, :url, :bin_data, "
+                          ":branch_id, :op, :status, :create_time, :update_time)",
+           soci::use(g.gid), soci::use(url), soci::use(bin_data), soci::use(branch_id),
+           soci::use(op), soci::use(status), soci::use(branch_create),
+           soci::use(branch_create));
+      for (const TransBranch& b : branches) {
+        url = b.url;
+        bin_data = b.bin_data;
+        branch_id = b.branch_id;
+        op = b.op;
+        status = b.status;
+        branch_create = ToMillis(b.create_time);
+        insert.execute(true);
+      }
+    }
+    tx.Commit();
+  } catch (const std::exception& e) {
+    return DatabaseError(absl::StrCat("storing transaction ", g.gid), e);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
+  const std::string gid(gid_view);
+  soci::session sql(impl_->pool);
+  try {
+    GlobalRow row;
+    soci::statement st(sql);
+    row.Bind(st);
+    st.exchange(soci::use(gid));
+    st.alloc();
+    st.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns, " FROM trans_global WHERE gid = :gid"));
+    st.define_and_bind();
+    if (!st.execute(true)) return absl::NotFoundError("no transaction " + gid);
+    return row.Get();
+  } catch (const std::exception& e) {
+    return DatabaseError(absl::StrCat("reading transaction ", gid), e);
+  }
+}
+
+absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(std::string_view gid_view) {
+  const std::string gid(gid_view);
+  soci::session sql(impl_->pool);
+  std::vector<TransBranch> out;
+  try {
+    long long id = 0;
+    std::string url, bin_data, branch_id, op, status;
+    TimeColumn create_time, update_time, finish_time, rollback_time;
+    soci::indicator bin_ind = soci::i_null;
+    soci::statement st =
+        (sql.prepare << "SELECT id, url, bin_data, branch_id, op, status, create_time, "
+                        "update_time, finish_time, rollback_time FROM trans_branch_op "
+                        "WHERE gid = :gid ORDER BY id",
+         soci::use(gid), soci::into(id), soci::into(url), soci::into(bin_data, bin_ind),
+         soci::into(branch_id), soci::into(op), soci::into(status),
+         soci::into(create_time.ms, create_time.ind),
+         soci::into(update_time.ms, update_time.ind),
+         soci::into(finish_time.ms, finish_time.ind),
+         soci::into(rollback_time.ms, rollback_time.ind));
+    st.execute();
+    while (st.fetch()) {
+      TransBranch b;
+      b.id = id;
+      b.gid = gid;
+      b.url = url;
+      b.bin_data = bin_ind == soci::i_ok ? bin_data : std::string();
+      b.branch_id = branch_id;
+      b.op = op;
+      b.status = status;
+      b.create_time = create_time.Get();
+      b.update_time = update_time.Get();
+      b.finish_time = finish_time.Get();
+      b.rollback_time = rollback_time.Get();
+      out.push_back(std::move(b));
+    }
+  } catch (const std::exception& e) {
+    return DatabaseError(absl::StrCat("reading the branches of ", gid), e);
+  }
+  return out;
+}
+
+absl::Status SociStore::Update(std::string_view gid_view, std::string_view expected_status_view,
+                               std::string_view expected_owner_view,
+                               const std::vector<BranchUpdate>& branches,
+                               const GlobalUpdate& u, absl::Time now) {
+  const std::string gid(gid_view), expected_status(expected_status_view),
+      expected_owner(expected_owner_view);
+  auto same = [](const std::string& s) { return s; };
+  auto millis = [](absl::Time t) { return ToMillis(t); };
+  auto clip = [](const std::string& s) { return Clip(s); };
+  Optional<std::string> status(u.status, same), owner(u.owner, same),
+      rollback_reason(u.rollback_reason, clip), result(u.result, clip);
+  Optional<long long> next_cron_time(u.next_cron_time, millis),
+      next_cron_interval(u.next_cron_interval,
+                         [](absl::Duration d) { return absl::ToInt64Milliseconds(d); }),
+      finish_time(u.finish_time, millis), rollback_time(u.rollback_time, millis),
+      retry_count(u.retry_count, [](int64_t n) { return static_cast<long long>(n); });
+  long long now_ms = ToMillis(now);
+  soci::session sql(impl_->pool);
+  try {
+    LocalTransaction tx(sql, impl_->dialect);
+    soci::statement global =
+        (sql.prepare << "UPDATE trans_global SET update_time = :now, "
+                        "status = COALESCE(:status, status), "
+                        "owner = COALESCE(:owner, owner), "
+                        "next_cron_time = COALESCE(:next_cron_time, next_cron_time), "
+                        "next_cron_interval = COALESCE(:interval, next_cron_interval), "
+                        "rollback_reason = COALESCE(:rollback_reason, rollback_reason), "
+                        "finish_time = COALESCE(:finish_time, finish_time), "
+                        "rollback_time = COALESCE(:rollback_time, rollback_time), "
+                        "result = COALESCE(:result, result), "
+                        "retry_count = COALESCE(:retry_count, retry_count) "
+                        "WHERE gid = :gid AND status = :expected_status AND owner = :expected_owner",
+         soci::use(now_ms), soci::use(status.value, status.ind),
+         soci::use(owner.value, owner.ind),
+         soci::use(next_cron_time.value, next_cron_time.ind),
+         soci::use(next_cron_interval.value, next_cron_interval.ind),
+         soci::use(rollback_reason.value, rollback_reason.ind),
+         soci::use(finish_time.value, finish_time.ind),
+         soci::use(rollback_time.value, rollback_time.ind),
+         soci::use(result.value, result.ind), soci::use(retry_count.value, retry_count.ind),
+         soci::use(gid), soci::use(expected_status), soci::use(expected_owner));
+    global.execute(true);
+    if (global.get_affected_rows() != 1) {
+      return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
+                                             expected_status, " and owned by '",
+                                             expected_owner, "'"));
+    }
+    if (!branches.empty()) {
+      std::string branch_id, op, new_status;
+      soci::statement branch =
+          (sql.prepare << "UPDATE trans_branch_op SET status = :status, update_time = :now, "
+                          "finish_time = :finish WHERE gid = :gid AND branch_id = :branch_id "
+                          "AND op = :op AND status = 'prepared'",
+           soci::use(new_status), soci::use(now_ms), soci::use(now_ms), soci::use(gid),
+           soci::use(branch_id), soci::use(op));
+      for (const BranchUpdate& b : branches) {
+        branch_id = b.branch_id;
+        op = b.op;
+        new_status = b.status;
+        branch.execute(true);
+      }
+    }
+    tx.Commit();
+  } catch (const std::exception& e) {
+    return DatabaseError(absl::StrCat("updating transaction ", gid), e);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
+                                                             absl::Time lease_until,
+                                                             std::string_view owner_view,
+                                                             int limit) {
+  const std::string owner(owner_view);
+  long long now_ms = ToMillis(now), lease_ms = ToMillis(lease_until);
+  std::vector<TransGlobal> claimed;
+  soci::session sql(impl_->pool);
+  try {
+    LocalTransaction tx(sql, impl_->dialect);
+    std::vector<std::string> due;
+    {
+      std::string gid;
+      soci::statement select =
+          (sql.prepare << "SELECT gid FROM trans_global WHERE status IN ('submitted', "
+                          "'aborting') AND next_cron_time <= :now ORDER BY next_cron_time "
+                          "LIMIT :limit",
+           soci::use(now_ms), soci::use(limit), soci::into(gid));
+      select.execute();
+      while (select.fetch()) due.push_back(gid);
+    }
+    std::string gid;
+    soci::statement claim =
+        (sql.prepare << "UPDATE trans_global SET owner = :owner, next_cron_time = :lease, "
+                        "update_time = :now WHERE gid = :gid AND status IN ('submitted', "
+                        "'aborting') AND next_cron_time <= :due",
+         soci::use(owner), soci::use(lease_ms), soci::use(now_ms), soci::use(gid),
+         soci::use(now_ms));
+    std::vector<std::string> won;
+    for (const std::string& candidate : due) {
+      gid = candidate;
+      claim.execute(true);
+      if (claim.get_affected_rows() == 1) won.push_back(candidate);
+    }
+    GlobalRow row;
+    soci::statement read(sql);
+    row.Bind(read);
+    read.exchange(soci::use(gid));
+    read.alloc();
+    read.prepare(
+        absl::StrCat("SELECT ", GlobalRow::kColumns, " FROM trans_global WHERE gid = :gid"));
+    read.define_and_bind();
+    for (const std::string& candidate : won) {
+      gid = candidate;
+      if (!read.execute(true)) continue;
+      absl::StatusOr<TransGlobal> g = row.Get();
+      if (!g.ok()) return g.status();
+      claimed.push_back(*std::move(g));
+    }
+    tx.Commit();
+  } catch (const std::exception& e) {
+    return DatabaseError("claiming due transactions", e);
+  }
+  return claimed;
+}
+
+}  // namespace dtx

@@ -1,0 +1,73 @@
+#include "soci/sql.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace dtx::internal {
+
+absl::Status DialectOf(soci::session& sql, Dialect* dialect) {
+  const std::string name = sql.get_backend_name();
+  if (name == "sqlite3") {
+    *dialect = Dialect::kSqlite;
+  } else if (name == "postgresql") {
+    *dialect = Dialect::kPostgres;
+  } else if (name == "mysql") {
+    *dialect = Dialect::kMysql;
+  } else {
+    return absl::UnimplementedError(absl::StrCat("dtx does not speak SOCI backend '", name, "'"));
+  }
+  return absl::OkStatus();
+}
+
+LocalTransaction::LocalTransaction(soci::session& sql, Dialect dialect) : sql_(sql) {
+  if (dialect == Dialect::kSqlite) {
+    sql_ << "BEGIN IMMEDIATE";
+  } else {
+    sql_.begin();
+  }
+}
+
+LocalTransaction::~LocalTransaction() {
+  if (!open_) return;
+  try {
+    sql_.rollback();
+  } catch (const std::exception&) {
+    // The connection is gone; the database rolls back on its own.
+  }
+}
+
+void LocalTransaction::Commit() {
+  open_ = false;
+  sql_.commit();
+}
+
+absl::Status RunScript(soci::session& sql, std::string_view script, std::string_view table) {
+  const absl::string_view table_name(table.data(), table.size());
+  std::string statement;
+  try {
+    for (absl::string_view line :
+         absl::StrSplit(absl::string_view(script.data(), script.size()), '\n')) {
+      absl::string_view trimmed = absl::StripAsciiWhitespace(line);
+      if (trimmed.empty() || absl::StartsWith(trimmed, "--")) continue;
+      absl::StrAppend(&statement, line, "\n");
+      if (absl::EndsWith(trimmed, ";")) {
+        sql << absl::StrReplaceAll(statement, {{"${TABLE}", table_name}});
+        statement.clear();
+      }
+    }
+  } catch (const std::exception& e) {
+    return DatabaseError("creating the schema", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatabaseError(std::string_view what, const std::exception& e) {
+  return absl::UnavailableError(absl::StrCat(std::string(what), ": ", e.what()));
+}
+
+long long ToMillis(absl::Time t) { return absl::ToUnixMillis(t); }
+absl::Time FromMillis(long long ms) { return absl::FromUnixMillis(ms); }
+
+}  // namespace dtx::internal

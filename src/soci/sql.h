@@ -1,0 +1,49 @@
+// What SociStore and Barrier share: the SQL dialect of a session, local transactions
+// that begin the right way for it, schema scripts, and database errors as statuses.
+#ifndef DTX_SOCI_SQL_H_
+#define DTX_SOCI_SQL_H_
+
+#include <string>
+#include <string_view>
+
+#include <soci/soci.h>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace dtx::internal {
+
+enum class Dialect { kSqlite, kPostgres, kMysql };
+
+// kUnimplemented for a backend dtx does not speak.
+absl::Status DialectOf(soci::session& sql, Dialect* dialect);
+
+// A local transaction that rolls back unless committed. On SQLite it takes the write
+// lock at once (BEGIN IMMEDIATE), so that two writers queue on busy_timeout instead
+// of failing with SQLITE_BUSY on lock upgrade.
+class LocalTransaction {
+ public:
+  LocalTransaction(soci::session& sql, Dialect dialect);  // throws soci::soci_error
+  ~LocalTransaction();
+  void Commit();  // throws soci::soci_error
+
+ private:
+  soci::session& sql_;
+  bool open_ = true;
+};
+
+// Runs each statement of `script` (statements end with ';' at a line's end; lines
+// starting with "--" are comments), with every "${TABLE}" replaced by `table`.
+absl::Status RunScript(soci::session& sql, std::string_view script,
+                       std::string_view table = {});
+
+// A database error as a status: kUnavailable (worth retrying), with `what` first.
+absl::Status DatabaseError(std::string_view what, const std::exception& e);
+
+// Unix milliseconds, the stored form of every time.
+long long ToMillis(absl::Time t);
+absl::Time FromMillis(long long ms);
+
+}  // namespace dtx::internal
+
+#endif  // DTX_SOCI_SQL_H_

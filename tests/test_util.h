@@ -1,0 +1,15 @@
+// Helpers shared by the tests: scratch directories for real database files.
+#ifndef DTX_TESTS_TEST_UTIL_H_
+#define DTX_TESTS_TEST_UTIL_H_
+
+#include <string>
+
+namespace dtx::testing {
+
+// A new empty directory under $DTX_TEST_TMP (or the system temp directory), unique to
+// this call; left behind for inspection.
+std::string NewTempDir(const std::string& name);
+
+}  // namespace dtx::testing
+
+#endif  // DTX_TESTS_TEST_UTIL_H_
