@@ -1,0 +1,244 @@
+// HttpTransport and branch serving over real sockets on 127.0.0.1.
+#include "dtx/http/http_transport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
+#include "dtx/coordinator.h"
+#include "dtx/http/http_branch.h"
+#include "dtx/result.h"
+#include "dtx/saga.h"
+#include "saga_fixture.h"
+
+namespace dtx {
+namespace {
+
+absl::Status CallOnce(Transport& transport, BranchRequest request) {
+  absl::Notification done;
+  absl::Status result;
+  transport.Call(request, [&](absl::Status s) {
+    result = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+BranchRequest Request(const std::string& url) {
+  BranchRequest r;
+  r.url = url;
+  r.gid = "g-1";
+  r.trans_type = "saga";
+  r.branch_id = "01";
+  r.op = "action";
+  r.timeout = absl::Seconds(3);
+  return r;
+}
+
+// A TCP server on 127.0.0.1 that answers every connection with `reply` and closes.
+class RawServer {
+ public:
+  explicit RawServer(std::string reply) : reply_(std::move(reply)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    REQUIRE(listen(fd_, 16) == 0);
+    thread_ = std::thread([this] {
+      while (true) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        char buf[4096];
+        (void)!read(c, buf, sizeof(buf));
+        (void)!write(c, reply_.data(), reply_.size());
+        close(c);
+      }
+    });
+  }
+  ~RawServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  std::string reply_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_CASE("branch calls carry the query, body, headers, and read the answer") {
+  HttpBranchServer server;
+  std::string seen_method, seen_body, seen_header, seen_content_type;
+  BranchInfo seen_info;
+  server.Handle("/Answer", [&](const BranchInfo& info, const httplib::Request& req) {
+    seen_info = info;
+    seen_method = req.method;
+    seen_body = req.body;
+    seen_header = req.get_header_value("x-tenant");
+    seen_content_type = req.get_header_value("Content-Type");
+    const std::string want = req.get_param_value("want");
+    if (want == "failure") return FailureError("out of stock");
+    if (want == "ongoing") return OngoingError("later");
+    if (want == "error") return absl::InternalError("db down");
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(*port) + "/Answer";
+  HttpTransport transport;
+
+  BranchRequest r = Request(base);
+  r.payload = R"({"num":1})";
+  r.headers = {{"x-tenant", "t9"}};
+  CHECK(CallOnce(transport, r).ok());
+  CHECK(seen_method == "POST");
+  CHECK(seen_body == R"({"num":1})");
+  CHECK(seen_content_type == "application/json");
+  CHECK(seen_header == "t9");
+  CHECK(seen_info.gid == "g-1");
+  CHECK(seen_info.trans_type == "saga");
+  CHECK(seen_info.branch_id == "01");
+  CHECK(seen_info.op == "action");
+
+  CHECK(CallOnce(transport, Request(base + "?want=ok")).ok());
+  CHECK(seen_method == "GET");  // empty payload
+  absl::Status failure = CallOnce(transport, Request(base + "?want=failure"));
+  CHECK(IsFailure(failure));
+  CHECK(absl::StrContains(failure.message(), "out of stock"));
+  CHECK(IsOngoing(CallOnce(transport, Request(base + "?want=ongoing"))));
+  absl::Status error = CallOnce(transport, Request(base + "?want=error"));
+  CHECK(ResultOf(error) == BranchResult::kError);
+  CHECK(absl::StrContains(error.message(), "HTTP 500"));
+}
+
+TEST_CASE("a request without the branch parameters gets 400") {
+  HttpBranchServer server;
+  int runs = 0;
+  server.Handle("/Op", [&](const BranchInfo&, const httplib::Request&) {
+    ++runs;
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  httplib::Client client("127.0.0.1", *port);
+  httplib::Result res = client.Post("/Op?gid=g1&trans_type=saga&op=action", "{}",
+                                    "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 400);
+  CHECK(absl::StrContains(res->body, "branch_id"));
+  CHECK(runs == 0);
+}
+
+TEST_CASE("keep-alive connections are reused") {
+  HttpBranchServer server;
+  std::vector<int> ports;
+  server.Handle("/Op", [&](const BranchInfo&, const httplib::Request& req) {
+    ports.push_back(req.remote_port);
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  HttpTransport transport({.threads = 1});
+  for (int i = 0; i < 3; ++i) {
+    CHECK(CallOnce(transport, Request("http://127.0.0.1:" + std::to_string(*port) + "/Op")).ok());
+  }
+  REQUIRE(ports.size() == 3);
+  CHECK(ports[0] == ports[1]);
+  CHECK(ports[1] == ports[2]);
+}
+
+TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not crashes") {
+  HttpTransport transport;
+  RawServer garbage("\x01\x02 this is not HTTP \xff\r\n\r\n");
+  absl::Status g = CallOnce(transport,
+                            Request("http://127.0.0.1:" + std::to_string(garbage.port()) + "/x"));
+  CHECK(ResultOf(g) == BranchResult::kError);
+
+  HttpBranchServer slow;
+  slow.Handle("/Slow", [](const BranchInfo&, const httplib::Request&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = slow.Start();
+  REQUIRE(port.ok());
+  BranchRequest r = Request("http://127.0.0.1:" + std::to_string(*port) + "/Slow");
+  r.timeout = absl::Milliseconds(200);
+  auto start = std::chrono::steady_clock::now();
+  absl::Status hang = CallOnce(transport, r);
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(absl::IsUnavailable(hang));
+  CHECK(waited < std::chrono::milliseconds(1400));  // gave up before the answer came
+
+  // Nothing listens on a port we just bound and closed.
+  int closed_port = 0;
+  {
+    RawServer gone("");
+    closed_port = gone.port();
+  }
+  CHECK(absl::IsUnavailable(
+      CallOnce(transport, Request("http://127.0.0.1:" + std::to_string(closed_port) + "/x"))));
+  CHECK(absl::IsInvalidArgument(CallOnce(transport, Request("ftp://example/x"))));
+  CHECK(absl::IsInvalidArgument(CallOnce(transport, Request("http:///nohost"))));
+}
+
+TEST_CASE("a saga over HTTP: garbage and hanging branches are retried, then succeed") {
+  HttpBranchServer server;
+  std::atomic<int> slow_calls{0};
+  server.Handle("/Ok", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
+  server.Handle("/SlowOnce", [&](const BranchInfo&, const httplib::Request&) {
+    if (++slow_calls == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(*port);
+  RawServer garbage("HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\ntruncated");
+
+  HttpTransport transport;
+  testing::SagaFixture f([&](CoordinatorOptions& o) { o.transports["http"] = &transport; });
+  absl::Status first = Saga(f.coordinator.get(), "http-hang-1")
+                           .Add(base + "/SlowOnce", base + "/Ok", "{}")
+                           .Add(base + "/Ok", base + "/Ok", "{}")
+                           .RequestTimeout(absl::Milliseconds(300))
+                           .RetryInterval(absl::Seconds(1))
+                           .WaitResult(true)
+                           .Submit();
+  CHECK(IsOngoing(first));
+  TransactionState state = f.State("http-hang-1");
+  CHECK(state.global.status == "submitted");
+  CHECK(absl::StrContains(state.global.result, "SlowOnce"));
+  f.AdvanceAndRun(absl::Seconds(1));
+  CHECK(f.State("http-hang-1").global.status == "succeed");
+
+  absl::Status bad = Saga(f.coordinator.get(), "http-garbage-1")
+                         .Add("http://127.0.0.1:" + std::to_string(garbage.port()) + "/x",
+                              base + "/Ok", "")
+                         .RequestTimeout(absl::Milliseconds(300))
+                         .WaitResult(true)
+                         .Submit();
+  CHECK(IsOngoing(bad));
+  state = f.State("http-garbage-1");
+  CHECK(state.global.status == "submitted");
+  CHECK(!state.global.result.empty());
+  CHECK(state.branches[1].status == "prepared");
+}
+
+}  // namespace
+}  // namespace dtx
