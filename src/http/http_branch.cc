@@ -1,5 +1,6 @@
 #include "dtx/http/http_branch.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "dtx/result.h"
@@ -39,7 +40,11 @@ void ServeBranch(httplib::Server& server, const std::string& path, BranchHandler
   server.Get(path, serve);
 }
 
-HttpBranchServer::HttpBranchServer() = default;
+HttpBranchServer::HttpBranchServer(int threads) {
+  const size_t n = static_cast<size_t>(std::max(1, threads));
+  server_.new_task_queue = [n] { return new httplib::ThreadPool(n); };
+  server_.set_tcp_nodelay(true);
+}
 
 HttpBranchServer::~HttpBranchServer() { Stop(); }
 

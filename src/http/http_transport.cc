@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "dtx/result.h"
 #include "internal/thread_pool.h"
@@ -64,17 +65,46 @@ std::string WithBranchQuery(const std::string& target, const BranchRequest& r) {
   return out;
 }
 
-// Each pool thread keeps one keep-alive client per origin.
-thread_local absl::flat_hash_map<std::string, std::unique_ptr<httplib::Client>> clients;
+// Idle keep-alive connections, shared by all threads: a call takes one for its origin
+// (or opens a new one) and gives it back when the answer came, so there are only as
+// many connections to a peer as calls in flight to it.
+class ClientPool {
+ public:
+  explicit ClientPool(size_t max_idle_per_origin) : max_idle_(max_idle_per_origin) {}
 
-absl::Status Perform(const BranchRequest& request) {
+  std::unique_ptr<httplib::Client> Take(const std::string& origin) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = idle_.find(origin);
+      if (it != idle_.end() && !it->second.empty()) {
+        std::unique_ptr<httplib::Client> client = std::move(it->second.back());
+        it->second.pop_back();
+        return client;
+      }
+    }
+    auto client = std::make_unique<httplib::Client>(origin);
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);  // headers and body go out as separate writes
+    return client;
+  }
+
+  void Give(const std::string& origin, std::unique_ptr<httplib::Client> client) {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::unique_ptr<httplib::Client>>& idle = idle_[origin];
+    if (idle.size() < max_idle_) idle.push_back(std::move(client));
+  }
+
+ private:
+  const size_t max_idle_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_
+      ABSL_GUARDED_BY(mu_);
+};
+
+absl::Status Perform(ClientPool& pool, const BranchRequest& request) {
   absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
   if (!url.ok()) return url.status();
-  std::unique_ptr<httplib::Client>& client = clients[url->origin];
-  if (client == nullptr) {
-    client = std::make_unique<httplib::Client>(url->origin);
-    client->set_keep_alive(true);
-  }
+  std::unique_ptr<httplib::Client> client = pool.Take(url->origin);
   const auto timeout = std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout));
   client->set_connection_timeout(timeout);
   client->set_read_timeout(timeout);
@@ -85,10 +115,11 @@ absl::Status Perform(const BranchRequest& request) {
       request.payload.empty()
           ? client->Get(target.c_str(), headers)
           : client->Post(target.c_str(), headers, request.payload, "application/json");
-  if (!result) {
+  if (!result) {  // the connection is in an unknown state: drop it
     return absl::UnavailableError(
         absl::StrCat(request.url, ": ", httplib::to_string(result.error())));
   }
+  pool.Give(url->origin, std::move(client));
   return StatusFromHttp(result->status, result->body);
 }
 
@@ -96,8 +127,10 @@ absl::Status Perform(const BranchRequest& request) {
 
 class HttpTransport::Impl {
  public:
-  explicit Impl(const HttpTransportOptions& options) : pool(std::max(1, options.threads)) {}
-  internal::ThreadPool pool;
+  explicit Impl(const HttpTransportOptions& options)
+      : clients(std::max(1, options.threads)), threads(std::max(1, options.threads)) {}
+  ClientPool clients;
+  internal::ThreadPool threads;  // destroyed first: waits for the calls in flight
 };
 
 HttpTransport::HttpTransport(HttpTransportOptions options)
@@ -106,10 +139,10 @@ HttpTransport::HttpTransport(HttpTransportOptions options)
 HttpTransport::~HttpTransport() = default;
 
 void HttpTransport::Call(const BranchRequest& request, Callback done) {
-  impl_->pool.Schedule([request, done = std::move(done)]() mutable {
+  impl_->threads.Schedule([this, request, done = std::move(done)]() mutable {
     absl::Status status;
     try {
-      status = Perform(request);
+      status = Perform(impl_->clients, request);
     } catch (const std::exception& e) {
       status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
     }

@@ -43,7 +43,9 @@ void ServeBranch(httplib::Server& server, const std::string& path, BranchHandler
 // Not thread-safe; Stop() (or the destructor) waits for the listening thread.
 class HttpBranchServer {
  public:
-  HttpBranchServer();
+  // `threads` serve requests; an idle keep-alive connection holds one, so allow for
+  // as many as the callers keep open (HttpTransport: its thread count). Default: 32.
+  explicit HttpBranchServer(int threads = 32);
   ~HttpBranchServer();
 
   void Handle(const std::string& path, BranchHandler handler) {

@@ -12,7 +12,7 @@ namespace dtx {
 
 struct HttpTransportOptions {
   // Calls in flight at once; each holds a thread while it waits (cpp-httplib is
-  // blocking). Connections are kept alive and reused per thread and peer.
+  // blocking). Connections are kept alive and shared: a peer sees at most this many.
   // Default: 16.
   int threads = 16;
 };
