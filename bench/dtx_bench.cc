@@ -7,6 +7,9 @@
 //  - raw: single-row INSERT commits per second, one writer;
 //  - 2-step sagas/s with in-process branches (LocalTransport) and with HTTP branches
 //    on 127.0.0.1, each client submitting with wait_result, and the ratio to raw.
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -15,9 +18,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -54,7 +54,8 @@ Flags Parse(int argc, char** argv) {
     } else if (name == "--dir") {
       f.dir = value;
     } else {
-      std::fprintf(stderr, "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR]\n");
+      std::fprintf(stderr,
+                   "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR]\n");
       std::exit(2);
     }
   }
@@ -148,8 +149,8 @@ int main(int argc, char** argv) {
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) return 1;
 
-  std::printf("%-28s %8s %10s %8s %7s\n", "2-step sagas, SQLite store", "clients", "sagas/s",
-              "vs raw", "errors");
+  std::printf("%-28s %8s %10s %8s %7s\n", "2-step sagas, SQLite store", "clients",
+              "sagas/s", "vs raw", "errors");
   for (const char* kind : {"in-process branches", "HTTP branches"}) {
     const bool is_http = std::string(kind) == "HTTP branches";
     for (int clients : flags.clients) {
@@ -158,11 +159,13 @@ int main(int argc, char** argv) {
                              is_http ? http_base + "/a" : "local://a",
                              is_http ? http_base + "/b" : "local://b", clients,
                              flags.seconds, &errors);
-      std::printf("%-28s %8d %10.0f %7.2fx %7ld\n", kind, clients, rate, rate / raw, errors);
+      std::printf("%-28s %8d %10.0f %7.2fx %7ld\n", kind, clients, rate, rate / raw,
+                  errors);
     }
   }
-  std::printf("per saga: 3 database transactions, 10 statements (create: 1 SELECT + 1+4 "
-              "INSERT; each action answer: 2 UPDATE, the last one with the final status)\n");
+  std::printf(
+      "per saga: 3 database transactions, 10 statements (create: 1 SELECT + 1+4 "
+      "INSERT; each action answer: 2 UPDATE, the last one with the final status)\n");
   (*coordinator)->Shutdown();
   return 0;
 }

@@ -43,7 +43,8 @@ class Coordinator::Impl {
     }
     void WaitForZero() {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &n_));
+      mu_.Await(absl::Condition(
+          +[](int* n) { return *n == 0; }, &n_));
     }
 
    private:
@@ -90,7 +91,8 @@ absl::Status Outcome(const TransGlobal& g, const absl::Status& error) {
     return FailureError(g.rollback_reason);
   }
   if (!error.ok()) {
-    return OngoingError(absl::StrCat("wait result not return success: ", error.ToString()));
+    return OngoingError(
+        absl::StrCat("wait result not return success: ", error.ToString()));
   }
   return OngoingError("wait result not return success");
 }
@@ -137,13 +139,12 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
                                      "': use 1-128 characters of [A-Za-z0-9-_.~:]"));
   }
   if (g.trans_type != kTransTypeSaga) {
-    return absl::UnimplementedError(
-        absl::StrCat("trans_type '", g.trans_type.substr(0, 32), "' is not supported yet"));
+    return absl::UnimplementedError(absl::StrCat(
+        "trans_type '", g.trans_type.substr(0, 32), "' is not supported yet"));
   }
   if (!g.payloads.empty() && g.payloads.size() != g.steps.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("got ", g.payloads.size(),
-                                                   " payloads for ", g.steps.size(),
-                                                   " steps"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "got ", g.payloads.size(), " payloads for ", g.steps.size(), " steps"));
   }
   absl::StatusOr<SagaOrders> orders =
       ParseSagaOrders(g.custom_data, static_cast<int>(g.steps.size()));
@@ -201,7 +202,8 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global) {
     Leave();
     return created;
   }
-  if (global.options.wait_result) return RunPassAndWait(std::move(row), std::move(branches));
+  if (global.options.wait_result)
+    return RunPassAndWait(std::move(row), std::move(branches));
   pool_.Schedule([this, row = std::move(row), branches = std::move(branches)]() mutable {
     RunPass(std::move(row), std::move(branches), nullptr);
   });
@@ -214,16 +216,16 @@ absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global) {
   absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
   if (!existing.ok()) return existing.status();
   if (existing->status == kStatusSucceed || existing->status == kStatusFailed) {
-    return FailureError(absl::StrCat("transaction ", global.gid, " already ended: ",
-                                     existing->status));
+    return FailureError(
+        absl::StrCat("transaction ", global.gid, " already ended: ", existing->status));
   }
   if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
   const absl::Time now = options_.clock->Now();
   GlobalUpdate claim;
   claim.owner = options_.owner;
   claim.next_cron_time = now + options_.lease;
-  absl::Status claimed =
-      options_.store->Update(global.gid, existing->status, /*expected_owner=*/"", {}, claim, now);
+  absl::Status claimed = options_.store->Update(global.gid, existing->status,
+                                                /*expected_owner=*/"", {}, claim, now);
   if (!claimed.ok()) {
     Leave();
     return absl::IsAborted(claimed) ? absl::OkStatus() : claimed;
@@ -300,7 +302,8 @@ absl::StatusOr<int> Coordinator::Impl::ClaimAndRun(PassCounter* counter) {
   if (!claimed.ok()) return claimed.status();
   for (TransGlobal& g : *claimed) {
     // On any error below the transaction stays leased and is retried when it runs out.
-    absl::StatusOr<std::vector<TransBranch>> branches = options_.store->FindBranches(g.gid);
+    absl::StatusOr<std::vector<TransBranch>> branches =
+        options_.store->FindBranches(g.gid);
     if (!branches.ok()) return branches.status();
     if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
     PassDone done;
@@ -329,10 +332,12 @@ void Coordinator::Impl::PollLoop() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval)) return;
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval))
+        return;
     }
     absl::StatusOr<int> n = ClaimAndRun(nullptr);
-    if (!n.ok()) Log(absl::StrCat("scan for due transactions failed: ", n.status().ToString()));
+    if (!n.ok())
+      Log(absl::StrCat("scan for due transactions failed: ", n.status().ToString()));
   }
 }
 
@@ -346,20 +351,25 @@ void Coordinator::Impl::Shutdown() {
     if (poller_.joinable()) poller_.join();
   }
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(+[](int* active) { return *active == 0; }, &active_));
+  mu_.Await(absl::Condition(
+      +[](int* active) { return *active == 0; }, &active_));
 }
 
 Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Coordinator::~Coordinator() { Shutdown(); }
 
-absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(CoordinatorOptions options) {
-  if (options.store == nullptr) return absl::InvalidArgumentError("options.store is required");
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
+    CoordinatorOptions options) {
+  if (options.store == nullptr)
+    return absl::InvalidArgumentError("options.store is required");
   return std::unique_ptr<Coordinator>(
       new Coordinator(std::make_unique<Impl>(std::move(options))));
 }
 
-absl::Status Coordinator::Submit(const TransGlobal& global) { return impl_->Submit(global); }
+absl::Status Coordinator::Submit(const TransGlobal& global) {
+  return impl_->Submit(global);
+}
 
 absl::StatusOr<TransactionState> Coordinator::Query(std::string_view gid) {
   return impl_->Query(gid);

@@ -39,8 +39,9 @@ TEST_CASE("a saga whose actions succeed ends succeed") {
   TransactionState state = f.State("ok-1");
   CHECK(state.global.status == "succeed");
   CHECK(state.global.finish_time == f.clock.Now());
-  CHECK(Rows(state) == std::vector<std::string>{"01:compensate:prepared", "01:action:succeed",
-                                                "02:compensate:prepared", "02:action:succeed"});
+  CHECK(Rows(state) ==
+        std::vector<std::string>{"01:compensate:prepared", "01:action:succeed",
+                                 "02:compensate:prepared", "02:action:succeed"});
   CHECK(state.branches[1].bin_data == R"({"n":1})");
   CHECK(state.branches[0].url == f.Url("c1"));
 }
@@ -90,10 +91,10 @@ TEST_CASE("an action FAILURE at step 2 compensates steps 2 and 1 in reverse") {
   CHECK(absl::StrContains(state.global.rollback_reason, f.Url("a2")));
   CHECK(absl::StrContains(state.global.rollback_reason, "insufficient stock"));
   CHECK(state.global.rollback_time == f.clock.Now());
-  CHECK(Rows(state) == std::vector<std::string>{
-                           "01:compensate:succeed", "01:action:succeed",
-                           "02:compensate:succeed", "02:action:failed",
-                           "03:compensate:prepared", "03:action:prepared"});
+  CHECK(Rows(state) ==
+        std::vector<std::string>{"01:compensate:succeed", "01:action:succeed",
+                                 "02:compensate:succeed", "02:action:failed",
+                                 "03:compensate:prepared", "03:action:prepared"});
 }
 
 TEST_CASE("ONGOING is asked again after retry_interval, then succeeds") {
@@ -152,8 +153,12 @@ TEST_CASE("jitter stretches each delay by less than the jitter fraction") {
   std::vector<absl::Duration> delays;
   for (int i = 0; i < 8; ++i) {
     const std::string gid = "jitter-" + std::to_string(i);
-    REQUIRE(!f.NewSaga(gid).Add(f.Url("a1"), "", "").RetryInterval(absl::Seconds(10))
-                 .WaitResult(true).Submit().ok());
+    REQUIRE(!f.NewSaga(gid)
+                 .Add(f.Url("a1"), "", "")
+                 .RetryInterval(absl::Seconds(10))
+                 .WaitResult(true)
+                 .Submit()
+                 .ok());
     delays.push_back(f.UntilNextCron(gid));
   }
   bool differ = false;
@@ -193,14 +198,19 @@ TEST_CASE("retry_limit rolls back after N retries") {
   SagaFixture f;
   f.Branch("a1", absl::InternalError("boom"));
   f.Branch("c1");
-  REQUIRE(!f.NewSaga("limit-1").Add(f.Url("a1"), f.Url("c1"), "").RetryLimit(2)
-               .WaitResult(true).Submit().ok());
+  REQUIRE(!f.NewSaga("limit-1")
+               .Add(f.Url("a1"), f.Url("c1"), "")
+               .RetryLimit(2)
+               .WaitResult(true)
+               .Submit()
+               .ok());
   f.AdvanceAndRun(absl::Seconds(1));
   CHECK(f.State("limit-1").global.status == "submitted");
   f.AdvanceAndRun(absl::Seconds(2));
   TransactionState state = f.State("limit-1");
   CHECK(state.global.status == "failed");
-  CHECK(state.global.rollback_reason == "RetryCount is greater than RetryLimit, RetryLimit: 2");
+  CHECK(state.global.rollback_reason ==
+        "RetryCount is greater than RetryLimit, RetryLimit: 2");
   CHECK(f.Calls() == Calls{"a1", "a1", "a1", "c1"});
 }
 
@@ -215,9 +225,9 @@ TEST_CASE("an empty URL is a step that always succeeds") {
                        .Submit();
   CHECK(IsFailure(s));
   CHECK(f.Calls() == Calls{"a2", "c2"});
-  CHECK(Rows(f.State("empty-1")) == std::vector<std::string>{
-                                       "01:compensate:succeed", "01:action:succeed",
-                                       "02:compensate:succeed", "02:action:failed"});
+  CHECK(Rows(f.State("empty-1")) ==
+        std::vector<std::string>{"01:compensate:succeed", "01:action:succeed",
+                                 "02:compensate:succeed", "02:action:failed"});
   SagaFixture g;
   REQUIRE(g.NewSaga("empty-2").Add("", "", "").WaitResult(true).Submit().ok());
   REQUIRE(g.NewSaga("empty-3").WaitResult(true).Submit().ok());  // no steps at all
@@ -226,7 +236,8 @@ TEST_CASE("an empty URL is a step that always succeeds") {
 
 TEST_CASE("a concurrent saga runs an action after all its predecessors") {
   SagaFixture f;
-  for (const char* name : {"a0", "a1", "a2", "a3", "c0", "c1", "c2", "c3"}) f.Branch(name);
+  for (const char* name : {"a0", "a1", "a2", "a3", "c0", "c1", "c2", "c3"})
+    f.Branch(name);
   REQUIRE(f.NewSaga("conc-1")
               .Add(f.Url("a0"), f.Url("c0"), "")
               .Add(f.Url("a1"), f.Url("c1"), "")
@@ -317,7 +328,8 @@ TEST_CASE("submitting an existing gid") {
   f.Branch("a1", [](int call, const BranchRequest&) {
     return call == 1 ? absl::UnavailableError("down") : absl::OkStatus();
   });
-  CHECK(IsOngoing(f.NewSaga("again-1").Add(f.Url("a1"), "", "").WaitResult(true).Submit()));
+  CHECK(
+      IsOngoing(f.NewSaga("again-1").Add(f.Url("a1"), "", "").WaitResult(true).Submit()));
   CHECK(f.UntilNextCron("again-1") == absl::Seconds(1));
   // Submitted again before it is due: the next pass runs at once.
   CHECK(f.NewSaga("again-1").Add(f.Url("a1"), "", "").WaitResult(true).Submit().ok());

@@ -38,7 +38,10 @@ std::string CurrentNodeText() {
   pid_t pid = getpid();
   if (node.pid != pid) {  // first use, or a forked child that must not repeat its parent
     std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(),
+    std::seed_seq seed{device(),
+                       device(),
+                       device(),
+                       device(),
                        static_cast<unsigned>(pid),
                        static_cast<unsigned>(
                            std::chrono::steady_clock::now().time_since_epoch().count())};

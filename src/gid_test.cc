@@ -4,10 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <set>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "absl/synchronization/mutex.h"
 
@@ -20,7 +19,8 @@ TEST_CASE("gids are URL-safe, short and valid") {
     std::string gid = gen.Next();
     REQUIRE(gid.size() <= 64);
     REQUIRE(IsValidGid(gid));
-    REQUIRE(gid.find_first_not_of("0123456789abcdefghijklmnopqrstuv-") == std::string::npos);
+    REQUIRE(gid.find_first_not_of("0123456789abcdefghijklmnopqrstuv-") ==
+            std::string::npos);
   }
 }
 

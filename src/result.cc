@@ -1,7 +1,6 @@
 #include "dtx/result.h"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace dtx {

@@ -16,8 +16,8 @@ TEST_CASE("statuses map to results, HTTP codes and gRPC codes") {
   CHECK(HttpStatusOf(absl::InvalidArgumentError("x")) == 400);
   CHECK(HttpStatusOf(absl::NotFoundError("x")) == 404);
   CHECK(HttpStatusOf(absl::InternalError("x")) == 500);
-  CHECK(GrpcCodeOf(FailureError("x")) == 10);   // ABORTED
-  CHECK(GrpcCodeOf(OngoingError("x")) == 9);    // FAILED_PRECONDITION
+  CHECK(GrpcCodeOf(FailureError("x")) == 10);  // ABORTED
+  CHECK(GrpcCodeOf(OngoingError("x")) == 9);   // FAILED_PRECONDITION
   CHECK(IsFailure(StatusFromGrpc(10, "no")));
   CHECK(IsOngoing(StatusFromGrpc(9, "later")));
   CHECK(StatusFromGrpc(0, "").ok());
@@ -42,7 +42,8 @@ TEST_CASE("HTTP answers are read as DTM reads them") {
 TEST_CASE("HTTP bodies carry DTM's dtm_result") {
   CHECK(HttpBodyOf(absl::OkStatus()) == R"({"dtm_result":"SUCCESS"})");
   CHECK(HttpBodyOf(FailureError("no")) == R"({"dtm_result":"FAILURE","message":"no"})");
-  CHECK(HttpBodyOf(OngoingError("wait")) == R"({"dtm_result":"ONGOING","message":"wait"})");
+  CHECK(HttpBodyOf(OngoingError("wait")) ==
+        R"({"dtm_result":"ONGOING","message":"wait"})");
   CHECK(HttpBodyOf(absl::InternalError("x")) == R"({"message":"x"})");
   // A body we write round-trips to the same result.
   CHECK(IsFailure(StatusFromHttp(409, HttpBodyOf(FailureError("no")))));

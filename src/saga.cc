@@ -72,7 +72,8 @@ absl::Status Saga::Submit() { return submitter_->Submit(Build()); }
 absl::StatusOr<TransGlobal> SagaFromJson(std::string_view json) {
   absl::StatusOr<TransGlobal> g = TransGlobalFromJson(json);
   if (g.ok() && g->trans_type != kTransTypeSaga) {
-    return absl::InvalidArgumentError("not a saga: trans_type is '" + g->trans_type + "'");
+    return absl::InvalidArgumentError("not a saga: trans_type is '" + g->trans_type +
+                                      "'");
   }
   return g;
 }

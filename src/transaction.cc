@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <functional>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
@@ -61,7 +60,8 @@ void WriteOptions(const TransOptions& o, json& out) {
 
 absl::Status ReadOptions(const json& doc, TransOptions* o) {
   if (auto it = doc.find("wait_result"); it != doc.end() && !it->is_null()) {
-    if (!it->is_boolean()) return absl::InvalidArgumentError("'wait_result' must be a boolean");
+    if (!it->is_boolean())
+      return absl::InvalidArgumentError("'wait_result' must be a boolean");
     o->wait_result = it->get<bool>();
   }
   for (auto [key, field] : {std::pair{"timeout_to_fail", &o->timeout_to_fail},
@@ -222,8 +222,10 @@ absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view text) {
     *out = it->get<std::string>();
     return absl::OkStatus();
   };
-  for (auto [key, field] : {std::pair{"gid", &g.gid}, {"trans_type", &g.trans_type},
-                            {"protocol", &g.protocol}, {"custom_data", &g.custom_data},
+  for (auto [key, field] : {std::pair{"gid", &g.gid},
+                            {"trans_type", &g.trans_type},
+                            {"protocol", &g.protocol},
+                            {"custom_data", &g.custom_data},
                             {"query_prepared", &g.query_prepared}}) {
     if (absl::Status s = string_field(key, field); !s.ok()) return s;
   }
@@ -262,14 +264,14 @@ absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view text) {
   if (auto it = doc.find("payloads"); it != doc.end() && !it->is_null()) {
     if (!it->is_array()) return absl::InvalidArgumentError("'payloads' must be an array");
     for (const json& p : *it) {
-      if (!p.is_string()) return absl::InvalidArgumentError("each payload must be a string");
+      if (!p.is_string())
+        return absl::InvalidArgumentError("each payload must be a string");
       g.payloads.push_back(p.get<std::string>());
     }
   }
   if (!g.payloads.empty() && g.payloads.size() != g.steps.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("got ", g.payloads.size(),
-                                                   " payloads for ", g.steps.size(),
-                                                   " steps"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "got ", g.payloads.size(), " payloads for ", g.steps.size(), " steps"));
   }
 
   if (absl::Status s = ReadOptions(doc, &g.options); !s.ok()) return s;
@@ -302,8 +304,12 @@ std::string QueryResultToJson(const TransGlobal& g, const std::vector<TransBranc
   if (g.retry_count > 0) t["retry_count"] = g.retry_count;
   json branches = json::array();
   for (const TransBranch& b : bs) {
-    json j = {{"id", b.id},         {"gid", b.gid},   {"url", b.url},
-              {"branch_id", b.branch_id}, {"op", b.op}, {"status", b.status},
+    json j = {{"id", b.id},
+              {"gid", b.gid},
+              {"url", b.url},
+              {"branch_id", b.branch_id},
+              {"op", b.op},
+              {"status", b.status},
               {"bin_data", absl::Base64Escape(b.bin_data)}};
     PutTime(j, "create_time", b.create_time);
     PutTime(j, "update_time", b.update_time);

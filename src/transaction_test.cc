@@ -77,7 +77,8 @@ TEST_CASE("malformed transaction JSON gets a clear error") {
   CHECK(absl::StrContains(error(R"({"gid":"a b","trans_type":"saga"})"), "invalid gid"));
   CHECK(error(R"({"gid":7})") == "'gid' must be a string");
   CHECK(error(R"({"gid":"g","trans_type":"2pc"})") == "unknown trans_type '2pc'");
-  CHECK(error(R"({"gid":"g","trans_type":"saga","steps":{}})") == "'steps' must be an array");
+  CHECK(error(R"({"gid":"g","trans_type":"saga","steps":{}})") ==
+        "'steps' must be an array");
   CHECK(error(R"({"gid":"g","trans_type":"saga","steps":[{"action":1}]})") ==
         "step 'action' must be a URL string");
   CHECK(error(R"({"gid":"g","steps":[{}],"payloads":["a","b"]})") ==
@@ -91,11 +92,14 @@ TEST_CASE("malformed transaction JSON gets a clear error") {
   CHECK(error(R"({"gid":"g","wait_result":"yes"})") == "'wait_result' must be a boolean");
   CHECK(error(R"({"gid":"g","branch_headers":{"a":1}})") ==
         "'branch_headers' values must be strings");
-  CHECK(error(R"({"gid":"g","steps":[{},{}],"custom_data":"{\"orders\":{\"0\":[1],\"1\":[0]}}"})") ==
-        "custom_data.orders has a cycle");
+  CHECK(
+      error(
+          R"({"gid":"g","steps":[{},{}],"custom_data":"{\"orders\":{\"0\":[1],\"1\":[0]}}"})") ==
+      "custom_data.orders has a cycle");
   CHECK(error(R"({"gid":"g","steps":[{}],"custom_data":"{\"orders\":{\"5\":[0]}}"})") ==
         "custom_data.orders names step '5' of 1");
-  CHECK(error(R"({"gid":"g","custom_data":"nope"})") == "custom_data is not a JSON object");
+  CHECK(error(R"({"gid":"g","custom_data":"nope"})") ==
+        "custom_data is not a JSON object");
 }
 
 TEST_CASE("binary payloads cannot travel as JSON text") {

@@ -1,11 +1,11 @@
 #include "recovery_branches.h"
 
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include <chrono>
 #include <memory>
 #include <thread>
-
-#include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
 
 #include "dtx/result.h"
 #include "dtx/soci/barrier.h"
@@ -44,7 +44,8 @@ bool Refused(const std::string& gid) {
 void CreateBranchDatabases(const std::string& dir) {
   for (const char* name : {"out.db", "in.db"}) {
     auto sql = Open(dir + "/" + name);
-    *sql << "CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY, balance INTEGER)";
+    *sql
+        << "CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY, balance INTEGER)";
     *sql << "INSERT OR IGNORE INTO account (id, balance) VALUES (1, :b)",
         soci::use(kInitialBalance);
     *sql << "CREATE TABLE IF NOT EXISTS ledger (gid TEXT, op TEXT, delta INTEGER)";

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   std::ofstream submitted(dir + "/submitted.txt", std::ios::app);
   for (int i = 0; i < count; ++i) {
     if ((*coordinator)->Submit(dtx::testing::TransferSaga(i)).ok()) {
-      submitted << dtx::testing::TransferGid(i) << std::endl;  // flushed: survives SIGKILL
+      submitted << dtx::testing::TransferGid(i)
+                << std::endl;  // flushed: survives SIGKILL
     }
   }
   while (true) std::this_thread::sleep_for(std::chrono::seconds(1));

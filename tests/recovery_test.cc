@@ -2,18 +2,17 @@
 // sagas; a new coordinator on the same SQLite file finishes every one of them, and
 // the barrier-protected branches show each op applied exactly once.
 #include <signal.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <catch2/catch.hpp>
-#include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
 
 #include "dtx/coordinator.h"
 #include "dtx/soci/soci_store.h"
@@ -42,8 +41,9 @@ std::map<std::string, int> StatusCounts(const std::string& db) {
   std::map<std::string, int> counts;
   std::string status;
   int count = 0;
-  soci::statement st = (sql.prepare << "SELECT status, COUNT(*) FROM trans_global GROUP BY status",
-                        soci::into(status), soci::into(count));
+  soci::statement st =
+      (sql.prepare << "SELECT status, COUNT(*) FROM trans_global GROUP BY status",
+       soci::into(status), soci::into(count));
   st.execute();
   while (st.fetch()) counts[status] = count;
   return counts;
@@ -98,7 +98,8 @@ TEST_CASE("a coordinator killed mid-saga: a new one finishes every transaction")
   auto coordinator = Coordinator::Start(options);
   REQUIRE(coordinator.ok());
   const auto finish_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (Unfinished(dir + "/dtx.db") > 0 && std::chrono::steady_clock::now() < finish_by) {
+  while (Unfinished(dir + "/dtx.db") > 0 &&
+         std::chrono::steady_clock::now() < finish_by) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   (*coordinator)->Shutdown();

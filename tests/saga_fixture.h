@@ -21,7 +21,8 @@ namespace dtx::testing {
 class SagaFixture {
  public:
   // `configure` may change the coordinator options before it starts.
-  explicit SagaFixture(const std::function<void(CoordinatorOptions&)>& configure = nullptr);
+  explicit SagaFixture(
+      const std::function<void(CoordinatorOptions&)>& configure = nullptr);
   ~SagaFixture();
 
   // Registers a branch at "local://<name>" whose answers come from `answer`, called

@@ -20,10 +20,11 @@ absl::StatusOr<std::unique_ptr<Bank>> Bank::Open(const std::string& path, int ac
     }
     soci::session sql(bank->pool_);
     sql << "CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY, "
-           "balance INTEGER NOT NULL CHECK (balance >= 0), frozen INTEGER NOT NULL DEFAULT 0)";
+           "balance INTEGER NOT NULL CHECK (balance >= 0), frozen INTEGER NOT NULL "
+           "DEFAULT 0)";
     for (int id = 1; id <= accounts; ++id) {
-      sql << "INSERT OR IGNORE INTO account (id, balance) VALUES (:id, :b)", soci::use(id),
-          soci::use(opening_balance);
+      sql << "INSERT OR IGNORE INTO account (id, balance) VALUES (:id, :b)",
+          soci::use(id), soci::use(opening_balance);
     }
     if (absl::Status s = dtx::Barrier::CreateTable(sql); !s.ok()) return s;
   } catch (const std::exception& e) {
@@ -35,9 +36,11 @@ absl::StatusOr<std::unique_ptr<Bank>> Bank::Open(const std::string& path, int ac
 absl::Status Bank::Adjust(soci::session& tx, int account, int delta) {
   int frozen = 0;
   soci::indicator found = soci::i_null;
-  tx << "SELECT frozen FROM account WHERE id = :id", soci::use(account), soci::into(frozen, found);
+  tx << "SELECT frozen FROM account WHERE id = :id", soci::use(account),
+      soci::into(frozen, found);
   if (!tx.got_data()) return dtx::FailureError("no account " + std::to_string(account));
-  if (frozen != 0) return dtx::FailureError("account " + std::to_string(account) + " is frozen");
+  if (frozen != 0)
+    return dtx::FailureError("account " + std::to_string(account) + " is frozen");
   // One conditional statement: the balance never goes negative, even under concurrency.
   soci::statement update = (tx.prepare << "UPDATE account SET balance = balance + :d "
                                           "WHERE id = :id AND balance + :d2 >= 0",
@@ -51,8 +54,10 @@ absl::StatusOr<int> Bank::Balance(int account) {
   try {
     soci::session sql(pool_);
     int balance = 0;
-    sql << "SELECT balance FROM account WHERE id = :id", soci::use(account), soci::into(balance);
-    if (!sql.got_data()) return absl::NotFoundError("no account " + std::to_string(account));
+    sql << "SELECT balance FROM account WHERE id = :id", soci::use(account),
+        soci::into(balance);
+    if (!sql.got_data())
+      return absl::NotFoundError("no account " + std::to_string(account));
     return balance;
   } catch (const std::exception& e) {
     return absl::UnavailableError(e.what());

@@ -3,10 +3,10 @@
 #ifndef DTX_EXAMPLES_QUICKSTART_BANK_H_
 #define DTX_EXAMPLES_QUICKSTART_BANK_H_
 
+#include <soci/soci.h>
+
 #include <memory>
 #include <string>
-
-#include <soci/soci.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

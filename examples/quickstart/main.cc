@@ -6,9 +6,8 @@
 // Exits non-zero if any outcome differs from what is printed as expected.
 #include <cstdio>
 #include <cstdlib>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "bank.h"
 #include "dtx/coordinator.h"
@@ -28,16 +27,16 @@ using quickstart::Bank;
 // {"account":N,"amount":M}, behind the barrier.
 dtx::BranchHandler Transfer(Bank& bank, int sign) {
   return [&bank, sign](const dtx::BranchInfo& info, const httplib::Request& req) {
-    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    nlohmann::json body =
+        nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (!body.is_object() || !body["account"].is_number_integer() ||
         !body["amount"].is_number_integer() || body["amount"].get<int>() <= 0) {
       return dtx::FailureError("payload must be {\"account\":int,\"amount\":int > 0}");
     }
     const int account = body["account"], amount = body["amount"];
     soci::session sql(bank.pool());
-    return dtx::Barrier(info).Call(sql, [&](soci::session& tx) {
-      return Bank::Adjust(tx, account, sign * amount);
-    });
+    return dtx::Barrier(info).Call(
+        sql, [&](soci::session& tx) { return Bank::Adjust(tx, account, sign * amount); });
   };
 }
 
@@ -132,7 +131,8 @@ int main(int argc, char** argv) {
   PrintState(**coordinator, ok_saga.gid());
   balances();
   Expect(first.ok(), "the saga succeeded");
-  Expect((*bank_a)->Balance(1).value_or(-1) == 70 && (*bank_b)->Balance(1).value_or(-1) == 130,
+  Expect((*bank_a)->Balance(1).value_or(-1) == 70 &&
+             (*bank_b)->Balance(1).value_or(-1) == 130,
          "A#1 = 70 and B#1 = 130");
 
   std::printf("\n2. transfer 50 from A#1 to B#2, which bank B has frozen\n");
@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
   PrintState(**coordinator, failing.gid());
   balances();
   Expect(dtx::IsFailure(second), "the saga was rolled back (FAILURE)");
-  Expect((*bank_a)->Balance(1).value_or(-1) == 70, "TransOut was compensated: A#1 back at 70");
+  Expect((*bank_a)->Balance(1).value_or(-1) == 70,
+         "TransOut was compensated: A#1 back at 70");
   Expect((*bank_b)->Balance(2).value_or(-1) == 100, "B#2 untouched at 100");
   auto state = (*coordinator)->Query(failing.gid());
   Expect(state.ok() && state->global.status == "failed", "transaction status is failed");

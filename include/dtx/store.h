@@ -93,7 +93,8 @@ class StoreWrapper : public Store {
                       const GlobalUpdate& update, absl::Time now) override {
     return target_->Update(gid, expected_status, expected_owner, branches, update, now);
   }
-  absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now, absl::Time lease_until,
+  absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
+                                                    absl::Time lease_until,
                                                     std::string_view owner,
                                                     int limit) override {
     return target_->ClaimDue(now, lease_until, owner, limit);

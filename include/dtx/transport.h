@@ -20,7 +20,7 @@ struct BranchRequest {
   std::string trans_type;
   std::string branch_id;
   std::string op;
-  std::string payload;  // empty: HTTP GET
+  std::string payload;                         // empty: HTTP GET
   std::map<std::string, std::string> headers;  // branch_headers
   absl::Duration timeout = absl::Seconds(3);
 };

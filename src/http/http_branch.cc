@@ -20,7 +20,8 @@ void WriteResult(const absl::Status& status, httplib::Response& response) {
   response.set_content(HttpBodyOf(status), "application/json");
 }
 
-void ServeBranch(httplib::Server& server, const std::string& path, BranchHandler handler) {
+void ServeBranch(httplib::Server& server, const std::string& path,
+                 BranchHandler handler) {
   auto serve = [handler = std::move(handler)](const httplib::Request& request,
                                               httplib::Response& response) {
     absl::StatusOr<BranchInfo> info = BranchInfoFromRequest(request);
@@ -56,7 +57,8 @@ absl::StatusOr<int> HttpBranchServer::Start(const std::string& host, int port) {
     bound = -1;
   }
   if (bound <= 0) {
-    return absl::UnavailableError("cannot listen on " + host + ":" + std::to_string(port));
+    return absl::UnavailableError("cannot listen on " + host + ":" +
+                                  std::to_string(port));
   }
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   // stop() is a no-op until the server runs: wait, so that Stop() always ends it.

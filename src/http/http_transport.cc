@@ -1,15 +1,15 @@
 #include "dtx/http/http_transport.h"
 
+#include <httplib.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 
-#include <httplib.h>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "dtx/result.h"
 #include "internal/thread_pool.h"
 
@@ -23,8 +23,8 @@ struct ParsedUrl {
 
 absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
   const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos ||
-      (url.compare(0, scheme_end, "http") != 0 && url.compare(0, scheme_end, "https") != 0)) {
+  if (scheme_end == std::string::npos || (url.compare(0, scheme_end, "http") != 0 &&
+                                          url.compare(0, scheme_end, "https") != 0)) {
     return absl::InvalidArgumentError("not an http(s) URL: '" + url + "'");
   }
   const size_t path_start = url.find_first_of("/?", scheme_end + 3);
@@ -105,7 +105,8 @@ absl::Status Perform(ClientPool& pool, const BranchRequest& request) {
   absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
   if (!url.ok()) return url.status();
   std::unique_ptr<httplib::Client> client = pool.Take(url->origin);
-  const auto timeout = std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout));
+  const auto timeout =
+      std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout));
   client->set_connection_timeout(timeout);
   client->set_read_timeout(timeout);
   client->set_write_timeout(timeout);

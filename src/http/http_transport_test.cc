@@ -7,10 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/notification.h"
@@ -138,8 +137,8 @@ TEST_CASE("a request without the branch parameters gets 400") {
   absl::StatusOr<int> port = server.Start();
   REQUIRE(port.ok());
   httplib::Client client("127.0.0.1", *port);
-  httplib::Result res = client.Post("/Op?gid=g1&trans_type=saga&op=action", "{}",
-                                    "application/json");
+  httplib::Result res =
+      client.Post("/Op?gid=g1&trans_type=saga&op=action", "{}", "application/json");
   REQUIRE(res);
   CHECK(res->status == 400);
   CHECK(absl::StrContains(res->body, "branch_id"));
@@ -157,7 +156,9 @@ TEST_CASE("keep-alive connections are reused") {
   REQUIRE(port.ok());
   HttpTransport transport({.threads = 1});
   for (int i = 0; i < 3; ++i) {
-    CHECK(CallOnce(transport, Request("http://127.0.0.1:" + std::to_string(*port) + "/Op")).ok());
+    CHECK(
+        CallOnce(transport, Request("http://127.0.0.1:" + std::to_string(*port) + "/Op"))
+            .ok());
   }
   REQUIRE(ports.size() == 3);
   CHECK(ports[0] == ports[1]);
@@ -167,8 +168,8 @@ TEST_CASE("keep-alive connections are reused") {
 TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not crashes") {
   HttpTransport transport;
   RawServer garbage("\x01\x02 this is not HTTP \xff\r\n\r\n");
-  absl::Status g = CallOnce(transport,
-                            Request("http://127.0.0.1:" + std::to_string(garbage.port()) + "/x"));
+  absl::Status g = CallOnce(
+      transport, Request("http://127.0.0.1:" + std::to_string(garbage.port()) + "/x"));
   CHECK(ResultOf(g) == BranchResult::kError);
 
   HttpBranchServer slow;
@@ -192,8 +193,8 @@ TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not cras
     RawServer gone("");
     closed_port = gone.port();
   }
-  CHECK(absl::IsUnavailable(
-      CallOnce(transport, Request("http://127.0.0.1:" + std::to_string(closed_port) + "/x"))));
+  CHECK(absl::IsUnavailable(CallOnce(
+      transport, Request("http://127.0.0.1:" + std::to_string(closed_port) + "/x"))));
   CHECK(absl::IsInvalidArgument(CallOnce(transport, Request("ftp://example/x"))));
   CHECK(absl::IsInvalidArgument(CallOnce(transport, Request("http:///nohost"))));
 }
@@ -201,7 +202,8 @@ TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not cras
 TEST_CASE("a saga over HTTP: garbage and hanging branches are retried, then succeed") {
   HttpBranchServer server;
   std::atomic<int> slow_calls{0};
-  server.Handle("/Ok", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
+  server.Handle(
+      "/Ok", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
   server.Handle("/SlowOnce", [&](const BranchInfo&, const httplib::Request&) {
     if (++slow_calls == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     return absl::OkStatus();
@@ -212,7 +214,8 @@ TEST_CASE("a saga over HTTP: garbage and hanging branches are retried, then succ
   RawServer garbage("HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\ntruncated");
 
   HttpTransport transport;
-  testing::SagaFixture f([&](CoordinatorOptions& o) { o.transports["http"] = &transport; });
+  testing::SagaFixture f(
+      [&](CoordinatorOptions& o) { o.transports["http"] = &transport; });
   absl::Status first = Saga(f.coordinator.get(), "http-hang-1")
                            .Add(base + "/SlowOnce", base + "/Ok", "{}")
                            .Add(base + "/Ok", base + "/Ok", "{}")

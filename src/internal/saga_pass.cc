@@ -26,10 +26,9 @@ SagaPass::SagaPass(const PassContext& ctx, TransGlobal global,
       done_(std::move(done)),
       lease_until_(global_.next_cron_time) {}
 
-absl::StatusOr<std::shared_ptr<SagaPass>> SagaPass::Create(const PassContext& ctx,
-                                                           TransGlobal global,
-                                                           std::vector<TransBranch> branches,
-                                                           DoneCallback done) {
+absl::StatusOr<std::shared_ptr<SagaPass>> SagaPass::Create(
+    const PassContext& ctx, TransGlobal global, std::vector<TransBranch> branches,
+    DoneCallback done) {
   std::shared_ptr<SagaPass> pass(
       new SagaPass(ctx, std::move(global), std::move(branches), std::move(done)));
   if (absl::Status s = pass->Index(); !s.ok()) return s;
@@ -49,17 +48,17 @@ absl::Status SagaPass::Index() {
     const char* end = b.branch_id.data() + b.branch_id.size();
     auto [ptr, ec] = std::from_chars(b.branch_id.data(), end, number);
     if (ec != std::errc() || ptr != end || number < 1 || number > step_count) {
-      return absl::InternalError(absl::StrCat("saga ", global_.gid,
-                                              " has an unexpected branch id '",
-                                              b.branch_id, "'"));
+      return absl::InternalError(absl::StrCat(
+          "saga ", global_.gid, " has an unexpected branch id '", b.branch_id, "'"));
     }
     StepState& step = steps_[number - 1];
-    int* slot = b.op == kOpAction ? &step.action
+    int* slot = b.op == kOpAction       ? &step.action
                 : b.op == kOpCompensate ? &step.compensate
                                         : nullptr;
     if (slot == nullptr || *slot != -1) {
       return absl::InternalError(absl::StrCat("saga ", global_.gid, " branch ",
-                                              b.branch_id, " has op '", b.op, "' twice or "
+                                              b.branch_id, " has op '", b.op,
+                                              "' twice or "
                                               "an unknown op"));
     }
     *slot = i;
@@ -158,8 +157,9 @@ bool SagaPass::Advance() {
             branch_updates.push_back({b.branch_id, b.op, b.status});
             if (!abort_wanted_) {
               abort_wanted_ = true;
-              abort_reason_ = absl::StrCat("action ", b.branch_id, " '", b.url,
-                                           "' answered FAILURE: ", answer.status.message());
+              abort_reason_ =
+                  absl::StrCat("action ", b.branch_id, " '", b.url,
+                               "' answered FAILURE: ", answer.status.message());
             }
           } else {  // a compensation cannot refuse: retry it, and let operators see
             saw_error_ = true;
@@ -200,7 +200,8 @@ bool SagaPass::Advance() {
       if (!all_done && !abort_wanted_ && ttf > absl::ZeroDuration() &&
           now >= global_.create_time + ttf) {
         abort_wanted_ = true;
-        abort_reason_ = absl::StrCat("Timeout after ", absl::ToInt64Seconds(ttf), " seconds");
+        abort_reason_ =
+            absl::StrCat("Timeout after ", absl::ToInt64Seconds(ttf), " seconds");
       }
       if (all_done) {
         update.status = std::string(kStatusSucceed);
@@ -213,7 +214,8 @@ bool SagaPass::Advance() {
       }
     } else if (global_.status == kStatusAborting) {
       bool all_settled = true;
-      for (int s = 0; s < step_count; ++s) all_settled = all_settled && CompensationSettled(s);
+      for (int s = 0; s < step_count; ++s)
+        all_settled = all_settled && CompensationSettled(s);
       if (all_settled) {
         update.status = std::string(kStatusFailed);
         update.finish_time = now;
@@ -284,8 +286,8 @@ bool SagaPass::Advance() {
       counted_retry_ = true;
       ++global_.retry_count;
       const int64_t limit = global_.options.retry_limit;
-      if (global_.status == kStatusSubmitted && limit > 0 && global_.retry_count > limit &&
-          !abort_wanted_) {
+      if (global_.status == kStatusSubmitted && limit > 0 &&
+          global_.retry_count > limit && !abort_wanted_) {
         abort_wanted_ = true;
         abort_reason_ =
             absl::StrCat("RetryCount is greater than RetryLimit, RetryLimit: ", limit);
@@ -300,7 +302,8 @@ bool SagaPass::Advance() {
       interval = global_.next_cron_interval * 2;
     }
     interval = std::min(interval, ctx_.options->max_backoff);
-    absl::Time next = now + interval * (1.0 + ctx_.options->backoff_jitter * ctx_.random());
+    absl::Time next =
+        now + interval * (1.0 + ctx_.options->backoff_jitter * ctx_.random());
     const absl::Duration ttf = global_.options.timeout_to_fail;
     if (global_.status == kStatusSubmitted && ttf > absl::ZeroDuration()) {
       next = std::min(next, global_.create_time + ttf);
@@ -341,8 +344,9 @@ void SagaPass::Issue(int branch) {
   auto transport = ctx_.options->transports.find(global_.protocol);
   if (transport == ctx_.options->transports.end()) {
     absl::MutexLock lock(&mu_);
-    inbox_.push_back({branch, absl::InvalidArgumentError(absl::StrCat(
-                                  "no transport for protocol '", global_.protocol, "'"))});
+    inbox_.push_back(
+        {branch, absl::InvalidArgumentError(absl::StrCat("no transport for protocol '",
+                                                         global_.protocol, "'"))});
     return;
   }
   BranchRequest request;

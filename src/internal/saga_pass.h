@@ -35,10 +35,9 @@ class SagaPass : public std::enable_shared_from_this<SagaPass> {
 
   // REQUIRES: `global` was claimed by ctx.owner (its next_cron_time is the lease's
   // end) and `branches` are its rows. kInternal if the rows are not a saga's.
-  static absl::StatusOr<std::shared_ptr<SagaPass>> Create(const PassContext& ctx,
-                                                          TransGlobal global,
-                                                          std::vector<TransBranch> branches,
-                                                          DoneCallback done);
+  static absl::StatusOr<std::shared_ptr<SagaPass>> Create(
+      const PassContext& ctx, TransGlobal global, std::vector<TransBranch> branches,
+      DoneCallback done);
 
   // Runs the pass; returns once its first calls are issued (or it has ended).
   void Start();
@@ -62,8 +61,8 @@ class SagaPass : public std::enable_shared_from_this<SagaPass> {
   absl::Status Index();
 
   void Post(Answer answer);
-  void Drive();                       // REQUIRES: this thread is the driver
-  bool Advance();                     // one round; false once the pass is over
+  void Drive();    // REQUIRES: this thread is the driver
+  bool Advance();  // one round; false once the pass is over
   void Issue(int branch);
   void End(absl::Status error);
 

@@ -5,8 +5,8 @@
 #define DTX_CONCAT_INNER_(a, b) a##b
 #define DTX_CONCAT_(a, b) DTX_CONCAT_INNER_(a, b)
 
-#define DTX_RETURN_IF_ERROR(expr)                 \
-  do {                                            \
+#define DTX_RETURN_IF_ERROR(expr)                                                 \
+  do {                                                                            \
     if (absl::Status dtx_status_ = (expr); !dtx_status_.ok()) return dtx_status_; \
   } while (0)
 

@@ -63,10 +63,12 @@ absl::Status Barrier::CreateTable(soci::session& sql, const BarrierOptions& opti
   if (absl::Status s = internal::DialectOf(sql, &dialect); !s.ok()) return s;
   const std::string table = TableFor(options, dialect);
   if (!IsSafeTableName(table)) {
-    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " + table);
+    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " +
+                                      table);
   }
   if (dialect != Dialect::kSqlite) {
-    return absl::UnimplementedError("barrier schema for this backend arrives with issue 4");
+    return absl::UnimplementedError(
+        "barrier schema for this backend arrives with issue 4");
   }
   return internal::RunScript(sql, internal::kSqliteBarrierSql, table);
 }
@@ -77,7 +79,8 @@ absl::Status Barrier::Call(soci::session& sql,
   if (absl::Status s = internal::DialectOf(sql, &dialect); !s.ok()) return s;
   const std::string table = TableFor(options_, dialect);
   if (!IsSafeTableName(table)) {
-    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " + table);
+    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " +
+                                      table);
   }
   const std::string barrier_id = absl::StrFormat("%02d", ++barrier_id_);
   const std::string origin = OriginOp(info_.op);
@@ -105,7 +108,7 @@ absl::Status Barrier::Call(soci::session& sql,
       return absl::OkStatus();
     }
     absl::Status result = business(sql);  // 5.
-    if (!result.ok()) return result;       // rolls back, barrier rows included
+    if (!result.ok()) return result;      // rolls back, barrier rows included
     tx.Commit();
     return absl::OkStatus();
   } catch (const std::exception& e) {

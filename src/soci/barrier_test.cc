@@ -2,12 +2,12 @@
 // hanging, rollback on business errors, and concurrent deliveries.
 #include "dtx/soci/barrier.h"
 
-#include <atomic>
-#include <thread>
-
-#include <catch2/catch.hpp>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
 
 #include "dtx/result.h"
 #include "test_util.h"
@@ -26,7 +26,8 @@ class BarrierDb {
   }
 
   std::unique_ptr<soci::session> Open() const {
-    auto sql = std::make_unique<soci::session>(soci::sqlite3, "db=" + path_ + " timeout=30");
+    auto sql =
+        std::make_unique<soci::session>(soci::sqlite3, "db=" + path_ + " timeout=30");
     *sql << "PRAGMA journal_mode=WAL";
     return sql;
   }
@@ -93,7 +94,8 @@ TEST_CASE("a null compensation does nothing") {
   CHECK(Apply(db, Info("null-1", "compensate"), +10, &runs).ok());
   CHECK(runs == 0);
   CHECK(db.Balance() == 100);
-  CHECK(db.BarrierRows("null-1") == 2);  // the action's row (reason compensate) and its own
+  CHECK(db.BarrierRows("null-1") ==
+        2);  // the action's row (reason compensate) and its own
 }
 
 TEST_CASE("an action arriving after its compensation (hanging) does not run") {
@@ -110,7 +112,8 @@ TEST_CASE("an action arriving after its compensation (hanging) does not run") {
 TEST_CASE("a business error rolls back the barrier rows too") {
   BarrierDb db;
   std::atomic<int> runs{0};
-  absl::Status refused = Apply(db, Info("err-1", "action"), -10, &runs, FailureError("no"));
+  absl::Status refused =
+      Apply(db, Info("err-1", "action"), -10, &runs, FailureError("no"));
   CHECK(IsFailure(refused));
   CHECK(db.Balance() == 100);  // the business's own write was rolled back
   CHECK(db.BarrierRows("err-1") == 0);
@@ -149,7 +152,8 @@ TEST_CASE("8 threads delivering the same op at once run the business exactly onc
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&] {
         while (!go) std::this_thread::yield();
-        if (Apply(db, Info("race-1", op), std::string(op) == "action" ? -10 : 10, &runs).ok()) {
+        if (Apply(db, Info("race-1", op), std::string(op) == "action" ? -10 : 10, &runs)
+                .ok()) {
           ++ok;
         }
       });
@@ -191,10 +195,13 @@ TEST_CASE("the barrier table name is configurable and checked") {
   BarrierOptions custom{.table = "my_barrier"};
   REQUIRE(Barrier::CreateTable(sql, custom).ok());
   int runs = 0;
-  CHECK(Barrier(Info("named-1", "action"), custom).Call(sql, [&](soci::session&) {
-    ++runs;
-    return absl::OkStatus();
-  }).ok());
+  CHECK(Barrier(Info("named-1", "action"), custom)
+            .Call(sql,
+                  [&](soci::session&) {
+                    ++runs;
+                    return absl::OkStatus();
+                  })
+            .ok());
   int rows = 0;
   sql << "SELECT COUNT(*) FROM my_barrier", soci::into(rows);
   CHECK(rows == 1);

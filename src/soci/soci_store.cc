@@ -1,9 +1,9 @@
 #include "dtx/soci/soci_store.h"
 
-#include <optional>
-
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -31,7 +31,9 @@ struct TimeColumn {
   long long ms = 0;
   soci::indicator ind = soci::i_null;
 
-  absl::Time Get() const { return ind == soci::i_ok ? FromMillis(ms) : absl::InfinitePast(); }
+  absl::Time Get() const {
+    return ind == soci::i_ok ? FromMillis(ms) : absl::InfinitePast();
+  }
 };
 
 // Binds the columns of one trans_global row for SELECT.
@@ -88,8 +90,9 @@ struct GlobalRow {
     }
     g.options = *std::move(parsed);
     g.custom_data = custom_data;
-    g.next_cron_interval = interval_ind == soci::i_ok ? absl::Milliseconds(next_cron_interval)
-                                                      : absl::ZeroDuration();
+    g.next_cron_interval = interval_ind == soci::i_ok
+                               ? absl::Milliseconds(next_cron_interval)
+                               : absl::ZeroDuration();
     g.next_cron_time = next_cron_time.Get();
     g.owner = owner;
     g.result = result;
@@ -128,14 +131,15 @@ class SociStore::Impl {
 SociStore::SociStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SociStore::~SociStore() = default;
 
-absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(const SociStoreOptions& options) {
+absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
+    const SociStoreOptions& options) {
   std::string path;
   if (absl::StartsWith(options.url, "sqlite://")) {
     path = options.url.substr(std::string_view("sqlite://").size());
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported storage URL '", options.url,
-        "': use sqlite:///absolute/path.db or sqlite://relative/path.db"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported storage URL '", options.url,
+                     "': use sqlite:///absolute/path.db or sqlite://relative/path.db"));
   }
   if (path.empty()) return absl::InvalidArgumentError("storage URL has no database path");
   const int size = path == ":memory:" ? 1 : std::max(1, options.pool_size);
@@ -152,12 +156,14 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(const SociStoreOption
   }
   if (options.create_schema) {
     soci::session sql(impl->pool);
-    if (absl::Status s = internal::RunScript(sql, internal::kSqliteStoreSql); !s.ok()) return s;
+    if (absl::Status s = internal::RunScript(sql, internal::kSqliteStoreSql); !s.ok())
+      return s;
   }
   return std::unique_ptr<SociStore>(new SociStore(std::move(impl)));
 }
 
-absl::Status SociStore::Create(const TransGlobal& g, const std::vector<TransBranch>& branches) {
+absl::Status SociStore::Create(const TransGlobal& g,
+                               const std::vector<TransBranch>& branches) {
   soci::session sql(impl_->pool);
   try {
     LocalTransaction tx(sql, impl_->dialect);
@@ -173,7 +179,8 @@ absl::Status SociStore::Create(const TransGlobal& g, const std::vector<TransBran
     sql << "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, "
            "create_time, update_time, options, custom_data, next_cron_interval, "
            "next_cron_time, owner, result, rollback_reason, retry_count) VALUES (:gid, "
-           ":trans_type, :status, :query_prepared, :protocol, :create_time, :update_time, "
+           ":trans_type, :status, :query_prepared, :protocol, :create_time, "
+           ":update_time, "
            ":options, :custom_data, :interval, :next, :owner, '', '', :retry_count)",
         soci::use(g.gid), soci::use(g.trans_type), soci::use(g.status),
         soci::use(g.query_prepared), soci::use(g.protocol), soci::use(create),
@@ -183,9 +190,10 @@ absl::Status SociStore::Create(const TransGlobal& g, const std::vector<TransBran
       std::string url, bin_data, branch_id, op, status;
       long long branch_create = 0;
       soci::statement insert =
-          (sql.prepare << "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, "
-                          "status, create_time, update_time) VALUES (:gid, :url, :bin_data, "
-                          ":branch_id, :op, :status, :create_time, :update_time)",
+          (sql.prepare
+               << "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, "
+                  "status, create_time, update_time) VALUES (:gid, :url, :bin_data, "
+                  ":branch_id, :op, :status, :create_time, :update_time)",
            soci::use(g.gid), soci::use(url), soci::use(bin_data), soci::use(branch_id),
            soci::use(op), soci::use(status), soci::use(branch_create),
            soci::use(branch_create));
@@ -215,7 +223,8 @@ absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
     row.Bind(st);
     st.exchange(soci::use(gid));
     st.alloc();
-    st.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns, " FROM trans_global WHERE gid = :gid"));
+    st.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns,
+                            " FROM trans_global WHERE gid = :gid"));
     st.define_and_bind();
     if (!st.execute(true)) return absl::NotFoundError("no transaction " + gid);
     return row.Get();
@@ -224,7 +233,8 @@ absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
   }
 }
 
-absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(std::string_view gid_view) {
+absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
+    std::string_view gid_view) {
   const std::string gid(gid_view);
   soci::session sql(impl_->pool);
   std::vector<TransBranch> out;
@@ -265,7 +275,8 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(std::string_vie
   return out;
 }
 
-absl::Status SociStore::Update(std::string_view gid_view, std::string_view expected_status_view,
+absl::Status SociStore::Update(std::string_view gid_view,
+                               std::string_view expected_status_view,
                                std::string_view expected_owner_view,
                                const std::vector<BranchUpdate>& branches,
                                const GlobalUpdate& u, absl::Time now) {
@@ -296,7 +307,8 @@ absl::Status SociStore::Update(std::string_view gid_view, std::string_view expec
                         "rollback_time = COALESCE(:rollback_time, rollback_time), "
                         "result = COALESCE(:result, result), "
                         "retry_count = COALESCE(:retry_count, retry_count) "
-                        "WHERE gid = :gid AND status = :expected_status AND owner = :expected_owner",
+                        "WHERE gid = :gid AND status = :expected_status AND owner = "
+                        ":expected_owner",
          soci::use(now_ms), soci::use(status.value, status.ind),
          soci::use(owner.value, owner.ind),
          soci::use(next_cron_time.value, next_cron_time.ind),
@@ -304,8 +316,9 @@ absl::Status SociStore::Update(std::string_view gid_view, std::string_view expec
          soci::use(rollback_reason.value, rollback_reason.ind),
          soci::use(finish_time.value, finish_time.ind),
          soci::use(rollback_time.value, rollback_time.ind),
-         soci::use(result.value, result.ind), soci::use(retry_count.value, retry_count.ind),
-         soci::use(gid), soci::use(expected_status), soci::use(expected_owner));
+         soci::use(result.value, result.ind),
+         soci::use(retry_count.value, retry_count.ind), soci::use(gid),
+         soci::use(expected_status), soci::use(expected_owner));
     global.execute(true);
     if (global.get_affected_rows() != 1) {
       return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
@@ -315,9 +328,10 @@ absl::Status SociStore::Update(std::string_view gid_view, std::string_view expec
     if (!branches.empty()) {
       std::string branch_id, op, new_status;
       soci::statement branch =
-          (sql.prepare << "UPDATE trans_branch_op SET status = :status, update_time = :now, "
-                          "finish_time = :finish WHERE gid = :gid AND branch_id = :branch_id "
-                          "AND op = :op AND status = 'prepared'",
+          (sql.prepare
+               << "UPDATE trans_branch_op SET status = :status, update_time = :now, "
+                  "finish_time = :finish WHERE gid = :gid AND branch_id = :branch_id "
+                  "AND op = :op AND status = 'prepared'",
            soci::use(new_status), soci::use(now_ms), soci::use(now_ms), soci::use(gid),
            soci::use(branch_id), soci::use(op));
       for (const BranchUpdate& b : branches) {
@@ -348,18 +362,20 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
     {
       std::string gid;
       soci::statement select =
-          (sql.prepare << "SELECT gid FROM trans_global WHERE status IN ('submitted', "
-                          "'aborting') AND next_cron_time <= :now ORDER BY next_cron_time "
-                          "LIMIT :limit",
+          (sql.prepare
+               << "SELECT gid FROM trans_global WHERE status IN ('submitted', "
+                  "'aborting') AND next_cron_time <= :now ORDER BY next_cron_time "
+                  "LIMIT :limit",
            soci::use(now_ms), soci::use(limit), soci::into(gid));
       select.execute();
       while (select.fetch()) due.push_back(gid);
     }
     std::string gid;
     soci::statement claim =
-        (sql.prepare << "UPDATE trans_global SET owner = :owner, next_cron_time = :lease, "
-                        "update_time = :now WHERE gid = :gid AND status IN ('submitted', "
-                        "'aborting') AND next_cron_time <= :due",
+        (sql.prepare
+             << "UPDATE trans_global SET owner = :owner, next_cron_time = :lease, "
+                "update_time = :now WHERE gid = :gid AND status IN ('submitted', "
+                "'aborting') AND next_cron_time <= :due",
          soci::use(owner), soci::use(lease_ms), soci::use(now_ms), soci::use(gid),
          soci::use(now_ms));
     std::vector<std::string> won;
@@ -373,8 +389,8 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
     row.Bind(read);
     read.exchange(soci::use(gid));
     read.alloc();
-    read.prepare(
-        absl::StrCat("SELECT ", GlobalRow::kColumns, " FROM trans_global WHERE gid = :gid"));
+    read.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns,
+                              " FROM trans_global WHERE gid = :gid"));
     read.define_and_bind();
     for (const std::string& candidate : won) {
       gid = candidate;

@@ -16,7 +16,8 @@ absl::Status DialectOf(soci::session& sql, Dialect* dialect) {
   } else if (name == "mysql") {
     *dialect = Dialect::kMysql;
   } else {
-    return absl::UnimplementedError(absl::StrCat("dtx does not speak SOCI backend '", name, "'"));
+    return absl::UnimplementedError(
+        absl::StrCat("dtx does not speak SOCI backend '", name, "'"));
   }
   return absl::OkStatus();
 }
@@ -43,7 +44,8 @@ void LocalTransaction::Commit() {
   sql_.commit();
 }
 
-absl::Status RunScript(soci::session& sql, std::string_view script, std::string_view table) {
+absl::Status RunScript(soci::session& sql, std::string_view script,
+                       std::string_view table) {
   const absl::string_view table_name(table.data(), table.size());
   std::string statement;
   try {

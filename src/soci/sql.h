@@ -3,10 +3,10 @@
 #ifndef DTX_SOCI_SQL_H_
 #define DTX_SOCI_SQL_H_
 
+#include <soci/soci.h>
+
 #include <string>
 #include <string_view>
-
-#include <soci/soci.h>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"

@@ -1,20 +1,22 @@
 // Serving saga branches over HTTP: the branch side of PROTOCOL.md.
 //
 //   dtx::HttpBranchServer server;
-//   server.Handle("/TransOut", [&](const dtx::BranchInfo& info, const httplib::Request& req) {
+//   server.Handle("/TransOut", [&](const dtx::BranchInfo& info, const httplib::Request&
+//   req) {
 //     soci::session sql(pool);
-//     return dtx::Barrier(info).Call(sql, [&](soci::session& tx) { ...; return absl::OkStatus(); });
+//     return dtx::Barrier(info).Call(sql, [&](soci::session& tx) { ...; return
+//     absl::OkStatus(); });
 //   });
 //   absl::StatusOr<int> port = server.Start();  // 127.0.0.1, a free port
 #ifndef DTX_HTTP_HTTP_BRANCH_H_
 #define DTX_HTTP_HTTP_BRANCH_H_
 
+#include <httplib.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <httplib.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -9,8 +9,8 @@
 //
 //   absl::Status TransOut(const dtx::BranchInfo& info, soci::session& sql, int amount) {
 //     return dtx::Barrier(info).Call(sql, [&](soci::session& tx) -> absl::Status {
-//       tx << "UPDATE account SET balance = balance - :a WHERE id = 1", soci::use(amount);
-//       return absl::OkStatus();
+//       tx << "UPDATE account SET balance = balance - :a WHERE id = 1",
+//       soci::use(amount); return absl::OkStatus();
 //     });
 //   }
 #ifndef DTX_SOCI_BARRIER_H_
@@ -52,7 +52,8 @@ class Barrier {
   absl::Status Call(soci::session& sql,
                     const std::function<absl::Status(soci::session&)>& business);
 
-  // Creates the barrier table for `sql`'s backend when absent (sql/<dialect>/barrier.sql).
+  // Creates the barrier table for `sql`'s backend when absent
+  // (sql/<dialect>/barrier.sql).
   static absl::Status CreateTable(soci::session& sql, const BarrierOptions& options = {});
 
   const BranchInfo& info() const { return info_; }

@@ -37,7 +37,8 @@ class SociStore : public Store {
                       std::string_view expected_owner,
                       const std::vector<BranchUpdate>& branches,
                       const GlobalUpdate& update, absl::Time now) override;
-  absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now, absl::Time lease_until,
+  absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
+                                                    absl::Time lease_until,
                                                     std::string_view owner,
                                                     int limit) override;
 

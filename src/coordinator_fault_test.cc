@@ -1,0 +1,195 @@
+// The coordinator when its store fails, under concurrent load, and with two
+// coordinators on one SQLite file.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "dtx/coordinator.h"
+#include "dtx/result.h"
+#include "saga_fixture.h"
+
+namespace dtx {
+namespace {
+
+using testing::SagaFixture;
+
+// A store whose calls fail on demand, as a database that goes away would.
+class FlakyStore : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+
+  std::atomic<int> fail_creates{0};
+  std::atomic<int> fail_updates_after{-1};  // fail the update after this many succeed
+  std::atomic<int> fail_claims{0};
+  std::atomic<int> updates{0};
+
+  absl::Status Create(const TransGlobal& g, const std::vector<TransBranch>& b) override {
+    if (fail_creates > 0) {
+      --fail_creates;
+      return absl::UnavailableError("database went away");
+    }
+    return StoreWrapper::Create(g, b);
+  }
+  absl::Status Update(std::string_view gid, std::string_view status,
+                      std::string_view owner, const std::vector<BranchUpdate>& branches,
+                      const GlobalUpdate& update, absl::Time now) override {
+    if (fail_updates_after >= 0 && updates++ == fail_updates_after) {
+      return absl::UnavailableError("database went away");
+    }
+    return StoreWrapper::Update(gid, status, owner, branches, update, now);
+  }
+  absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
+                                                    absl::Time lease_until,
+                                                    std::string_view owner,
+                                                    int limit) override {
+    if (fail_claims > 0) {
+      --fail_claims;
+      return absl::UnavailableError("database went away");
+    }
+    return StoreWrapper::ClaimDue(now, lease_until, owner, limit);
+  }
+};
+
+struct FlakyFixture {
+  FlakyFixture() : base(), flaky(base.store.get()) {
+    base.coordinator->Shutdown();
+    CoordinatorOptions options;
+    options.store = &flaky;
+    options.transports = {{"local", &base.transport}};
+    options.clock = &base.clock;
+    options.poll_interval = absl::ZeroDuration();
+    options.backoff_jitter = 0;
+    options.lease = absl::Seconds(30);
+    base.coordinator = *Coordinator::Start(options);
+  }
+  SagaFixture base;
+  FlakyStore flaky;
+};
+
+TEST_CASE("a failed create stores nothing and calls nothing") {
+  FlakyFixture f;
+  f.base.Branch("a1");
+  f.flaky.fail_creates = 1;
+  absl::Status s = f.base.NewSaga("create-fail")
+                       .Add(f.base.Url("a1"), "", "")
+                       .WaitResult(true)
+                       .Submit();
+  CHECK(absl::IsUnavailable(s));
+  CHECK(absl::IsNotFound(f.base.coordinator->Query("create-fail").status()));
+  CHECK(f.base.CallCount("a1") == 0);
+  // The caller may submit again: it goes through.
+  CHECK(f.base.NewSaga("create-fail")
+            .Add(f.base.Url("a1"), "", "")
+            .WaitResult(true)
+            .Submit()
+            .ok());
+}
+
+TEST_CASE("a write lost mid-pass: the lease runs out and another pass finishes") {
+  FlakyFixture f;
+  f.base.Branch("a1");
+  f.base.Branch("a2");
+  f.flaky.fail_updates_after = 1;  // a1's answer is written, a2's is lost
+  absl::Status s = f.base.NewSaga("update-fail")
+                       .Add(f.base.Url("a1"), "", "")
+                       .Add(f.base.Url("a2"), "", "")
+                       .WaitResult(true)
+                       .Submit();
+  CHECK(IsOngoing(s));
+  CHECK(absl::StrContains(s.message(), "database went away"));
+  TransactionState state = f.base.State("update-fail");
+  CHECK(state.global.status == "submitted");
+  CHECK(state.branches[1].status == "succeed");   // a1
+  CHECK(state.branches[3].status == "prepared");  // a2 ran, but its answer was lost
+  // Still leased: nobody drives it before the lease ends.
+  CHECK(f.base.AdvanceAndRun(absl::Seconds(29)) == 0);
+  CHECK(f.base.AdvanceAndRun(absl::Seconds(1)) == 1);
+  CHECK(f.base.State("update-fail").global.status == "succeed");
+  CHECK(f.base.CallCount("a1") == 1);
+  CHECK(f.base.CallCount("a2") == 2);  // delivered again: what the barrier is for
+}
+
+TEST_CASE("a failed scan is an error, not a crash, and the next scan works") {
+  FlakyFixture f;
+  f.base.Branch("a1", [](int call, const BranchRequest&) {
+    return call == 1 ? absl::UnavailableError("down") : absl::OkStatus();
+  });
+  CHECK(IsOngoing(f.base.NewSaga("scan-fail")
+                      .Add(f.base.Url("a1"), "", "")
+                      .WaitResult(true)
+                      .Submit()));
+  f.base.clock.Advance(absl::Seconds(1));
+  f.flaky.fail_claims = 1;
+  CHECK(absl::IsUnavailable(f.base.coordinator->RunDue().status()));
+  CHECK(*f.base.coordinator->RunDue() == 1);
+  CHECK(f.base.State("scan-fail").global.status == "succeed");
+}
+
+TEST_CASE(
+    "many sagas submitted at once from many threads all end as their branches say") {
+  SagaFixture f([](CoordinatorOptions& o) { o.clock = Clock::Real(); });
+  std::atomic<int> compensations{0};
+  f.transport.Handle("local://ok", [](const BranchRequest&) { return absl::OkStatus(); });
+  f.transport.Handle("local://maybe", [](const BranchRequest& r) {
+    return r.gid.back() == '0' ? FailureError("no") : absl::OkStatus();
+  });
+  f.transport.Handle("local://undo", [&](const BranchRequest&) {
+    ++compensations;
+    return absl::OkStatus();
+  });
+  constexpr int kThreads = 8, kPerThread = 40;
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Saga saga(f.coordinator.get(),
+                  "load-" + std::to_string(t) + "-" + std::to_string(i));
+        saga.Add("local://ok", "local://undo", "")
+            .Add("local://maybe", "local://undo", "");
+        absl::Status s = saga.Protocol("local").WaitResult(true).Submit();
+        (s.ok() ? ok : IsFailure(s) ? refused : other)++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(other == 0);
+  CHECK(refused == kThreads * 4);  // i in {0, 10, 20, 30}
+  CHECK(ok == kThreads * kPerThread - refused);
+  CHECK(compensations == refused * 2);
+}
+
+TEST_CASE("two coordinators on one SQLite file never drive one transaction twice") {
+  SagaFixture f;
+  std::atomic<int> calls{0};
+  f.transport.Handle("local://a1", [&](const BranchRequest& r) {
+    return ++calls <= 50 ? absl::UnavailableError("down") : absl::OkStatus();
+  });
+  for (int i = 0; i < 50; ++i) {
+    CHECK(IsOngoing(f.NewSaga("two-" + std::to_string(i))
+                        .Add("local://a1", "", "")
+                        .WaitResult(true)
+                        .Submit()));
+  }
+  CoordinatorOptions options;
+  options.store = f.store.get();
+  options.transports = {{"local", &f.transport}};
+  options.clock = &f.clock;
+  options.poll_interval = absl::ZeroDuration();
+  options.claim_batch = 5;  // many small claims, interleaving with the other coordinator
+  auto second = *Coordinator::Start(options);
+  f.clock.Advance(absl::Seconds(2));
+  std::atomic<int> ran{0};
+  std::thread other([&] { ran += *second->RunDue(); });
+  ran += *f.coordinator->RunDue();
+  other.join();
+  CHECK(ran == 50);
+  CHECK(calls == 100);  // one retry each, by exactly one of the two
+  for (int i = 0; i < 50; ++i) {
+    CHECK(f.State("two-" + std::to_string(i)).global.status == "succeed");
+  }
+}
+
+}  // namespace
+}  // namespace dtx
