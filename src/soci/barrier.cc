@@ -32,9 +32,18 @@ bool IsSafeTableName(const std::string& table) {
   return true;
 }
 
-std::string TableFor(const BarrierOptions& options, Dialect dialect) {
-  if (!options.table.empty()) return options.table;
-  return dialect == Dialect::kSqlite ? "barrier" : "dtm_barrier.barrier";
+// The session's dialect and the barrier table's name for it, checked.
+absl::Status Resolve(soci::session& sql, const BarrierOptions& options, Dialect* dialect,
+                     std::string* table) {
+  if (absl::Status s = internal::DialectOf(sql, dialect); !s.ok()) return s;
+  *table = !options.table.empty()         ? options.table
+           : *dialect == Dialect::kSqlite ? "barrier"
+                                          : "dtm_barrier.barrier";
+  if (!IsSafeTableName(*table)) {
+    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " +
+                                      *table);
+  }
+  return absl::OkStatus();
 }
 
 std::string InsertIgnore(Dialect dialect, const std::string& table) {
@@ -60,15 +69,12 @@ Barrier::Barrier(BranchInfo info, BarrierOptions options)
 
 absl::Status Barrier::CreateTable(soci::session& sql, const BarrierOptions& options) {
   Dialect dialect;
-  if (absl::Status s = internal::DialectOf(sql, &dialect); !s.ok()) return s;
-  const std::string table = TableFor(options, dialect);
-  if (!IsSafeTableName(table)) {
-    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " +
-                                      table);
-  }
+  std::string table;
+  if (absl::Status s = Resolve(sql, options, &dialect, &table); !s.ok()) return s;
   if (dialect != Dialect::kSqlite) {
     return absl::UnimplementedError(
-        "barrier schema for this backend arrives with issue 4");
+        "dtx creates the barrier table on SQLite only so far; create it with DTM's "
+        "schema on this backend");
   }
   return internal::RunScript(sql, internal::kSqliteBarrierSql, table);
 }
@@ -76,12 +82,8 @@ absl::Status Barrier::CreateTable(soci::session& sql, const BarrierOptions& opti
 absl::Status Barrier::Call(soci::session& sql,
                            const std::function<absl::Status(soci::session&)>& business) {
   Dialect dialect;
-  if (absl::Status s = internal::DialectOf(sql, &dialect); !s.ok()) return s;
-  const std::string table = TableFor(options_, dialect);
-  if (!IsSafeTableName(table)) {
-    return absl::InvalidArgumentError("barrier table name must be [A-Za-z0-9_.]: " +
-                                      table);
-  }
+  std::string table;
+  if (absl::Status s = Resolve(sql, options_, &dialect, &table); !s.ok()) return s;
   const std::string barrier_id = absl::StrFormat("%02d", ++barrier_id_);
   const std::string origin = OriginOp(info_.op);
   try {
