@@ -36,3 +36,39 @@ function(dtx_test name)
   catch_discover_tests(${name} TEST_PREFIX "${name}: "
     PROPERTIES ENVIRONMENT "DTX_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp")
 endfunction()
+
+# dtx_proto_library(<target> PROTOS a.proto ... [GRPC]): a static library of the
+# messages (and with GRPC, the services) generated from the .proto files. Generated
+# headers are included by file name ("a.pb.h").
+function(dtx_proto_library target)
+  cmake_parse_arguments(ARG "GRPC" "" "PROTOS" ${ARGN})
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_gen)
+  file(MAKE_DIRECTORY ${out})
+  set(sources "")
+  foreach(proto IN LISTS ARG_PROTOS)
+    get_filename_component(abs ${proto} ABSOLUTE)
+    get_filename_component(dir ${abs} DIRECTORY)
+    get_filename_component(name ${abs} NAME_WE)
+    set(outputs ${out}/${name}.pb.cc ${out}/${name}.pb.h)
+    set(args --cpp_out=${out})
+    if(ARG_GRPC)
+      list(APPEND outputs ${out}/${name}.grpc.pb.cc ${out}/${name}.grpc.pb.h)
+      list(APPEND args --grpc_out=${out}
+        --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>)
+    endif()
+    add_custom_command(OUTPUT ${outputs}
+      COMMAND protobuf::protoc -I ${dir} ${args} ${abs}
+      DEPENDS ${abs} VERBATIM)
+    list(APPEND sources ${out}/${name}.pb.cc)
+    if(ARG_GRPC)
+      list(APPEND sources ${out}/${name}.grpc.pb.cc)
+    endif()
+  endforeach()
+  add_library(${target} STATIC ${sources})
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${out}>)
+  target_link_libraries(${target} PUBLIC protobuf::libprotobuf)
+  if(ARG_GRPC)
+    target_link_libraries(${target} PUBLIC gRPC::grpc++)
+  endif()
+endfunction()

@@ -19,6 +19,8 @@ packages=(
   libabsl-dev nlohmann-json3-dev
   libsoci-dev libboost-dev libsqlite3-dev
   libcpp-httplib-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libcli11-dev
   catch2
 )
 

@@ -1,0 +1,168 @@
+// GrpcTransport and the gRPC branch helpers over real sockets on 127.0.0.1.
+#include "dtx/grpc/grpc_transport.h"
+
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "busi.grpc.pb.h"
+#include "dtx/grpc/grpc_branch.h"
+#include "dtx/result.h"
+#include "dtx/saga.h"
+#include "saga_fixture.h"
+
+namespace dtx {
+namespace {
+
+class BusiService final : public dtxtest::Busi::Service {
+ public:
+  grpc::Status Act(grpc::ServerContext* context, const dtxtest::BusiRequest* request,
+                   dtxtest::BusiReply* reply) override {
+    absl::StatusOr<BranchInfo> info = BranchInfoFromContext(*context);
+    {
+      absl::MutexLock lock(&mu);
+      infos.push_back(info.ok() ? info->gid + "/" + info->branch_id + "/" + info->op
+                                : std::string(info.status().message()));
+      amounts.push_back(request->amount());
+      auto tenant = context->client_metadata().find("x-tenant");
+      if (tenant != context->client_metadata().end()) {
+        tenant_seen = std::string(tenant->second.data(), tenant->second.size());
+      }
+    }
+    if (!info.ok()) return ToGrpcStatus(info.status());
+    if (request->want() == "failure" && info->op == "action") {
+      return ToGrpcStatus(FailureError("no stock"));  // compensations always succeed
+    }
+    if (request->want() == "ongoing") return ToGrpcStatus(OngoingError("later"));
+    if (request->want() == "error") return ToGrpcStatus(absl::InternalError("db down"));
+    if (request->want() == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    reply->set_note("done");
+    return grpc::Status::OK;
+  }
+
+  absl::Mutex mu;
+  std::vector<std::string> infos;
+  std::vector<int64_t> amounts;
+  std::string tenant_seen;
+};
+
+struct Server {
+  Server() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service);
+    server = builder.BuildAndStart();
+    REQUIRE(port > 0);
+  }
+  ~Server() { server->Shutdown(std::chrono::system_clock::now()); }
+  std::string Url() const {
+    return "127.0.0.1:" + std::to_string(port) + "/dtxtest.Busi/Act";
+  }
+
+  BusiService service;
+  int port = 0;
+  std::unique_ptr<grpc::Server> server;
+};
+
+std::string Payload(int64_t amount, const std::string& want = "") {
+  dtxtest::BusiRequest r;
+  r.set_amount(amount);
+  r.set_want(want);
+  return r.SerializeAsString();
+}
+
+absl::Status CallOnce(Transport& transport, const std::string& url, std::string payload,
+                      absl::Duration timeout = absl::Seconds(3)) {
+  BranchRequest r;
+  r.url = url;
+  r.gid = "g-1";
+  r.trans_type = "saga";
+  r.branch_id = "02";
+  r.op = "action";
+  r.payload = std::move(payload);
+  r.headers = {{"X-Tenant", "t7"}};
+  r.timeout = timeout;
+  absl::Notification done;
+  absl::Status result;
+  transport.Call(r, [&](absl::Status s) {
+    result = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+TEST_CASE("gRPC URLs split into target and method") {
+  std::string target, method;
+  REQUIRE(ParseGrpcUrl("localhost:5001/mall.Order/Create", &target, &method).ok());
+  CHECK(target == "localhost:5001");
+  CHECK(method == "/mall.Order/Create");
+  for (const char* bad : {"", "localhost:5001", "/a/b", "host/Method", "host/svc/", "host//M"}) {
+    INFO(bad);
+    CHECK(absl::IsInvalidArgument(ParseGrpcUrl(bad, &target, &method)));
+  }
+}
+
+TEST_CASE("a gRPC branch gets the payload bytes and the dtm metadata") {
+  Server server;
+  GrpcTransport transport;
+  CHECK(CallOnce(transport, server.Url(), Payload(42)).ok());
+  absl::MutexLock lock(&server.service.mu);
+  CHECK(server.service.infos == std::vector<std::string>{"g-1/02/action"});
+  CHECK(server.service.amounts == std::vector<int64_t>{42});
+  CHECK(server.service.tenant_seen == "t7");  // branch_headers, lower-cased
+}
+
+TEST_CASE("gRPC answers map to the result vocabulary") {
+  Server server;
+  GrpcTransport transport;
+  absl::Status failure = CallOnce(transport, server.Url(), Payload(1, "failure"));
+  CHECK(IsFailure(failure));
+  CHECK(failure.message() == "no stock");
+  CHECK(IsOngoing(CallOnce(transport, server.Url(), Payload(1, "ongoing"))));
+  CHECK(absl::IsInternal(CallOnce(transport, server.Url(), Payload(1, "error"))));
+  CHECK(absl::IsDeadlineExceeded(
+      CallOnce(transport, server.Url(), Payload(1, "slow"), absl::Milliseconds(100))));
+  CHECK(absl::IsInvalidArgument(CallOnce(transport, "no-method", "")));
+  // Garbage bytes as the request message: the server cannot parse them.
+  CHECK(ResultOf(CallOnce(transport, server.Url(), "\xff\xff\xff garbage")) ==
+        BranchResult::kError);
+}
+
+TEST_CASE("an unreachable gRPC branch is an error") {
+  int port = 0;
+  {
+    Server gone;
+    port = gone.port;
+  }
+  GrpcTransport transport;
+  absl::Status s = CallOnce(transport, "127.0.0.1:" + std::to_string(port) + "/dtxtest.Busi/Act",
+                            Payload(1), absl::Milliseconds(500));
+  CHECK(ResultOf(s) == BranchResult::kError);
+}
+
+TEST_CASE("a saga over gRPC rolls back on FAILURE") {
+  Server server;
+  GrpcTransport transport;
+  testing::SagaFixture f([&](CoordinatorOptions& o) { o.transports["grpc"] = &transport; });
+  absl::Status s = Saga(f.coordinator.get(), "grpc-saga-1")
+                       .Add(server.Url(), server.Url(), Payload(5))
+                       .Add(server.Url(), server.Url(), Payload(6, "failure"))
+                       .Protocol("grpc")
+                       .WaitResult(true)
+                       .Submit();
+  CHECK(IsFailure(s));
+  CHECK(f.State("grpc-saga-1").global.status == "failed");
+  absl::MutexLock lock(&server.service.mu);
+  CHECK(server.service.infos ==
+        std::vector<std::string>{"grpc-saga-1/01/action", "grpc-saga-1/02/action",
+                                 "grpc-saga-1/02/compensate", "grpc-saga-1/01/compensate"});
+}
+
+}  // namespace
+}  // namespace dtx
