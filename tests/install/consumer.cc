@@ -4,6 +4,7 @@
 
 #include "dtx/coordinator.h"
 #include "dtx/gid.h"
+#include "dtx/grpc/grpc_transport.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/local_transport.h"
@@ -21,9 +22,10 @@ int main(int argc, char** argv) {
   absl::StatusOr<int> port = service.Start();
   if (!port.ok()) return 1;
   dtx::HttpTransport http;
+  dtx::GrpcTransport grpc;
   dtx::CoordinatorOptions options;
   options.store = store->get();
-  options.transports = {{"http", &http}};
+  options.transports = {{"http", &http}, {"grpc", &grpc}};
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) return 1;
   const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Step";
