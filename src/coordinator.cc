@@ -23,6 +23,12 @@ class Coordinator::Impl {
   absl::StatusOr<TransactionState> Query(std::string_view gid);
   absl::StatusOr<int> RunDue();
   void Shutdown();
+  // Applies `update` to an unfinished transaction by compare-and-set on its current
+  // (status, owner), retrying when a pass moved it on meanwhile. `only_if_idle`: leave
+  // a transaction that a pass holds alone (answer OK).
+  absl::Status Operate(std::string_view gid, const GlobalUpdate& update, bool only_if_idle);
+
+  const CoordinatorOptions& options() const { return options_; }
 
  private:
   using PassDone = absl::AnyInvocable<void(const TransGlobal&, absl::Status) &&>;
@@ -328,6 +334,27 @@ absl::StatusOr<int> Coordinator::Impl::RunDue() {
   }
 }
 
+absl::Status Coordinator::Impl::Operate(std::string_view gid, const GlobalUpdate& update,
+                                        bool only_if_idle) {
+  if (!IsValidGid(gid)) return absl::InvalidArgumentError("invalid gid");
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    absl::StatusOr<TransGlobal> g = options_.store->FindGlobal(gid);
+    if (!g.ok()) return g.status();
+    if (g->status == kStatusSucceed || g->status == kStatusFailed) {
+      return FailureError(
+          absl::StrCat("transaction ", std::string(gid), " already ended: ", g->status));
+    }
+    const absl::Time now = options_.clock->Now();
+    if (only_if_idle && !g->owner.empty() && g->next_cron_time > now) {
+      return absl::OkStatus();  // a pass holds the lease and is driving it
+    }
+    absl::Status s = options_.store->Update(gid, g->status, g->owner, {}, update, now);
+    if (!absl::IsAborted(s)) return s;  // aborted: it moved on meanwhile; look again
+  }
+  return absl::UnavailableError(
+      absl::StrCat("transaction ", std::string(gid), " keeps changing"));
+}
+
 void Coordinator::Impl::PollLoop() {
   while (true) {
     {
@@ -376,6 +403,27 @@ absl::StatusOr<TransactionState> Coordinator::Query(std::string_view gid) {
 }
 
 absl::StatusOr<int> Coordinator::RunDue() { return impl_->RunDue(); }
+
+absl::Status Coordinator::ForceStop(std::string_view gid) {
+  GlobalUpdate stop;
+  stop.status = std::string(kStatusFailed);
+  stop.rollback_reason = "force stopped";
+  stop.finish_time = impl_->options().clock->Now();
+  return impl_->Operate(gid, stop, /*only_if_idle=*/false);
+}
+
+absl::Status Coordinator::RetryNow(std::string_view gid) {
+  GlobalUpdate now;
+  now.owner = std::string();
+  now.next_cron_time = impl_->options().clock->Now();
+  return impl_->Operate(gid, now, /*only_if_idle=*/true);
+}
+
+absl::StatusOr<std::vector<TransGlobal>> Coordinator::List(int64_t before_id,
+                                                           std::string_view status,
+                                                           int limit) {
+  return impl_->options().store->List(before_id, status, limit);
+}
 
 void Coordinator::Shutdown() { impl_->Shutdown(); }
 

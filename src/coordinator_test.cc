@@ -373,5 +373,64 @@ TEST_CASE("bad transactions are refused and nothing is stored") {
   CHECK(absl::IsNotFound(f.coordinator->Query("unknown-gid").status()));
 }
 
+TEST_CASE("forceStop ends a transaction as failed without compensating") {
+  SagaFixture f;
+  f.Branch("a1");
+  f.Branch("a2", OngoingError("waiting"));
+  f.Branch("c1");
+  CHECK(IsOngoing(f.NewSaga("stop-1")
+                      .Add(f.Url("a1"), f.Url("c1"), "")
+                      .Add(f.Url("a2"), f.Url("c1"), "")
+                      .WaitResult(true)
+                      .Submit()));
+  REQUIRE(f.coordinator->ForceStop("stop-1").ok());
+  TransactionState state = f.State("stop-1");
+  CHECK(state.global.status == "failed");
+  CHECK(state.global.rollback_reason == "force stopped");
+  CHECK(f.AdvanceAndRun(absl::Seconds(5)) == 0);
+  CHECK(f.CallCount("c1") == 0);
+  CHECK(IsFailure(f.coordinator->ForceStop("stop-1")));  // a second one
+  CHECK(absl::IsNotFound(f.coordinator->ForceStop("no-such-gid")));
+  CHECK(absl::IsInvalidArgument(f.coordinator->ForceStop("bad gid")));
+}
+
+TEST_CASE("retry now makes a waiting transaction due at once") {
+  SagaFixture f;
+  f.Branch("a1", [](int call, const BranchRequest&) {
+    return call == 1 ? absl::UnavailableError("down") : absl::OkStatus();
+  });
+  CHECK(IsOngoing(f.NewSaga("now-1").Add(f.Url("a1"), "", "")
+                      .RetryInterval(absl::Hours(1)).WaitResult(true).Submit()));
+  CHECK(f.AdvanceAndRun(absl::ZeroDuration()) == 0);
+  REQUIRE(f.coordinator->RetryNow("now-1").ok());
+  CHECK(f.AdvanceAndRun(absl::ZeroDuration()) == 1);
+  CHECK(f.State("now-1").global.status == "succeed");
+  CHECK(IsFailure(f.coordinator->RetryNow("now-1")));
+  CHECK(absl::IsNotFound(f.coordinator->RetryNow("no-such-gid")));
+}
+
+TEST_CASE("transactions are listed newest first, by page and by status") {
+  SagaFixture f;
+  f.Branch("ok");
+  f.Branch("no", FailureError("no"));
+  for (const char* gid : {"list-1", "list-2", "list-3"}) {
+    (void)f.NewSaga(gid).Add(f.Url(std::string(gid) == "list-2" ? "no" : "ok"), "", "")
+        .WaitResult(true).Submit();
+  }
+  absl::StatusOr<std::vector<TransGlobal>> page = f.coordinator->List(0, "", 2);
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 2);
+  CHECK((*page)[0].gid == "list-3");
+  CHECK((*page)[1].gid == "list-2");
+  absl::StatusOr<std::vector<TransGlobal>> rest = f.coordinator->List((*page)[1].id, "", 2);
+  REQUIRE(rest.ok());
+  REQUIRE(rest->size() == 1);
+  CHECK((*rest)[0].gid == "list-1");
+  absl::StatusOr<std::vector<TransGlobal>> failed = f.coordinator->List(0, "failed", 10);
+  REQUIRE(failed.ok());
+  REQUIRE(failed->size() == 1);
+  CHECK((*failed)[0].gid == "list-2");
+}
+
 }  // namespace
 }  // namespace dtx

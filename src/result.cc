@@ -51,6 +51,8 @@ int HttpStatusOf(const absl::Status& status) {
       return 429;
     case absl::StatusCode::kUnavailable:
       return 503;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
     default:
       return 500;
   }

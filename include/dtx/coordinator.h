@@ -78,6 +78,21 @@ class Coordinator : public Submitter {
   // kNotFound for an unknown gid, kInvalidArgument for an invalid one.
   absl::StatusOr<TransactionState> Query(std::string_view gid);
 
+  // Operator: ends an unfinished transaction as `failed` at once, with no
+  // compensation (rollback_reason "force stopped"). kNotFound for an unknown gid,
+  // kAborted (FAILURE) when it had already ended. A pass running over it stops at its
+  // next write.
+  absl::Status ForceStop(std::string_view gid);
+
+  // Operator: "retry now". Makes an unfinished transaction due at once, unless a pass
+  // holds it right now (then that pass is already at work: OK, nothing changes).
+  // kNotFound for an unknown gid, kAborted (FAILURE) when it has ended.
+  absl::Status RetryNow(std::string_view gid);
+
+  // Transactions newest first; see Store::List.
+  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id, std::string_view status,
+                                                int limit);
+
   // Claims every transaction due now (by the clock) and runs one pass of each; returns
   // when those passes are over, with how many there were. For tests and tools that
   // set poll_interval to zero.

@@ -39,8 +39,8 @@ BranchResult ResultOf(const absl::Status& status);
 
 // The HTTP status code a branch or the coordinator answers with: 200, 409, 425 for the
 // three results; 400/404/409/4xx/5xx for other codes (kInvalidArgument is 400,
-// kNotFound 404, kAlreadyExists 409, kResourceExhausted 429, kUnavailable 503, anything
-// else 500).
+// kNotFound 404, kAlreadyExists 409, kResourceExhausted 429, kUnimplemented 501,
+// kUnavailable 503, anything else 500).
 int HttpStatusOf(const absl::Status& status);
 
 // The JSON body that goes with HttpStatusOf: {"dtm_result":"SUCCESS"} for OK,

@@ -70,6 +70,12 @@ class Store {
                                                             absl::Time lease_until,
                                                             std::string_view owner,
                                                             int limit) = 0;
+
+  // Up to `limit` transactions, newest first (by id), with id < `before_id` when it is
+  // positive, and of status `status` when it is not empty.
+  virtual absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
+                                                        std::string_view status,
+                                                        int limit) = 0;
 };
 
 // Forwards every call to `target` (not owned). Override one method to inject a fault.
@@ -98,6 +104,10 @@ class StoreWrapper : public Store {
                                                     std::string_view owner,
                                                     int limit) override {
     return target_->ClaimDue(now, lease_until, owner, limit);
+  }
+  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id, std::string_view status,
+                                                int limit) override {
+    return target_->List(before_id, status, limit);
   }
 
  protected:

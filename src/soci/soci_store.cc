@@ -3,6 +3,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <limits>
 #include <optional>
 
 #include "absl/strings/match.h"
@@ -404,6 +405,38 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
     return DatabaseError("claiming due transactions", e);
   }
   return claimed;
+}
+
+absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
+                                                         std::string_view status_view,
+                                                         int limit) {
+  const std::string status(status_view);
+  long long before = before_id > 0 ? before_id : std::numeric_limits<long long>::max();
+  std::vector<TransGlobal> out;
+  soci::session sql(impl_->pool);
+  try {
+    GlobalRow row;
+    soci::statement st(sql);
+    row.Bind(st);
+    st.exchange(soci::use(before));
+    st.exchange(soci::use(status));
+    st.exchange(soci::use(status));
+    st.exchange(soci::use(limit));
+    st.alloc();
+    st.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns,
+                            " FROM trans_global WHERE id < :before AND (:status = '' OR "
+                            "status = :status2) ORDER BY id DESC LIMIT :limit"));
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      absl::StatusOr<TransGlobal> g = row.Get();
+      if (!g.ok()) return g.status();
+      out.push_back(*std::move(g));
+    }
+  } catch (const std::exception& e) {
+    return DatabaseError("listing transactions", e);
+  }
+  return out;
 }
 
 }  // namespace dtx
