@@ -37,12 +37,13 @@ function(dtx_test name)
     PROPERTIES ENVIRONMENT "DTX_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp")
 endfunction()
 
-# dtx_proto_library(<target> PROTOS a.proto ... [GRPC]): a static library of the
-# messages (and with GRPC, the services) generated from the .proto files. Generated
-# headers are included by file name ("a.pb.h").
-function(dtx_proto_library target)
+# dtx_proto_generate(<sources_var> <include_dir_var> PROTOS a.proto ... [GRPC]):
+# generates C++ for the messages (and with GRPC, the services) of the .proto files
+# into the current binary dir; sets the two variables to the sources and their
+# include directory (generated headers are included by file name: "a.pb.h").
+function(dtx_proto_generate sources_var include_var)
   cmake_parse_arguments(ARG "GRPC" "" "PROTOS" ${ARGN})
-  set(out ${CMAKE_CURRENT_BINARY_DIR}/${target}_gen)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/proto_gen)
   file(MAKE_DIRECTORY ${out})
   set(sources "")
   foreach(proto IN LISTS ARG_PROTOS)
@@ -64,9 +65,22 @@ function(dtx_proto_library target)
       list(APPEND sources ${out}/${name}.grpc.pb.cc)
     endif()
   endforeach()
+  set(${sources_var} ${sources} PARENT_SCOPE)
+  set(${include_var} ${out} PARENT_SCOPE)
+endfunction()
+
+# dtx_proto_library(<target> PROTOS a.proto ... [GRPC]): a static library of the code
+# dtx_proto_generate makes.
+function(dtx_proto_library target)
+  cmake_parse_arguments(ARG "GRPC" "" "PROTOS" ${ARGN})
+  set(grpc_flag "")
+  if(ARG_GRPC)
+    set(grpc_flag GRPC)
+  endif()
+  dtx_proto_generate(sources include_dir PROTOS ${ARG_PROTOS} ${grpc_flag})
   add_library(${target} STATIC ${sources})
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE ON)
-  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${out}>)
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${include_dir}>)
   target_link_libraries(${target} PUBLIC protobuf::libprotobuf)
   if(ARG_GRPC)
     target_link_libraries(${target} PUBLIC gRPC::grpc++)

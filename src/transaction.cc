@@ -283,7 +283,9 @@ absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view text) {
   return g;
 }
 
-std::string QueryResultToJson(const TransGlobal& g, const std::vector<TransBranch>& bs) {
+namespace {
+
+json GlobalToJson(const TransGlobal& g) {
   json t = {{"id", g.id},
             {"gid", g.gid},
             {"trans_type", g.trans_type},
@@ -302,6 +304,13 @@ std::string QueryResultToJson(const TransGlobal& g, const std::vector<TransBranc
   if (!g.result.empty()) t["result"] = g.result;
   WriteOptions(g.options, t);
   if (g.retry_count > 0) t["retry_count"] = g.retry_count;
+  return t;
+}
+
+}  // namespace
+
+std::string QueryResultToJson(const TransGlobal& g, const std::vector<TransBranch>& bs) {
+  json t = GlobalToJson(g);
   json branches = json::array();
   for (const TransBranch& b : bs) {
     json j = {{"id", b.id},
@@ -318,6 +327,14 @@ std::string QueryResultToJson(const TransGlobal& g, const std::vector<TransBranc
     branches.push_back(std::move(j));
   }
   json out = {{"transaction", std::move(t)}, {"branches", std::move(branches)}};
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string ListResultToJson(const std::vector<TransGlobal>& globals,
+                             const std::string& next_position) {
+  json list = json::array();
+  for (const TransGlobal& g : globals) list.push_back(GlobalToJson(g));
+  json out = {{"transactions", std::move(list)}, {"next_position", next_position}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

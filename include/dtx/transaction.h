@@ -123,6 +123,11 @@ absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view json);
 std::string QueryResultToJson(const TransGlobal& global,
                               const std::vector<TransBranch>& branches);
 
+// DTM's `all` answer: {"transactions":[..],"next_position":".."}, each transaction as in
+// the query answer; next_position is empty on the last page.
+std::string ListResultToJson(const std::vector<TransGlobal>& globals,
+                             const std::string& next_position);
+
 }  // namespace dtx
 
 #endif  // DTX_TRANSACTION_H_

@@ -1,0 +1,40 @@
+// The coordinator's gRPC API: DTM's dtmgimp.Dtm service (proto/dtmgimp.proto), so that
+// DTM's gRPC clients can drive a dtx coordinator.
+#ifndef DTX_SERVER_GRPC_API_H_
+#define DTX_SERVER_GRPC_API_H_
+
+#include "dtmgimp.grpc.pb.h"
+#include "dtx/coordinator.h"
+
+namespace dtx {
+
+// Converts a DtmRequest to a transaction (protocol "grpc"). kInvalidArgument for
+// malformed Steps JSON or an unknown trans_type.
+absl::StatusOr<TransGlobal> TransGlobalFromDtmRequest(const dtmgimp::DtmRequest& request);
+
+// NewGid, Submit (answers as Coordinator::Submit, with ONGOING reported as ABORTED
+// "wait result not return success" as DTM does), Prepare, Abort and RegisterBranch
+// (UNIMPLEMENTED until dtx drives tcc and msg). `coordinator` is not owned.
+class DtmGrpcService final : public dtmgimp::Dtm::Service {
+ public:
+  explicit DtmGrpcService(Coordinator* coordinator) : coordinator_(coordinator) {}
+
+  grpc::Status NewGid(grpc::ServerContext* context, const google::protobuf::Empty* request,
+                      dtmgimp::DtmGidReply* reply) override;
+  grpc::Status Submit(grpc::ServerContext* context, const dtmgimp::DtmRequest* request,
+                      google::protobuf::Empty* reply) override;
+  grpc::Status Prepare(grpc::ServerContext* context, const dtmgimp::DtmRequest* request,
+                       google::protobuf::Empty* reply) override;
+  grpc::Status Abort(grpc::ServerContext* context, const dtmgimp::DtmRequest* request,
+                     google::protobuf::Empty* reply) override;
+  grpc::Status RegisterBranch(grpc::ServerContext* context,
+                              const dtmgimp::DtmBranchRequest* request,
+                              google::protobuf::Empty* reply) override;
+
+ private:
+  Coordinator* coordinator_;
+};
+
+}  // namespace dtx
+
+#endif  // DTX_SERVER_GRPC_API_H_

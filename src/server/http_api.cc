@@ -1,0 +1,154 @@
+#include "server/http_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "dtx/gid.h"
+#include "dtx/http/http_branch.h"
+#include "dtx/result.h"
+
+namespace dtx {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kBase[] = "/api/dtmsvr";
+constexpr int kMaxListLimit = 1000;
+
+// DTM answers 409 when wait_result saw no end yet; C++ callers get ONGOING instead.
+absl::Status AsDtmAnswer(const absl::Status& status) {
+  return IsOngoing(status) ? FailureError(std::string(status.message())) : status;
+}
+
+// The gid of a forceStop / resetNextCronTime request: JSON body {"gid":..}, or ?gid=.
+absl::StatusOr<std::string> GidOf(const httplib::Request& req) {
+  std::string gid;
+  if (!req.body.empty()) {
+    json doc = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return absl::InvalidArgumentError("malformed JSON");
+    }
+    auto it = doc.find("gid");
+    if (it != doc.end() && !it->is_string()) {
+      return absl::InvalidArgumentError("'gid' must be a string");
+    }
+    if (it != doc.end()) gid = it->get<std::string>();
+  }
+  if (gid.empty()) gid = req.get_param_value("gid");
+  if (gid.empty()) return absl::InvalidArgumentError("missing gid");
+  if (!IsValidGid(gid)) return absl::InvalidArgumentError("invalid gid");
+  return gid;
+}
+
+void Json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+}
+
+}  // namespace
+
+void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
+                     const HttpApiOptions& options) {
+  const std::string base = kBase;
+  server.set_payload_max_length(options.max_body_bytes);
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          what = ex.what();
+        } catch (...) {
+        }
+        WriteResult(absl::InternalError(what), res);
+      });
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string message = res.status == 413   ? "request body too large"
+                          : res.status == 404 ? "no such API"
+                                              : "bad request";
+    Json(res, res.status, {{"message", message}});
+  });
+
+  server.Get(base + "/newGid", [](const httplib::Request&, httplib::Response& res) {
+    Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});
+  });
+
+  server.Post(base + "/submit", [&coordinator](const httplib::Request& req,
+                                               httplib::Response& res) {
+    absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
+    if (!global.ok()) return WriteResult(global.status(), res);
+    WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
+  });
+
+  for (const char* op : {"/prepare", "/abort", "/registerBranch"}) {
+    server.Post(base + op, [op](const httplib::Request& req, httplib::Response& res) {
+      json doc = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+      if (doc.is_discarded() || !doc.is_object()) {
+        return WriteResult(absl::InvalidArgumentError("malformed JSON"), res);
+      }
+      WriteResult(absl::UnimplementedError(absl::StrCat(
+                      op + 1, ": dtx drives sagas only so far (tcc, msg and xa are planned)")),
+                  res);
+    });
+  }
+
+  server.Get(base + "/query", [&coordinator](const httplib::Request& req,
+                                             httplib::Response& res) {
+    const std::string gid = req.get_param_value("gid");
+    if (gid.empty()) return WriteResult(absl::InvalidArgumentError("missing gid"), res);
+    absl::StatusOr<TransactionState> state = coordinator.Query(gid);
+    if (absl::IsNotFound(state.status())) {
+      return Json(res, 200, {{"transaction", nullptr}, {"branches", json::array()}});
+    }
+    if (!state.ok()) return WriteResult(state.status(), res);
+    res.status = 200;
+    res.set_content(QueryResultToJson(state->global, state->branches), "application/json");
+  });
+
+  server.Get(base + "/all", [&coordinator](const httplib::Request& req,
+                                           httplib::Response& res) {
+    int64_t position = 0;
+    int limit = 100;
+    const std::string p = req.get_param_value("position"), l = req.get_param_value("limit");
+    if ((!p.empty() && (!absl::SimpleAtoi(p, &position) || position < 0)) ||
+        (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
+      return WriteResult(
+          absl::InvalidArgumentError("position and limit must be positive integers"), res);
+    }
+    limit = std::min(limit, kMaxListLimit);
+    absl::StatusOr<std::vector<TransGlobal>> list =
+        coordinator.List(position, req.get_param_value("status"), limit);
+    if (!list.ok()) return WriteResult(list.status(), res);
+    const std::string next = static_cast<int>(list->size()) == limit && !list->empty()
+                                 ? std::to_string(list->back().id)
+                                 : std::string();
+    res.status = 200;
+    res.set_content(ListResultToJson(*list, next), "application/json");
+  });
+
+  server.Post(base + "/forceStop", [&coordinator](const httplib::Request& req,
+                                                  httplib::Response& res) {
+    absl::StatusOr<std::string> gid = GidOf(req);
+    WriteResult(gid.ok() ? coordinator.ForceStop(*gid) : gid.status(), res);
+  });
+
+  server.Post(base + "/resetNextCronTime", [&coordinator](const httplib::Request& req,
+                                                          httplib::Response& res) {
+    absl::StatusOr<std::string> gid = GidOf(req);
+    WriteResult(gid.ok() ? coordinator.RetryNow(*gid) : gid.status(), res);
+  });
+
+  server.Get(base + "/version", [version = options.version](const httplib::Request&,
+                                                            httplib::Response& res) {
+    Json(res, 200, {{"version", version}});
+  });
+
+  server.Get("/api/ping", [](const httplib::Request&, httplib::Response& res) {
+    Json(res, 200, {{"msg", "pong"}});
+  });
+}
+
+}  // namespace dtx
