@@ -26,7 +26,8 @@ class Coordinator::Impl {
   // Applies `update` to an unfinished transaction by compare-and-set on its current
   // (status, owner), retrying when a pass moved it on meanwhile. `only_if_idle`: leave
   // a transaction that a pass holds alone (answer OK).
-  absl::Status Operate(std::string_view gid, const GlobalUpdate& update, bool only_if_idle);
+  absl::Status Operate(std::string_view gid, const GlobalUpdate& update,
+                       bool only_if_idle);
 
   const CoordinatorOptions& options() const { return options_; }
 
@@ -146,7 +147,8 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
   }
   if (g.trans_type != kTransTypeSaga) {
     return absl::UnimplementedError(absl::StrCat(
-        "trans_type '", g.trans_type.substr(0, 32), "' is not supported yet"));
+        "trans_type '", g.trans_type.substr(0, 32),
+        "' is not supported yet: dtx drives sagas only so far"));
   }
   if (!g.payloads.empty() && g.payloads.size() != g.steps.size()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  // A peer (or a reader of stdout) that went away must not kill the server.
+  signal(SIGPIPE, SIG_IGN);
   // Signals are taken by sigwait below only: block them before any thread starts.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

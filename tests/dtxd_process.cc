@@ -1,0 +1,62 @@
+#include "dtxd_process.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <catch2/catch.hpp>
+
+extern char** environ;
+
+namespace dtx::testing {
+
+DtxdProcess::DtxdProcess(const std::string& db_path, std::vector<std::string> extra_args) {
+  std::vector<std::string> args = {DTX_DTXD_BINARY, "--http-listen", "127.0.0.1:0",
+                                   "--grpc-listen", "127.0.0.1:0", "--store",
+                                   "sqlite://" + db_path};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  REQUIRE(posix_spawn(&pid_, DTX_DTXD_BINARY, &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  FILE* stream = fdopen(out[0], "r");
+  char line[512] = {0};
+  const bool got = fgets(line, sizeof(line), stream) != nullptr;
+  fclose(stream);  // dtxd's later lines go nowhere; it ignores SIGPIPE-free writes
+  INFO("dtxd said: " << line);
+  REQUIRE(got);
+  REQUIRE(std::sscanf(line, "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http_port_,
+                      &grpc_port_) == 2);
+}
+
+DtxdProcess::~DtxdProcess() {
+  if (pid_ > 0) Kill();
+}
+
+int DtxdProcess::Terminate() {
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void DtxdProcess::Kill() {
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+}  // namespace dtx::testing

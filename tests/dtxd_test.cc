@@ -1,0 +1,306 @@
+// dtxd as a separate process, driven as DTM's own clients drive DTM: raw JSON over
+// HTTP and the dtmgimp.Dtm gRPC service; bad input; graceful stop and restart.
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "busi.grpc.pb.h"
+#include "dtmgimp.grpc.pb.h"
+#include "dtx/grpc/grpc_branch.h"
+#include "dtx/http/http_branch.h"
+#include "dtx/result.h"
+#include "dtxd_process.h"
+#include "test_util.h"
+
+namespace dtx {
+namespace {
+
+using nlohmann::json;
+using testing::DtxdProcess;
+
+// HTTP branches: /ok, /no (FAILURE on action), /flaky (ONGOING until `flaky_ok`).
+struct Branches {
+  Branches() {
+    server.Handle("/ok", [this](const BranchInfo& info, const httplib::Request&) {
+      Record(info, "ok");
+      return absl::OkStatus();
+    });
+    server.Handle("/no", [this](const BranchInfo& info, const httplib::Request&) {
+      Record(info, "no");
+      return info.op == "action" ? FailureError("insufficient stock") : absl::OkStatus();
+    });
+    server.Handle("/flaky", [this](const BranchInfo& info, const httplib::Request&) {
+      Record(info, "flaky");
+      return flaky_ok ? absl::OkStatus() : OngoingError("not yet");
+    });
+    base = "http://127.0.0.1:" + std::to_string(server.Start().value());
+  }
+  void Record(const BranchInfo& info, const std::string& name) {
+    absl::MutexLock lock(&mu);
+    calls.push_back(name + ":" + info.op);
+  }
+  std::vector<std::string> Calls() {
+    absl::MutexLock lock(&mu);
+    return calls;
+  }
+
+  HttpBranchServer server;
+  std::string base;
+  std::atomic<bool> flaky_ok{false};
+  absl::Mutex mu;
+  std::vector<std::string> calls;
+};
+
+httplib::Result Post(httplib::Client& c, const std::string& path, const std::string& body) {
+  return c.Post(("/api/dtmsvr/" + path).c_str(), body, "application/json");
+}
+
+json Query(httplib::Client& c, const std::string& gid) {
+  httplib::Result r = c.Get(("/api/dtmsvr/query?gid=" + gid).c_str());
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  return json::parse(r->body);
+}
+
+std::string SagaJson(const std::string& gid, const std::string& a1, const std::string& a2,
+                     const std::string& compensate, bool wait) {
+  return json{{"gid", gid},
+              {"trans_type", "saga"},
+              {"steps", {{{"action", a1}, {"compensate", compensate}},
+                         {{"action", a2}, {"compensate", compensate}}}},
+              {"payloads", {R"({"amount":30})", R"({"amount":30})"}},
+              {"wait_result", wait},
+              {"retry_interval", 1}}
+      .dump();
+}
+
+TEST_CASE("dtxd runs a saga sent as DTM's raw JSON over HTTP") {
+  const std::string dir = testing::NewTempDir("dtxd-http");
+  Branches branches;
+  DtxdProcess dtxd(dir + "/dtx.db");
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+
+  httplib::Result gid = c.Get("/api/dtmsvr/newGid");
+  REQUIRE(gid);
+  CHECK(json::parse(gid->body)["dtm_result"] == "SUCCESS");
+  CHECK(!json::parse(gid->body)["gid"].get<std::string>().empty());
+
+  httplib::Result ok = Post(c, "submit", SagaJson("http-ok", branches.base + "/ok",
+                                                  branches.base + "/ok", branches.base + "/ok",
+                                                  true));
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(json::parse(ok->body) == json{{"dtm_result", "SUCCESS"}});
+  json q = Query(c, "http-ok");
+  CHECK(q["transaction"]["gid"] == "http-ok");
+  CHECK(q["transaction"]["status"] == "succeed");
+  CHECK(q["transaction"]["trans_type"] == "saga");
+  CHECK(q["transaction"]["protocol"] == "http");
+  REQUIRE(q["branches"].size() == 4);
+  CHECK(q["branches"][0]["op"] == "compensate");
+  CHECK(q["branches"][0]["status"] == "prepared");
+  CHECK(q["branches"][1]["op"] == "action");
+  CHECK(q["branches"][1]["status"] == "succeed");
+  CHECK(q["branches"][1]["bin_data"] == "eyJhbW91bnQiOjMwfQ==");  // base64 of the payload
+
+  httplib::Result no = Post(c, "submit", SagaJson("http-no", branches.base + "/ok",
+                                                  branches.base + "/no", branches.base + "/ok",
+                                                  true));
+  REQUIRE(no);
+  CHECK(no->status == 409);
+  json body = json::parse(no->body);
+  CHECK(body["dtm_result"] == "FAILURE");
+  CHECK(absl::StrContains(body["message"].get<std::string>(), "insufficient stock"));
+  CHECK(Query(c, "http-no")["transaction"]["status"] == "failed");
+
+  // Without wait_result: 200 at once, and the saga still finishes.
+  REQUIRE(Post(c, "submit", SagaJson("http-async", branches.base + "/ok",
+                                     branches.base + "/ok", "", false))->status == 200);
+  for (int i = 0; i < 100 && Query(c, "http-async")["transaction"]["status"] != "succeed"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(Query(c, "http-async")["transaction"]["status"] == "succeed");
+  CHECK(dtxd.Terminate() == 0);
+}
+
+TEST_CASE("dtxd answers bad requests with a clear 4xx and keeps running") {
+  const std::string dir = testing::NewTempDir("dtxd-bad");
+  Branches branches;
+  DtxdProcess dtxd(dir + "/dtx.db", {"--max-body-bytes", "65536"});
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  auto expect = [&](httplib::Result r, int status, const std::string& message) {
+    REQUIRE(r);
+    CHECK(r->status == status);
+    CHECK(absl::StrContains(r->body, message));
+  };
+  expect(Post(c, "submit", "{not json"), 400, "malformed JSON");
+  expect(Post(c, "submit", R"({"gid":"x1","trans_type":"2pc"})"), 400, "unknown trans_type");
+  expect(Post(c, "submit", R"({"trans_type":"saga"})"), 400, "missing gid");
+  expect(Post(c, "submit", R"({"gid":"bad gid","trans_type":"saga"})"), 400, "invalid gid");
+  expect(Post(c, "submit", R"({"gid":"x2","trans_type":"saga","steps":[{"action":1}]})"), 400,
+         "must be a URL string");
+  expect(Post(c, "submit", std::string(100000, '{')), 413, "too large");
+  expect(Post(c, "submit", R"({"gid":"x3","trans_type":"tcc"})"), 501, "sagas only");
+  expect(Post(c, "abort", R"({"gid":"x4","trans_type":"tcc"})"), 501, "sagas only");
+  expect(c.Get("/api/dtmsvr/query"), 400, "missing gid");
+  expect(c.Get("/api/dtmsvr/query?gid=unknown-1"), 200, R"("transaction":null)");
+  expect(c.Get("/api/dtmsvr/all?limit=-1"), 400, "positive integers");
+  expect(Post(c, "forceStop", R"({"gid":"unknown-2"})"), 404, "no transaction");
+  expect(Post(c, "forceStop", "[1"), 400, "malformed JSON");
+  expect(Post(c, "resetNextCronTime", "{}"), 400, "missing gid");
+  expect(c.Get("/api/dtmsvr/nope"), 404, "no such API");
+
+  // A finished transaction submitted again is 409; forceStop of it too.
+  REQUIRE(Post(c, "submit", SagaJson("done-1", branches.base + "/ok", branches.base + "/ok",
+                                     "", true))->status == 200);
+  expect(Post(c, "submit", SagaJson("done-1", branches.base + "/ok", branches.base + "/ok",
+                                    "", true)),
+         409, "already ended");
+  expect(Post(c, "forceStop", R"({"gid":"done-1"})"), 409, "already ended");
+
+  // Nothing of the bad requests was stored; the server still answers.
+  httplib::Result all = c.Get("/api/dtmsvr/all");
+  REQUIRE(all);
+  json list = json::parse(all->body)["transactions"];
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["gid"] == "done-1");
+  httplib::Result ping = c.Get("/api/ping");
+  REQUIRE(ping);
+  CHECK(ping->status == 200);
+  httplib::Result version = c.Get("/api/dtmsvr/version");
+  REQUIRE(version);
+  CHECK(absl::StrContains(version->body, "dtx"));
+  CHECK(dtxd.Terminate() == 0);
+}
+
+class BusiService final : public dtxtest::Busi::Service {
+ public:
+  grpc::Status Act(grpc::ServerContext* context, const dtxtest::BusiRequest* request,
+                   dtxtest::BusiReply*) override {
+    absl::StatusOr<BranchInfo> info = BranchInfoFromContext(*context);
+    if (!info.ok()) return ToGrpcStatus(info.status());
+    ++calls;
+    if (request->want() == "failure" && info->op == "action") {
+      return ToGrpcStatus(FailureError("no stock"));
+    }
+    return grpc::Status::OK;
+  }
+  std::atomic<int> calls{0};
+};
+
+TEST_CASE("dtxd serves DTM's dtmgimp.Dtm gRPC service") {
+  const std::string dir = testing::NewTempDir("dtxd-grpc");
+  BusiService busi;
+  int busi_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &busi_port);
+  builder.RegisterService(&busi);
+  std::unique_ptr<grpc::Server> busi_server = builder.BuildAndStart();
+  const std::string url = "127.0.0.1:" + std::to_string(busi_port) + "/dtxtest.Busi/Act";
+
+  DtxdProcess dtxd(dir + "/dtx.db");
+  auto stub = dtmgimp::Dtm::NewStub(
+      grpc::CreateChannel(dtxd.grpc_target(), grpc::InsecureChannelCredentials()));
+  auto request = [&](const std::string& gid, const std::string& want) {
+    dtmgimp::DtmRequest r;
+    r.set_gid(gid);
+    r.set_transtype("saga");
+    r.mutable_transoptions()->set_waitresult(true);
+    r.set_steps(json::array({{{"action", url}, {"compensate", url}},
+                             {{"action", url}, {"compensate", url}}})
+                    .dump());
+    dtxtest::BusiRequest p1, p2;
+    p1.set_amount(1);
+    p2.set_amount(2);
+    p2.set_want(want);
+    r.add_binpayloads(p1.SerializeAsString());
+    r.add_binpayloads(p2.SerializeAsString());
+    return r;
+  };
+
+  {
+    grpc::ClientContext ctx;
+    google::protobuf::Empty empty;
+    dtmgimp::DtmGidReply reply;
+    REQUIRE(stub->NewGid(&ctx, empty, &reply).ok());
+    CHECK(!reply.gid().empty());
+  }
+  {
+    grpc::ClientContext ctx;
+    google::protobuf::Empty reply;
+    grpc::Status s = stub->Submit(&ctx, request("grpc-ok", ""), &reply);
+    CHECK(s.ok());
+    CHECK(busi.calls == 2);
+  }
+  {
+    grpc::ClientContext ctx;
+    google::protobuf::Empty reply;
+    grpc::Status s = stub->Submit(&ctx, request("grpc-no", "failure"), &reply);
+    CHECK(s.error_code() == grpc::StatusCode::ABORTED);
+    CHECK(absl::StrContains(s.error_message(), "no stock"));
+    CHECK(busi.calls == 6);  // 2 actions, 2 compensations
+  }
+  {
+    grpc::ClientContext ctx;
+    google::protobuf::Empty reply;
+    dtmgimp::DtmRequest bad = request("grpc-bad", "");
+    bad.set_steps("[{not json");
+    CHECK(stub->Submit(&ctx, bad, &reply).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  json q = Query(c, "grpc-ok");
+  CHECK(q["transaction"]["status"] == "succeed");
+  CHECK(q["transaction"]["protocol"] == "grpc");
+  CHECK(Query(c, "grpc-no")["transaction"]["status"] == "failed");
+  CHECK(Query(c, "grpc-bad")["transaction"].is_null());
+  CHECK(dtxd.Terminate() == 0);
+  busi_server->Shutdown();
+}
+
+TEST_CASE("dtxd stopped by SIGTERM, or killed, loses nothing") {
+  const std::string dir = testing::NewTempDir("dtxd-restart");
+  Branches branches;
+  {
+    DtxdProcess dtxd(dir + "/dtx.db", {"--lease", "1", "--poll-interval", "0.1"});
+    httplib::Client c("127.0.0.1", dtxd.http_port());
+    REQUIRE(Post(c, "submit", SagaJson("restart-1", branches.base + "/ok",
+                                       branches.base + "/flaky", "", true))
+                ->status == 409);  // wait result not return success: still ONGOING
+    CHECK(Query(c, "restart-1")["transaction"]["status"] == "submitted");
+    CHECK(dtxd.Terminate() == 0);
+  }
+  branches.flaky_ok = true;
+  {
+    DtxdProcess dtxd(dir + "/dtx.db", {"--lease", "1", "--poll-interval", "0.1"});
+    httplib::Client c("127.0.0.1", dtxd.http_port());
+    for (int i = 0; i < 100 && Query(c, "restart-1")["transaction"]["status"] != "succeed";
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(Query(c, "restart-1")["transaction"]["status"] == "succeed");
+    branches.flaky_ok = false;
+    REQUIRE(Post(c, "submit", SagaJson("restart-2", branches.base + "/ok",
+                                       branches.base + "/flaky", "", false))
+                ->status == 200);
+    dtxd.Kill();
+  }
+  branches.flaky_ok = true;
+  {
+    DtxdProcess dtxd(dir + "/dtx.db", {"--lease", "1", "--poll-interval", "0.1"});
+    httplib::Client c("127.0.0.1", dtxd.http_port());
+    for (int i = 0; i < 100 && Query(c, "restart-2")["transaction"]["status"] != "succeed";
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(Query(c, "restart-2")["transaction"]["status"] == "succeed");
+    CHECK(dtxd.Terminate() == 0);
+  }
+}
+
+}  // namespace
+}  // namespace dtx
