@@ -11,7 +11,11 @@
 #include "absl/strings/match.h"
 #include "busi.grpc.pb.h"
 #include "dtmgimp.grpc.pb.h"
+#include "dtx/gid.h"
 #include "dtx/grpc/grpc_branch.h"
+#include "dtx/grpc/grpc_submitter.h"
+#include "dtx/http/http_submitter.h"
+#include "dtx/saga.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/result.h"
 #include "dtxd_process.h"
@@ -300,6 +304,48 @@ TEST_CASE("dtxd stopped by SIGTERM, or killed, loses nothing") {
     CHECK(Query(c, "restart-2")["transaction"]["status"] == "succeed");
     CHECK(dtxd.Terminate() == 0);
   }
+}
+
+TEST_CASE("the C++ Saga submits to dtxd over HTTP and over gRPC") {
+  const std::string dir = testing::NewTempDir("dtxd-remote");
+  Branches branches;
+  DtxdProcess dtxd(dir + "/dtx.db");
+  HttpSubmitterOptions http_options;
+  http_options.server = dtxd.http_base();
+  HttpSubmitter http(http_options);
+  GrpcSubmitterOptions grpc_options;
+  grpc_options.target = dtxd.grpc_target();
+  GrpcSubmitter grpc(grpc_options);
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  GidGenerator gids;
+  for (Submitter* submitter : std::vector<Submitter*>{&http, &grpc}) {
+    const std::string ok_gid = gids.Next(), no_gid = gids.Next(), later_gid = gids.Next();
+    Saga ok(submitter, ok_gid);
+    ok.Add(branches.base + "/ok", branches.base + "/ok", "{}")
+        .Add(branches.base + "/ok", branches.base + "/ok", "{}")
+        .WaitResult(true);
+    CHECK(ok.Submit().ok());
+    CHECK(Query(c, ok_gid)["transaction"]["status"] == "succeed");
+
+    Saga no(submitter, no_gid);
+    no.Add(branches.base + "/ok", branches.base + "/ok", "{}")
+        .Add(branches.base + "/no", branches.base + "/ok", "{}")
+        .WaitResult(true);
+    absl::Status refused = no.Submit();
+    CHECK(IsFailure(refused));
+    CHECK(absl::StrContains(refused.message(), "insufficient stock"));
+
+    Saga later(submitter, later_gid);
+    later.Add(branches.base + "/flaky", "", "{}").WaitResult(true);
+    CHECK(IsOngoing(later.Submit()));
+    CHECK(Query(c, later_gid)["transaction"]["status"] == "submitted");
+
+    Saga bad(submitter, "bad gid");
+    CHECK(absl::IsInvalidArgument(bad.Submit()));
+  }
+  CHECK(dtxd.Terminate() == 0);
+  // Nobody listens any more.
+  CHECK(absl::IsUnavailable(Saga(&http, gids.Next()).Add("", "", "").Submit()));
 }
 
 }  // namespace

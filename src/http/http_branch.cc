@@ -45,6 +45,9 @@ HttpBranchServer::HttpBranchServer(int threads) {
   const size_t n = static_cast<size_t>(std::max(1, threads));
   server_.new_task_queue = [n] { return new httplib::ThreadPool(n); };
   server_.set_tcp_nodelay(true);
+  // Reuse connections freely, but let an idle one go soon: Stop() waits for it.
+  server_.set_keep_alive_max_count(100000);
+  server_.set_keep_alive_timeout(1);
 }
 
 HttpBranchServer::~HttpBranchServer() { Stop(); }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "dtx/result.h"
+#include "http/client_pool.h"
 #include "internal/thread_pool.h"
 
 namespace dtx {
@@ -65,43 +66,7 @@ std::string WithBranchQuery(const std::string& target, const BranchRequest& r) {
   return out;
 }
 
-// Idle keep-alive connections, shared by all threads: a call takes one for its origin
-// (or opens a new one) and gives it back when the answer came, so there are only as
-// many connections to a peer as calls in flight to it.
-class ClientPool {
- public:
-  explicit ClientPool(size_t max_idle_per_origin) : max_idle_(max_idle_per_origin) {}
-
-  std::unique_ptr<httplib::Client> Take(const std::string& origin) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = idle_.find(origin);
-      if (it != idle_.end() && !it->second.empty()) {
-        std::unique_ptr<httplib::Client> client = std::move(it->second.back());
-        it->second.pop_back();
-        return client;
-      }
-    }
-    auto client = std::make_unique<httplib::Client>(origin);
-    client->set_keep_alive(true);
-    client->set_tcp_nodelay(true);  // headers and body go out as separate writes
-    return client;
-  }
-
-  void Give(const std::string& origin, std::unique_ptr<httplib::Client> client) {
-    absl::MutexLock lock(&mu_);
-    std::vector<std::unique_ptr<httplib::Client>>& idle = idle_[origin];
-    if (idle.size() < max_idle_) idle.push_back(std::move(client));
-  }
-
- private:
-  const size_t max_idle_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_
-      ABSL_GUARDED_BY(mu_);
-};
-
-absl::Status Perform(ClientPool& pool, const BranchRequest& request) {
+absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request) {
   absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
   if (!url.ok()) return url.status();
   std::unique_ptr<httplib::Client> client = pool.Take(url->origin);
@@ -130,7 +95,7 @@ class HttpTransport::Impl {
  public:
   explicit Impl(const HttpTransportOptions& options)
       : clients(std::max(1, options.threads)), threads(std::max(1, options.threads)) {}
-  ClientPool clients;
+  internal::ClientPool clients;
   internal::ThreadPool threads;  // destroyed first: waits for the calls in flight
 };
 

@@ -8,10 +8,6 @@
 
 namespace dtx {
 
-// Converts a DtmRequest to a transaction (protocol "grpc"). kInvalidArgument for
-// malformed Steps JSON or an unknown trans_type.
-absl::StatusOr<TransGlobal> TransGlobalFromDtmRequest(const dtmgimp::DtmRequest& request);
-
 // NewGid, Submit (answers as Coordinator::Submit, with ONGOING reported as ABORTED
 // "wait result not return success" as DTM does), Prepare, Abort and RegisterBranch
 // (UNIMPLEMENTED until dtx drives tcc and msg). `coordinator` is not owned.

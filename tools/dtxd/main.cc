@@ -123,6 +123,9 @@ int main(int argc, char** argv) {
     const size_t threads = static_cast<size_t>(std::max(1, f.http_threads));
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_tcp_nodelay(true);
+    // Reuse connections freely, but let an idle one go soon: stop() waits for it.
+    http.set_keep_alive_max_count(100000);
+    http.set_keep_alive_timeout(1);
     dtx::ServeDtmHttpApi(http, **coordinator, {.max_body_bytes = f.max_body_bytes});
     if (http_port == 0) {
       http_port = http.bind_to_any_port(http_host);
@@ -163,7 +166,9 @@ int main(int argc, char** argv) {
     http_thread.join();
   }
   if (grpc_server != nullptr) {
-    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    // Calls still running after a second are cancelled; their transactions, if stored,
+    // are driven on by the coordinator below, and the caller may submit them again.
+    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
   (*coordinator)->Shutdown();
   std::printf("dtxd: stopped\n");

@@ -1,0 +1,43 @@
+// dtx::GrpcSubmitter: submits transactions to a remote coordinator's gRPC API
+// (dtmgimp.Dtm: dtxd, or a DTM server). Gids stay local (GidGenerator).
+#ifndef DTX_GRPC_GRPC_SUBMITTER_H_
+#define DTX_GRPC_GRPC_SUBMITTER_H_
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/security/credentials.h>
+
+#include "absl/time/time.h"
+#include "dtx/submitter.h"
+
+namespace dtx {
+
+struct GrpcSubmitterOptions {
+  // The coordinator's gRPC address, e.g. "127.0.0.1:36790".
+  std::string target;
+  // Default: insecure (plaintext).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Deadline of each call; a wait_result submit lasts as long as the first pass.
+  // Default: 30 s.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+// Thread-safe. Submit answers as Submitter::Submit; ABORTED "wait result not return
+// success" becomes ONGOING. Durations travel in whole seconds (rounded up), as DTM's
+// gRPC API has them.
+class GrpcSubmitter : public Submitter {
+ public:
+  explicit GrpcSubmitter(GrpcSubmitterOptions options);
+  ~GrpcSubmitter() override;
+
+  absl::Status Submit(const TransGlobal& global) override;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtx
+
+#endif  // DTX_GRPC_GRPC_SUBMITTER_H_

@@ -1,0 +1,39 @@
+// dtx::HttpSubmitter: submits transactions to a remote coordinator's HTTP API (dtxd, or
+// a DTM server) with DTM's JSON. Gids stay local (GidGenerator).
+#ifndef DTX_HTTP_HTTP_SUBMITTER_H_
+#define DTX_HTTP_HTTP_SUBMITTER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "dtx/submitter.h"
+
+namespace dtx {
+
+struct HttpSubmitterOptions {
+  // The coordinator, e.g. "http://127.0.0.1:36789".
+  std::string server;
+  // Per request; a wait_result submit lasts as long as the saga's first pass.
+  // Default: 30 s.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+// Thread-safe; keeps connections alive. Submit answers as Submitter::Submit: the
+// server's 409 "wait result not return success" becomes ONGOING, other 409s FAILURE,
+// 400 kInvalidArgument, 501 kUnimplemented, an unreachable server or 5xx kUnavailable.
+class HttpSubmitter : public Submitter {
+ public:
+  explicit HttpSubmitter(HttpSubmitterOptions options);
+  ~HttpSubmitter() override;
+
+  absl::Status Submit(const TransGlobal& global) override;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dtx
+
+#endif  // DTX_HTTP_HTTP_SUBMITTER_H_

@@ -1,0 +1,45 @@
+#include "dtx/grpc/grpc_submitter.h"
+
+#include <chrono>
+
+#include <grpcpp/create_channel.h>
+
+#include "dtmgimp.grpc.pb.h"
+#include "dtx/grpc/grpc_branch.h"
+#include "dtx/result.h"
+#include "grpc/dtm_request.h"
+#include "internal/remote_answer.h"
+
+namespace dtx {
+
+class GrpcSubmitter::Impl {
+ public:
+  explicit Impl(const GrpcSubmitterOptions& options)
+      : timeout(options.timeout),
+        stub(dtmgimp::Dtm::NewStub(grpc::CreateChannel(
+            options.target, options.credentials != nullptr
+                                ? options.credentials
+                                : grpc::InsecureChannelCredentials()))) {}
+  const absl::Duration timeout;
+  std::unique_ptr<dtmgimp::Dtm::Stub> stub;
+};
+
+GrpcSubmitter::GrpcSubmitter(GrpcSubmitterOptions options)
+    : impl_(std::make_unique<Impl>(options)) {}
+
+GrpcSubmitter::~GrpcSubmitter() = default;
+
+absl::Status GrpcSubmitter::Submit(const TransGlobal& global) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::microseconds(absl::ToInt64Microseconds(impl_->timeout)));
+  google::protobuf::Empty reply;
+  grpc::Status s =
+      impl_->stub->Submit(&context, internal::DtmRequestFromTransGlobal(global), &reply);
+  if (s.error_code() == grpc::StatusCode::ABORTED) {
+    return internal::FailureOrOngoing(s.error_message());
+  }
+  return FromGrpcStatus(s);
+}
+
+}  // namespace dtx
