@@ -1,0 +1,235 @@
+#include "api/mall_api.h"
+
+#include <chrono>
+
+#include <grpcpp/create_channel.h>
+#include <nlohmann/json.hpp>
+
+#include "dtx/gid.h"
+#include "dtx/grpc/grpc_branch.h"
+#include "dtx/result.h"
+#include "dtx/saga.h"
+
+namespace mall {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxNum = 1000;
+
+// A request body read strictly: an object whose named fields have the right types.
+class Body {
+ public:
+  explicit Body(const std::string& text)
+      : doc_(json::parse(text, nullptr, /*allow_exceptions=*/false)) {
+    if (doc_.is_discarded() || !doc_.is_object()) error_ = "body must be a JSON object";
+  }
+  // A required integer in [min, max].
+  int64_t Int(const char* name, int64_t min, int64_t max = INT64_MAX) {
+    if (!error_.empty()) return 0;
+    auto it = doc_.find(name);
+    if (it == doc_.end()) return Fail(std::string("missing '") + name + "'"), 0;
+    if (!it->is_number_integer()) return Fail(std::string("'") + name + "' must be an integer"), 0;
+    int64_t v = it->get<int64_t>();
+    if (v < min || v > max) {
+      return Fail(std::string("'") + name + "' must be in [" + std::to_string(min) + ", " +
+                  std::to_string(max) + "]"),
+             0;
+    }
+    return v;
+  }
+  std::string String(const char* name, bool required = true) {
+    if (!error_.empty()) return "";
+    auto it = doc_.find(name);
+    if (it == doc_.end()) {
+      if (required) Fail(std::string("missing '") + name + "'");
+      return "";
+    }
+    if (!it->is_string()) return Fail(std::string("'") + name + "' must be a string"), "";
+    return it->get<std::string>();
+  }
+  bool Has(const char* name) const { return doc_.is_object() && doc_.contains(name); }
+  // Empty when every field read so far was fine.
+  const std::string& error() const { return error_; }
+
+ private:
+  void Fail(std::string message) {
+    if (error_.empty()) error_ = std::move(message);
+  }
+  json doc_;
+  std::string error_;
+};
+
+json ToJson(const User& u) { return {{"id", u.id()}, {"name", u.name()}, {"mobile", u.mobile()}}; }
+json ToJson(const Product& p) {
+  return {{"id", p.id()},         {"name", p.name()},     {"desc", p.desc()},
+          {"stock", p.stock()},   {"amount", p.amount()}, {"status", p.status()}};
+}
+json ToJson(const Order& o) {
+  return {{"id", o.id()},   {"gid", o.gid()},       {"uid", o.uid()},       {"pid", o.pid()},
+          {"num", o.num()}, {"amount", o.amount()}, {"status", o.status()}};
+}
+
+void Reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+}
+
+void ReplyError(httplib::Response& res, const absl::Status& status) {
+  Reply(res, dtx::HttpStatusOf(status), {{"message", std::string(status.message())}});
+}
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return ctx;
+}
+
+// Calls a unary stub method and answers the HTTP request with its result.
+template <typename Call, typename Reply_>
+void Forward(httplib::Response& res, Call call, Reply_* reply) {
+  auto ctx = Context();
+  grpc::Status s = call(ctx.get());
+  if (!s.ok()) return ReplyError(res, dtx::FromGrpcStatus(s));
+  Reply(res, 200, ToJson(*reply));
+}
+
+}  // namespace
+
+MallApi::MallApi(MallApiOptions options)
+    : options_(std::move(options)),
+      users_(UserService::NewStub(
+          grpc::CreateChannel(options_.user_target, grpc::InsecureChannelCredentials()))),
+      products_(ProductService::NewStub(
+          grpc::CreateChannel(options_.product_target, grpc::InsecureChannelCredentials()))),
+      orders_(OrderService::NewStub(
+          grpc::CreateChannel(options_.order_target, grpc::InsecureChannelCredentials()))) {}
+
+void MallApi::Register(httplib::Server& server) {
+  auto route = [&server](const std::string& path, auto handler) {
+    server.Post(path, [handler](const httplib::Request& req, httplib::Response& res) {
+      Body body(req.body);
+      handler(body, res);
+    });
+  };
+  route("/api/user/create", [this](Body& b, httplib::Response& res) {
+    UserCreateRequest r;
+    r.set_name(b.String("name"));
+    r.set_mobile(b.String("mobile"));
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    User user;
+    Forward(res, [&](grpc::ClientContext* c) { return users_->Create(c, r, &user); }, &user);
+  });
+  route("/api/user/detail", [this](Body& b, httplib::Response& res) {
+    UserIdRequest r;
+    r.set_id(b.Int("id", 1));
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    User user;
+    Forward(res, [&](grpc::ClientContext* c) { return users_->Detail(c, r, &user); }, &user);
+  });
+  route("/api/product/create", [this](Body& b, httplib::Response& res) {
+    Product p;
+    p.set_name(b.String("name"));
+    p.set_desc(b.String("desc", /*required=*/false));
+    p.set_stock(b.Int("stock", 0));
+    p.set_amount(b.Int("amount", 0));
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    Product out;
+    Forward(res, [&](grpc::ClientContext* c) { return products_->Create(c, p, &out); }, &out);
+  });
+  route("/api/product/detail", [this](Body& b, httplib::Response& res) {
+    ProductIdRequest r;
+    r.set_id(b.Int("id", 1));
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    Product out;
+    Forward(res, [&](grpc::ClientContext* c) { return products_->Detail(c, r, &out); }, &out);
+  });
+  route("/api/product/update", [this](Body& b, httplib::Response& res) {
+    StockRequest r;
+    r.set_id(b.Int("id", 1));
+    r.set_stock(b.Int("stock", 0));
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    Product out;
+    Forward(res, [&](grpc::ClientContext* c) { return products_->SetStock(c, r, &out); },
+            &out);
+  });
+  server.Post("/api/order/create", [this](const httplib::Request& req, httplib::Response& res) {
+    CreateOrder(req, res);
+  });
+  route("/api/order/detail", [this](Body& b, httplib::Response& res) {
+    OrderQuery q;
+    if (b.Has("gid")) {
+      q.set_gid(b.String("gid"));
+    } else {
+      q.set_id(b.Int("id", 1));
+    }
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    Order out;
+    Forward(res, [&](grpc::ClientContext* c) { return orders_->Detail(c, q, &out); }, &out);
+  });
+  route("/api/order/list", [this](Body& b, httplib::Response& res) {
+    OrderListRequest r;
+    r.set_uid(b.Int("uid", 1));
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    OrderList list;
+    auto ctx = Context();
+    grpc::Status s = orders_->List(ctx.get(), r, &list);
+    if (!s.ok()) return ReplyError(res, dtx::FromGrpcStatus(s));
+    json orders = json::array();
+    for (const Order& o : list.orders()) orders.push_back(ToJson(o));
+    Reply(res, 200, {{"orders", std::move(orders)}});
+  });
+}
+
+void MallApi::CreateOrder(const httplib::Request& req, httplib::Response& res) {
+  Body b(req.body);
+  const int64_t uid = b.Int("uid", 1), pid = b.Int("pid", 1), num = b.Int("num", 1, kMaxNum);
+  if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+
+  // Check the user and the product before anything is written.
+  User user;
+  UserIdRequest user_id;
+  user_id.set_id(uid);
+  grpc::Status s = users_->Detail(Context().get(), user_id, &user);
+  if (!s.ok()) return ReplyError(res, dtx::FromGrpcStatus(s));
+  Product product;
+  ProductIdRequest product_id;
+  product_id.set_id(pid);
+  s = products_->Detail(Context().get(), product_id, &product);
+  if (!s.ok()) return ReplyError(res, dtx::FromGrpcStatus(s));
+
+  OrderCreateRequest order;
+  order.set_uid(uid);
+  order.set_pid(pid);
+  order.set_num(num);
+  order.set_amount(product.amount() * num);
+  DecrStockRequest stock;
+  stock.set_id(pid);
+  stock.set_num(num);
+  const std::string gid = dtx::GidGenerator().Next();
+  const std::string o = options_.order_target + "/mall.OrderService/";
+  const std::string p = options_.product_target + "/mall.ProductService/";
+  absl::Status result = dtx::Saga(options_.submitter, gid)
+                            .Add(o + "Create", o + "CreateRevert", order.SerializeAsString())
+                            .Add(p + "DecrStock", p + "DecrStockRevert", stock.SerializeAsString())
+                            .Protocol("grpc")
+                            .RequestTimeout(options_.branch_timeout)
+                            .WaitResult(true)
+                            .Submit();
+  json body = {{"gid", gid}};
+  if (dtx::IsOngoing(result)) {
+    body["message"] = "the order is being processed";
+    return Reply(res, 202, body);
+  }
+  if (!result.ok() && !dtx::IsFailure(result)) return ReplyError(res, result);
+  OrderQuery q;
+  q.set_gid(gid);
+  Order created;
+  if (orders_->Detail(Context().get(), q, &created).ok()) body["order"] = ToJson(created);
+  if (result.ok()) return Reply(res, 200, body);
+  body["message"] = std::string(result.message());
+  Reply(res, 409, body);
+}
+
+}  // namespace mall

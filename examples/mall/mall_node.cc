@@ -1,0 +1,107 @@
+#include "mall_node.h"
+
+#include <chrono>
+#include <filesystem>
+
+namespace mall {
+namespace {
+
+// Serves `service` on its own server at 127.0.0.1, any free port.
+std::unique_ptr<grpc::Server> Serve(grpc::Service* service, std::string* target) {
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  *target = "127.0.0.1:" + std::to_string(port);
+  return port > 0 ? std::move(server) : nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MallNode>> MallNode::Start(const MallNodeOptions& options) {
+  std::unique_ptr<MallNode> node(new MallNode());
+  if (absl::Status s = node->Init(options); !s.ok()) return s;
+  return node;
+}
+
+absl::Status MallNode::Init(const MallNodeOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  auto user_db = Database::Open(options.dir + "/user.db", kUserSchema);
+  auto product_db = Database::Open(options.dir + "/product.db", kProductSchema);
+  auto order_db = Database::Open(options.dir + "/order.db", kOrderSchema);
+  for (const auto* db : {&user_db, &product_db, &order_db}) {
+    if (!db->ok()) return db->status();
+  }
+  user_db_ = *std::move(user_db);
+  product_db_ = *std::move(product_db);
+  order_db_ = *std::move(order_db);
+  users_ = std::make_unique<Users>(user_db_.get());
+  products_ = std::make_unique<Products>(product_db_.get());
+  orders_ = std::make_unique<Orders>(order_db_.get());
+  user_service_ = std::make_unique<UserServiceImpl>(users_.get());
+  product_service_ = std::make_unique<ProductServiceImpl>(product_db_.get(), products_.get());
+  order_service_ = std::make_unique<OrderServiceImpl>(order_db_.get(), orders_.get());
+  user_server_ = Serve(user_service_.get(), &user_target_);
+  product_server_ = Serve(product_service_.get(), &product_target_);
+  order_server_ = Serve(order_service_.get(), &order_target_);
+  if (!user_server_ || !product_server_ || !order_server_) {
+    return absl::UnavailableError("cannot start the mall's gRPC services on 127.0.0.1");
+  }
+
+  dtx::Submitter* submitter = nullptr;
+  if (options.dtxd_grpc.empty()) {
+    auto store = dtx::SociStore::Open({.url = "sqlite://" + options.dir + "/dtx.db"});
+    if (!store.ok()) return store.status();
+    store_ = *std::move(store);
+    transport_ = std::make_unique<dtx::GrpcTransport>();
+    dtx::CoordinatorOptions co;
+    co.store = store_.get();
+    co.transports = {{"grpc", transport_.get()}};
+    auto coordinator = dtx::Coordinator::Start(co);
+    if (!coordinator.ok()) return coordinator.status();
+    coordinator_ = *std::move(coordinator);
+    submitter = coordinator_.get();
+  } else {
+    dtx::GrpcSubmitterOptions so;
+    so.target = options.dtxd_grpc;
+    remote_ = std::make_unique<dtx::GrpcSubmitter>(so);
+    submitter = remote_.get();
+  }
+
+  MallApiOptions api;
+  api.user_target = user_target_;
+  api.product_target = product_target_;
+  api.order_target = order_target_;
+  api.submitter = submitter;
+  api_ = std::make_unique<MallApi>(api);
+  const size_t threads = static_cast<size_t>(std::max(1, options.api_threads));
+  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_.set_tcp_nodelay(true);
+  http_.set_keep_alive_timeout(1);
+  http_.set_payload_max_length(64 * 1024);
+  api_->Register(http_);
+  api_port_ = options.api_port == 0 ? http_.bind_to_any_port("127.0.0.1")
+                                    : (http_.bind_to_port("127.0.0.1", options.api_port)
+                                           ? options.api_port
+                                           : -1);
+  if (api_port_ <= 0) return absl::UnavailableError("cannot listen for the mall's HTTP API");
+  http_thread_ = std::thread([this] { http_.listen_after_bind(); });
+  while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return absl::OkStatus();
+}
+
+MallNode::~MallNode() {
+  if (http_thread_.joinable()) {
+    http_.stop();
+    http_thread_.join();
+  }
+  if (coordinator_) coordinator_->Shutdown();
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
+  for (auto* server : {&order_server_, &product_server_, &user_server_}) {
+    if (*server) (*server)->Shutdown(deadline);
+  }
+}
+
+}  // namespace mall

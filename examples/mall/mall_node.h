@@ -1,0 +1,79 @@
+// The whole mall in one process: the user, product and order services (each with its
+// own SQLite database and its own gRPC server on 127.0.0.1) and the HTTP API, with an
+// embedded coordinator or a remote one (dtxd).
+#ifndef MALL_MALL_NODE_H_
+#define MALL_MALL_NODE_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
+#include "absl/status/statusor.h"
+#include "api/mall_api.h"
+#include "common/database.h"
+#include "dtx/coordinator.h"
+#include "dtx/grpc/grpc_submitter.h"
+#include "dtx/grpc/grpc_transport.h"
+#include "dtx/soci/soci_store.h"
+#include "order/order_service.h"
+#include "product/product_service.h"
+#include "user/user_service.h"
+
+namespace mall {
+
+struct MallNodeOptions {
+  // Directory of the databases: user.db, product.db, order.db (and dtx.db when the
+  // coordinator is embedded). Created if absent.
+  std::string dir;
+  // HTTP API port on 127.0.0.1. Default: 0, any free port.
+  int api_port = 0;
+  // Empty: an embedded coordinator on dir/dtx.db. Otherwise dtxd's gRPC address.
+  std::string dtxd_grpc;
+  // Threads of the HTTP API (each order holds one while its saga runs). Default: 64.
+  int api_threads = 64;
+};
+
+class MallNode {
+ public:
+  static absl::StatusOr<std::unique_ptr<MallNode>> Start(const MallNodeOptions& options);
+  ~MallNode();
+
+  std::string api_base() const { return "http://127.0.0.1:" + std::to_string(api_port_); }
+  int api_port() const { return api_port_; }
+  const std::string& product_target() const { return product_target_; }
+  const std::string& order_target() const { return order_target_; }
+  const std::string& user_target() const { return user_target_; }
+  // Null when the coordinator is remote.
+  dtx::Coordinator* coordinator() { return coordinator_.get(); }
+
+ private:
+  MallNode() = default;
+  absl::Status Init(const MallNodeOptions& options);
+
+  std::unique_ptr<Database> user_db_, product_db_, order_db_;
+  std::unique_ptr<Users> users_;
+  std::unique_ptr<Products> products_;
+  std::unique_ptr<Orders> orders_;
+  std::unique_ptr<UserServiceImpl> user_service_;
+  std::unique_ptr<ProductServiceImpl> product_service_;
+  std::unique_ptr<OrderServiceImpl> order_service_;
+  std::unique_ptr<grpc::Server> user_server_, product_server_, order_server_;
+  std::string user_target_, product_target_, order_target_;
+
+  std::unique_ptr<dtx::SociStore> store_;
+  std::unique_ptr<dtx::GrpcTransport> transport_;
+  std::unique_ptr<dtx::Coordinator> coordinator_;
+  std::unique_ptr<dtx::GrpcSubmitter> remote_;
+
+  std::unique_ptr<MallApi> api_;
+  httplib::Server http_;
+  std::thread http_thread_;
+  int api_port_ = 0;
+};
+
+}  // namespace mall
+
+#endif  // MALL_MALL_NODE_H_

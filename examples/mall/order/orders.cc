@@ -1,0 +1,72 @@
+#include "order/orders.h"
+
+#include "dtx/result.h"
+
+namespace mall {
+
+absl::Status Orders::Create(soci::session& tx, const std::string& gid,
+                            const OrderCreateRequest& r) {
+  if (r.num() <= 0) return dtx::FailureError("num must be positive");
+  long long uid = r.uid(), pid = r.pid(), amount = r.amount(), num = r.num(),
+            status = kOrderCreated;
+  tx << "INSERT INTO orders (gid, uid, pid, amount, num, status) VALUES (:g, :u, :p, :a, "
+        ":n, :s)",
+      soci::use(gid), soci::use(uid), soci::use(pid), soci::use(amount), soci::use(num),
+      soci::use(status);
+  return absl::OkStatus();
+}
+
+absl::Status Orders::Invalidate(soci::session& tx, const std::string& gid) {
+  long long status = kOrderInvalid;
+  tx << "UPDATE orders SET status = :s WHERE gid = :g", soci::use(status), soci::use(gid);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Order>> Orders::Select(const std::string& where,
+                                                  const std::string& key) {
+  std::vector<Order> out;
+  absl::Status s = db_->Run([&](soci::session& sql) {
+    long long id = 0, uid = 0, pid = 0, amount = 0, num = 0, status = 0;
+    std::string gid;
+    soci::statement st =
+        (sql.prepare << "SELECT id, gid, uid, pid, amount, num, status FROM orders WHERE " +
+                            where + " ORDER BY id",
+         soci::use(key), soci::into(id), soci::into(gid), soci::into(uid), soci::into(pid),
+         soci::into(amount), soci::into(num), soci::into(status));
+    st.execute();
+    while (st.fetch()) {
+      Order o;
+      o.set_id(id);
+      o.set_gid(gid);
+      o.set_uid(uid);
+      o.set_pid(pid);
+      o.set_amount(amount);
+      o.set_num(num);
+      o.set_status(status);
+      out.push_back(std::move(o));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Order> Orders::FindById(int64_t id) {
+  absl::StatusOr<std::vector<Order>> found = Select("id = :k", std::to_string(id));
+  if (!found.ok()) return found.status();
+  if (found->empty()) return absl::NotFoundError("no order " + std::to_string(id));
+  return found->front();
+}
+
+absl::StatusOr<Order> Orders::FindByGid(const std::string& gid) {
+  absl::StatusOr<std::vector<Order>> found = Select("gid = :k", gid);
+  if (!found.ok()) return found.status();
+  if (found->empty()) return absl::NotFoundError("no order of transaction " + gid);
+  return found->front();
+}
+
+absl::StatusOr<std::vector<Order>> Orders::ListByUser(int64_t uid) {
+  return Select("uid = :k", std::to_string(uid));
+}
+
+}  // namespace mall
