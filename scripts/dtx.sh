@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 (bookworm) machine.
 #
-#   scripts/dtx.sh demo    install packages, build, run the demo (quickstart example)
+#   scripts/dtx.sh demo    install packages, build, run the demo (the mall, examples/mall)
 #   scripts/dtx.sh test    install packages, build, run every test (ctest)
 #   scripts/dtx.sh bench   install packages, build, run the benchmark program
 #   scripts/dtx.sh deps    install the Debian packages only
@@ -59,7 +59,7 @@ case "${1:-}" in
     ;;
   demo)
     build
-    "$build_dir/examples/quickstart/quickstart"
+    "$build_dir/examples/mall/mall" demo
     ;;
   bench)
     build

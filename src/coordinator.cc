@@ -146,9 +146,9 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
                                      "': use 1-128 characters of [A-Za-z0-9-_.~:]"));
   }
   if (g.trans_type != kTransTypeSaga) {
-    return absl::UnimplementedError(absl::StrCat(
-        "trans_type '", g.trans_type.substr(0, 32),
-        "' is not supported yet: dtx drives sagas only so far"));
+    return absl::UnimplementedError(
+        absl::StrCat("trans_type '", g.trans_type.substr(0, 32),
+                     "' is not supported yet: dtx drives sagas only so far"));
   }
   if (!g.payloads.empty() && g.payloads.size() != g.steps.size()) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -399,8 +399,11 @@ TEST_CASE("retry now makes a waiting transaction due at once") {
   f.Branch("a1", [](int call, const BranchRequest&) {
     return call == 1 ? absl::UnavailableError("down") : absl::OkStatus();
   });
-  CHECK(IsOngoing(f.NewSaga("now-1").Add(f.Url("a1"), "", "")
-                      .RetryInterval(absl::Hours(1)).WaitResult(true).Submit()));
+  CHECK(IsOngoing(f.NewSaga("now-1")
+                      .Add(f.Url("a1"), "", "")
+                      .RetryInterval(absl::Hours(1))
+                      .WaitResult(true)
+                      .Submit()));
   CHECK(f.AdvanceAndRun(absl::ZeroDuration()) == 0);
   REQUIRE(f.coordinator->RetryNow("now-1").ok());
   CHECK(f.AdvanceAndRun(absl::ZeroDuration()) == 1);
@@ -414,15 +417,18 @@ TEST_CASE("transactions are listed newest first, by page and by status") {
   f.Branch("ok");
   f.Branch("no", FailureError("no"));
   for (const char* gid : {"list-1", "list-2", "list-3"}) {
-    (void)f.NewSaga(gid).Add(f.Url(std::string(gid) == "list-2" ? "no" : "ok"), "", "")
-        .WaitResult(true).Submit();
+    (void)f.NewSaga(gid)
+        .Add(f.Url(std::string(gid) == "list-2" ? "no" : "ok"), "", "")
+        .WaitResult(true)
+        .Submit();
   }
   absl::StatusOr<std::vector<TransGlobal>> page = f.coordinator->List(0, "", 2);
   REQUIRE(page.ok());
   REQUIRE(page->size() == 2);
   CHECK((*page)[0].gid == "list-3");
   CHECK((*page)[1].gid == "list-2");
-  absl::StatusOr<std::vector<TransGlobal>> rest = f.coordinator->List((*page)[1].id, "", 2);
+  absl::StatusOr<std::vector<TransGlobal>> rest =
+      f.coordinator->List((*page)[1].id, "", 2);
   REQUIRE(rest.ok());
   REQUIRE(rest->size() == 1);
   CHECK((*rest)[0].gid == "list-1");

@@ -5,17 +5,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
-
 #include <catch2/catch.hpp>
+#include <cstdio>
 
 extern char** environ;
 
 namespace dtx::testing {
 
-DtxdProcess::DtxdProcess(const std::string& db_path, std::vector<std::string> extra_args) {
-  std::vector<std::string> args = {DTX_DTXD_BINARY, "--http-listen", "127.0.0.1:0",
-                                   "--grpc-listen", "127.0.0.1:0", "--store",
+DtxdProcess::DtxdProcess(const std::string& db_path,
+                         std::vector<std::string> extra_args) {
+  std::vector<std::string> args = {DTX_DTXD_BINARY,      "--http-listen", "127.0.0.1:0",
+                                   "--grpc-listen",      "127.0.0.1:0",   "--store",
                                    "sqlite://" + db_path};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
@@ -27,7 +27,8 @@ DtxdProcess::DtxdProcess(const std::string& db_path, std::vector<std::string> ex
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, out[0]);
-  REQUIRE(posix_spawn(&pid_, DTX_DTXD_BINARY, &actions, nullptr, argv.data(), environ) == 0);
+  REQUIRE(posix_spawn(&pid_, DTX_DTXD_BINARY, &actions, nullptr, argv.data(), environ) ==
+          0);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   FILE* stream = fdopen(out[0], "r");

@@ -18,7 +18,9 @@ class DtxdProcess {
 
   int http_port() const { return http_port_; }
   int grpc_port() const { return grpc_port_; }
-  std::string http_base() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
+  std::string http_base() const {
+    return "http://127.0.0.1:" + std::to_string(http_port_);
+  }
   std::string grpc_target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
 
   // SIGTERM, then waits; returns the exit status (-1 if it did not exit normally).

@@ -1,12 +1,12 @@
 // dtxd as a separate process, driven as DTM's own clients drive DTM: raw JSON over
 // HTTP and the dtmgimp.Dtm gRPC service; bad input; graceful stop and restart.
-#include <chrono>
-#include <thread>
-
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "busi.grpc.pb.h"
@@ -14,10 +14,10 @@
 #include "dtx/gid.h"
 #include "dtx/grpc/grpc_branch.h"
 #include "dtx/grpc/grpc_submitter.h"
-#include "dtx/http/http_submitter.h"
-#include "dtx/saga.h"
 #include "dtx/http/http_branch.h"
+#include "dtx/http/http_submitter.h"
 #include "dtx/result.h"
+#include "dtx/saga.h"
 #include "dtxd_process.h"
 #include "test_util.h"
 
@@ -60,7 +60,8 @@ struct Branches {
   std::vector<std::string> calls;
 };
 
-httplib::Result Post(httplib::Client& c, const std::string& path, const std::string& body) {
+httplib::Result Post(httplib::Client& c, const std::string& path,
+                     const std::string& body) {
   return c.Post(("/api/dtmsvr/" + path).c_str(), body, "application/json");
 }
 
@@ -75,8 +76,9 @@ std::string SagaJson(const std::string& gid, const std::string& a1, const std::s
                      const std::string& compensate, bool wait) {
   return json{{"gid", gid},
               {"trans_type", "saga"},
-              {"steps", {{{"action", a1}, {"compensate", compensate}},
-                         {{"action", a2}, {"compensate", compensate}}}},
+              {"steps",
+               {{{"action", a1}, {"compensate", compensate}},
+                {{"action", a2}, {"compensate", compensate}}}},
               {"payloads", {R"({"amount":30})", R"({"amount":30})"}},
               {"wait_result", wait},
               {"retry_interval", 1}}
@@ -94,9 +96,9 @@ TEST_CASE("dtxd runs a saga sent as DTM's raw JSON over HTTP") {
   CHECK(json::parse(gid->body)["dtm_result"] == "SUCCESS");
   CHECK(!json::parse(gid->body)["gid"].get<std::string>().empty());
 
-  httplib::Result ok = Post(c, "submit", SagaJson("http-ok", branches.base + "/ok",
-                                                  branches.base + "/ok", branches.base + "/ok",
-                                                  true));
+  httplib::Result ok = Post(c, "submit",
+                            SagaJson("http-ok", branches.base + "/ok",
+                                     branches.base + "/ok", branches.base + "/ok", true));
   REQUIRE(ok);
   CHECK(ok->status == 200);
   CHECK(json::parse(ok->body) == json{{"dtm_result", "SUCCESS"}});
@@ -112,9 +114,9 @@ TEST_CASE("dtxd runs a saga sent as DTM's raw JSON over HTTP") {
   CHECK(q["branches"][1]["status"] == "succeed");
   CHECK(q["branches"][1]["bin_data"] == "eyJhbW91bnQiOjMwfQ==");  // base64 of the payload
 
-  httplib::Result no = Post(c, "submit", SagaJson("http-no", branches.base + "/ok",
-                                                  branches.base + "/no", branches.base + "/ok",
-                                                  true));
+  httplib::Result no = Post(c, "submit",
+                            SagaJson("http-no", branches.base + "/ok",
+                                     branches.base + "/no", branches.base + "/ok", true));
   REQUIRE(no);
   CHECK(no->status == 409);
   json body = json::parse(no->body);
@@ -123,9 +125,12 @@ TEST_CASE("dtxd runs a saga sent as DTM's raw JSON over HTTP") {
   CHECK(Query(c, "http-no")["transaction"]["status"] == "failed");
 
   // Without wait_result: 200 at once, and the saga still finishes.
-  REQUIRE(Post(c, "submit", SagaJson("http-async", branches.base + "/ok",
-                                     branches.base + "/ok", "", false))->status == 200);
-  for (int i = 0; i < 100 && Query(c, "http-async")["transaction"]["status"] != "succeed"; ++i) {
+  REQUIRE(Post(c, "submit",
+               SagaJson("http-async", branches.base + "/ok", branches.base + "/ok", "",
+                        false))
+              ->status == 200);
+  for (int i = 0; i < 100 && Query(c, "http-async")["transaction"]["status"] != "succeed";
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   CHECK(Query(c, "http-async")["transaction"]["status"] == "succeed");
@@ -143,11 +148,13 @@ TEST_CASE("dtxd answers bad requests with a clear 4xx and keeps running") {
     CHECK(absl::StrContains(r->body, message));
   };
   expect(Post(c, "submit", "{not json"), 400, "malformed JSON");
-  expect(Post(c, "submit", R"({"gid":"x1","trans_type":"2pc"})"), 400, "unknown trans_type");
+  expect(Post(c, "submit", R"({"gid":"x1","trans_type":"2pc"})"), 400,
+         "unknown trans_type");
   expect(Post(c, "submit", R"({"trans_type":"saga"})"), 400, "missing gid");
-  expect(Post(c, "submit", R"({"gid":"bad gid","trans_type":"saga"})"), 400, "invalid gid");
-  expect(Post(c, "submit", R"({"gid":"x2","trans_type":"saga","steps":[{"action":1}]})"), 400,
-         "must be a URL string");
+  expect(Post(c, "submit", R"({"gid":"bad gid","trans_type":"saga"})"), 400,
+         "invalid gid");
+  expect(Post(c, "submit", R"({"gid":"x2","trans_type":"saga","steps":[{"action":1}]})"),
+         400, "must be a URL string");
   expect(Post(c, "submit", std::string(100000, '{')), 413, "too large");
   expect(Post(c, "submit", R"({"gid":"x3","trans_type":"tcc"})"), 501, "sagas only");
   expect(Post(c, "abort", R"({"gid":"x4","trans_type":"tcc"})"), 501, "sagas only");
@@ -160,10 +167,11 @@ TEST_CASE("dtxd answers bad requests with a clear 4xx and keeps running") {
   expect(c.Get("/api/dtmsvr/nope"), 404, "no such API");
 
   // A finished transaction submitted again is 409; forceStop of it too.
-  REQUIRE(Post(c, "submit", SagaJson("done-1", branches.base + "/ok", branches.base + "/ok",
-                                     "", true))->status == 200);
-  expect(Post(c, "submit", SagaJson("done-1", branches.base + "/ok", branches.base + "/ok",
-                                    "", true)),
+  REQUIRE(Post(c, "submit",
+               SagaJson("done-1", branches.base + "/ok", branches.base + "/ok", "", true))
+              ->status == 200);
+  expect(Post(c, "submit",
+              SagaJson("done-1", branches.base + "/ok", branches.base + "/ok", "", true)),
          409, "already ended");
   expect(Post(c, "forceStop", R"({"gid":"done-1"})"), 409, "already ended");
 
@@ -254,7 +262,8 @@ TEST_CASE("dtxd serves DTM's dtmgimp.Dtm gRPC service") {
     google::protobuf::Empty reply;
     dtmgimp::DtmRequest bad = request("grpc-bad", "");
     bad.set_steps("[{not json");
-    CHECK(stub->Submit(&ctx, bad, &reply).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(stub->Submit(&ctx, bad, &reply).error_code() ==
+          grpc::StatusCode::INVALID_ARGUMENT);
   }
   httplib::Client c("127.0.0.1", dtxd.http_port());
   json q = Query(c, "grpc-ok");
@@ -272,8 +281,9 @@ TEST_CASE("dtxd stopped by SIGTERM, or killed, loses nothing") {
   {
     DtxdProcess dtxd(dir + "/dtx.db", {"--lease", "1", "--poll-interval", "0.1"});
     httplib::Client c("127.0.0.1", dtxd.http_port());
-    REQUIRE(Post(c, "submit", SagaJson("restart-1", branches.base + "/ok",
-                                       branches.base + "/flaky", "", true))
+    REQUIRE(Post(c, "submit",
+                 SagaJson("restart-1", branches.base + "/ok", branches.base + "/flaky",
+                          "", true))
                 ->status == 409);  // wait result not return success: still ONGOING
     CHECK(Query(c, "restart-1")["transaction"]["status"] == "submitted");
     CHECK(dtxd.Terminate() == 0);
@@ -282,14 +292,15 @@ TEST_CASE("dtxd stopped by SIGTERM, or killed, loses nothing") {
   {
     DtxdProcess dtxd(dir + "/dtx.db", {"--lease", "1", "--poll-interval", "0.1"});
     httplib::Client c("127.0.0.1", dtxd.http_port());
-    for (int i = 0; i < 100 && Query(c, "restart-1")["transaction"]["status"] != "succeed";
-         ++i) {
+    for (int i = 0;
+         i < 100 && Query(c, "restart-1")["transaction"]["status"] != "succeed"; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(Query(c, "restart-1")["transaction"]["status"] == "succeed");
     branches.flaky_ok = false;
-    REQUIRE(Post(c, "submit", SagaJson("restart-2", branches.base + "/ok",
-                                       branches.base + "/flaky", "", false))
+    REQUIRE(Post(c, "submit",
+                 SagaJson("restart-2", branches.base + "/ok", branches.base + "/flaky",
+                          "", false))
                 ->status == 200);
     dtxd.Kill();
   }
@@ -297,8 +308,8 @@ TEST_CASE("dtxd stopped by SIGTERM, or killed, loses nothing") {
   {
     DtxdProcess dtxd(dir + "/dtx.db", {"--lease", "1", "--poll-interval", "0.1"});
     httplib::Client c("127.0.0.1", dtxd.http_port());
-    for (int i = 0; i < 100 && Query(c, "restart-2")["transaction"]["status"] != "succeed";
-         ++i) {
+    for (int i = 0;
+         i < 100 && Query(c, "restart-2")["transaction"]["status"] != "succeed"; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(Query(c, "restart-2")["transaction"]["status"] == "succeed");

@@ -1,12 +1,12 @@
 #include "demo.h"
 
-#include <cstdio>
-
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "order/orders.h"
 #include "product.grpc.pb.h"
@@ -29,13 +29,14 @@ class Demo {
   int Run() {
     json user = Call("/api/user/create", {{"name", "alice"}, {"mobile", "13800000000"}});
     const int64_t uid = user.value("id", 0);
-    json product = Call("/api/product/create",
-                        {{"name", "keyboard"}, {"desc", "mechanical"}, {"stock", 1},
-                         {"amount", 4999}});
+    json product = Call(
+        "/api/product/create",
+        {{"name", "keyboard"}, {"desc", "mechanical"}, {"stock", 1}, {"amount", 4999}});
     const int64_t pid = product.value("id", 0);
     Check(uid > 0 && pid > 0, "user and product created");
 
-    std::printf("\n1. product %lld has stock 1; order 1 unit\n", static_cast<long long>(pid));
+    std::printf("\n1. product %lld has stock 1; order 1 unit\n",
+                static_cast<long long>(pid));
     json first = Call("/api/order/create", {{"uid", uid}, {"pid", pid}, {"num", 1}});
     Check(status_ == 200, "the order succeeded (HTTP 200)");
     Check(first["order"].value("status", -1) == kOrderCreated, "the order has status 0");
@@ -45,7 +46,8 @@ class Demo {
     json second = Call("/api/order/create", {{"uid", uid}, {"pid", pid}, {"num", 1}});
     const std::string gid2 = second.value("gid", "");
     Check(status_ == 409, "the saga was rolled back (HTTP 409)");
-    Check(second["order"].value("status", -1) == kOrderInvalid, "the order exists with status 9");
+    Check(second["order"].value("status", -1) == kOrderInvalid,
+          "the order exists with status 9");
     Check(Stock(pid) == 0, "stock is still 0");
     auto product_rows = Barrier("product.db", gid2);
     auto order_rows = Barrier("order.db", gid2);
@@ -124,10 +126,10 @@ class Demo {
     try {
       soci::session sql(soci::sqlite3, "db=" + options_.dir + "/" + db + " timeout=30");
       std::string branch, op, reason;
-      soci::statement st = (sql.prepare << "SELECT branch_id, op, reason FROM barrier "
-                                           "WHERE gid = :g ORDER BY op, id",
-                            soci::use(gid), soci::into(branch), soci::into(op),
-                            soci::into(reason));
+      soci::statement st =
+          (sql.prepare << "SELECT branch_id, op, reason FROM barrier "
+                          "WHERE gid = :g ORDER BY op, id",
+           soci::use(gid), soci::into(branch), soci::into(op), soci::into(reason));
       st.execute();
       while (st.fetch()) rows.push_back(branch + " " + op + " reason=" + reason);
     } catch (const std::exception& e) {

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include "dtx/http/http_branch.h"
+
 namespace mall {
 namespace {
 
@@ -19,7 +21,8 @@ std::unique_ptr<grpc::Server> Serve(grpc::Service* service, std::string* target)
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MallNode>> MallNode::Start(const MallNodeOptions& options) {
+absl::StatusOr<std::unique_ptr<MallNode>> MallNode::Start(
+    const MallNodeOptions& options) {
   std::unique_ptr<MallNode> node(new MallNode());
   if (absl::Status s = node->Init(options); !s.ok()) return s;
   return node;
@@ -41,7 +44,8 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   products_ = std::make_unique<Products>(product_db_.get());
   orders_ = std::make_unique<Orders>(order_db_.get());
   user_service_ = std::make_unique<UserServiceImpl>(users_.get());
-  product_service_ = std::make_unique<ProductServiceImpl>(product_db_.get(), products_.get());
+  product_service_ =
+      std::make_unique<ProductServiceImpl>(product_db_.get(), products_.get());
   order_service_ = std::make_unique<OrderServiceImpl>(order_db_.get(), orders_.get());
   user_server_ = Serve(user_service_.get(), &user_target_);
   product_server_ = Serve(product_service_.get(), &product_target_);
@@ -82,11 +86,9 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   http_.set_keep_alive_timeout(1);
   http_.set_payload_max_length(64 * 1024);
   api_->Register(http_);
-  api_port_ = options.api_port == 0 ? http_.bind_to_any_port("127.0.0.1")
-                                    : (http_.bind_to_port("127.0.0.1", options.api_port)
-                                           ? options.api_port
-                                           : -1);
-  if (api_port_ <= 0) return absl::UnavailableError("cannot listen for the mall's HTTP API");
+  absl::StatusOr<int> port = dtx::BindServer(http_, "127.0.0.1", options.api_port);
+  if (!port.ok()) return port.status();
+  api_port_ = *port;
   http_thread_ = std::thread([this] { http_.listen_after_bind(); });
   while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return absl::OkStatus();

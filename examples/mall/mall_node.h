@@ -4,12 +4,12 @@
 #ifndef MALL_MALL_NODE_H_
 #define MALL_MALL_NODE_H_
 
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
-#include <httplib.h>
 
 #include "absl/status/statusor.h"
 #include "api/mall_api.h"

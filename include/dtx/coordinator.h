@@ -90,8 +90,8 @@ class Coordinator : public Submitter {
   absl::Status RetryNow(std::string_view gid);
 
   // Transactions newest first; see Store::List.
-  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id, std::string_view status,
-                                                int limit);
+  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
+                                                std::string_view status, int limit);
 
   // Claims every transaction due now (by the clock) and runs one pass of each; returns
   // when those passes are over, with how many there were. For tests and tools that

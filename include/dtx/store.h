@@ -105,7 +105,8 @@ class StoreWrapper : public Store {
                                                     int limit) override {
     return target_->ClaimDue(now, lease_until, owner, limit);
   }
-  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id, std::string_view status,
+  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
+                                                std::string_view status,
                                                 int limit) override {
     return target_->List(before_id, status, limit);
   }

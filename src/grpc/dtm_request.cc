@@ -11,7 +11,8 @@ int64_t WholeSeconds(absl::Duration d) {
 
 }  // namespace
 
-absl::StatusOr<TransGlobal> TransGlobalFromDtmRequest(const dtmgimp::DtmRequest& request) {
+absl::StatusOr<TransGlobal> TransGlobalFromDtmRequest(
+    const dtmgimp::DtmRequest& request) {
   // Everything but the binary payloads goes through the JSON reader, so that both APIs
   // validate alike.
   nlohmann::json doc = {{"gid", request.gid()},

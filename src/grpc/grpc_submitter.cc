@@ -1,8 +1,8 @@
 #include "dtx/grpc/grpc_submitter.h"
 
-#include <chrono>
-
 #include <grpcpp/create_channel.h>
+
+#include <chrono>
 
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/grpc/grpc_branch.h"
@@ -31,8 +31,9 @@ GrpcSubmitter::~GrpcSubmitter() = default;
 
 absl::Status GrpcSubmitter::Submit(const TransGlobal& global) {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::microseconds(absl::ToInt64Microseconds(impl_->timeout)));
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::microseconds(absl::ToInt64Microseconds(impl_->timeout)));
   google::protobuf::Empty reply;
   grpc::Status s =
       impl_->stub->Submit(&context, internal::DtmRequestFromTransGlobal(global), &reply);

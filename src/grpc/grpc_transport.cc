@@ -1,9 +1,9 @@
 #include "dtx/grpc/grpc_transport.h"
 
-#include <chrono>
-
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
+
+#include <chrono>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -13,17 +13,17 @@
 
 namespace dtx {
 
-absl::Status ParseGrpcUrl(const std::string& url, std::string* target, std::string* method) {
+absl::Status ParseGrpcUrl(const std::string& url, std::string* target,
+                          std::string* method) {
   // The method is the last two path segments: "/package.Service/Method".
   const size_t method_slash = url.rfind('/');
-  const size_t service_slash =
-      method_slash == std::string::npos || method_slash == 0
-          ? std::string::npos
-          : url.rfind('/', method_slash - 1);
+  const size_t service_slash = method_slash == std::string::npos || method_slash == 0
+                                   ? std::string::npos
+                                   : url.rfind('/', method_slash - 1);
   if (service_slash == std::string::npos || service_slash == 0 ||
       method_slash + 1 == url.size() || method_slash - service_slash < 2) {
-    return absl::InvalidArgumentError("not a gRPC branch URL (host:port/package.Service/Method): '" +
-                                      url + "'");
+    return absl::InvalidArgumentError(
+        "not a gRPC branch URL (host:port/package.Service/Method): '" + url + "'");
   }
   *target = url.substr(0, service_slash);
   *method = url.substr(service_slash);
@@ -39,7 +39,8 @@ class GrpcTransport::Impl {
 
   ~Impl() {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &in_flight_));
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &in_flight_));
   }
 
   void Call(const BranchRequest& request, Callback done) {
@@ -51,8 +52,9 @@ class GrpcTransport::Impl {
     auto call = std::make_unique<InFlight>();
     call->done = std::move(done);
     grpc::ClientContext& ctx = call->context;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout)));
+    ctx.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout)));
     ctx.AddMetadata("dtm-gid", request.gid);
     ctx.AddMetadata("dtm-trans_type", request.trans_type);
     ctx.AddMetadata("dtm-branch_id", request.branch_id);
@@ -92,7 +94,8 @@ class GrpcTransport::Impl {
     absl::MutexLock lock(&mu_);
     std::unique_ptr<grpc::GenericStub>& stub = stubs_[target];
     if (stub == nullptr) {
-      stub = std::make_unique<grpc::GenericStub>(grpc::CreateChannel(target, credentials_));
+      stub =
+          std::make_unique<grpc::GenericStub>(grpc::CreateChannel(target, credentials_));
     }
     return stub.get();
   }

@@ -1,11 +1,11 @@
 // GrpcTransport and the gRPC branch helpers over real sockets on 127.0.0.1.
 #include "dtx/grpc/grpc_transport.h"
 
-#include <chrono>
-#include <thread>
+#include <grpcpp/grpcpp.h>
 
 #include <catch2/catch.hpp>
-#include <grpcpp/grpcpp.h>
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
@@ -40,7 +40,8 @@ class BusiService final : public dtxtest::Busi::Service {
     }
     if (request->want() == "ongoing") return ToGrpcStatus(OngoingError("later"));
     if (request->want() == "error") return ToGrpcStatus(absl::InternalError("db down"));
-    if (request->want() == "slow") std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    if (request->want() == "slow")
+      std::this_thread::sleep_for(std::chrono::milliseconds(800));
     reply->set_note("done");
     return grpc::Status::OK;
   }
@@ -102,7 +103,8 @@ TEST_CASE("gRPC URLs split into target and method") {
   REQUIRE(ParseGrpcUrl("localhost:5001/mall.Order/Create", &target, &method).ok());
   CHECK(target == "localhost:5001");
   CHECK(method == "/mall.Order/Create");
-  for (const char* bad : {"", "localhost:5001", "/a/b", "host/Method", "host/svc/", "host//M"}) {
+  for (const char* bad :
+       {"", "localhost:5001", "/a/b", "host/Method", "host/svc/", "host//M"}) {
     INFO(bad);
     CHECK(absl::IsInvalidArgument(ParseGrpcUrl(bad, &target, &method)));
   }
@@ -141,15 +143,17 @@ TEST_CASE("an unreachable gRPC branch is an error") {
     port = gone.port;
   }
   GrpcTransport transport;
-  absl::Status s = CallOnce(transport, "127.0.0.1:" + std::to_string(port) + "/dtxtest.Busi/Act",
-                            Payload(1), absl::Milliseconds(500));
+  absl::Status s =
+      CallOnce(transport, "127.0.0.1:" + std::to_string(port) + "/dtxtest.Busi/Act",
+               Payload(1), absl::Milliseconds(500));
   CHECK(ResultOf(s) == BranchResult::kError);
 }
 
 TEST_CASE("a saga over gRPC rolls back on FAILURE") {
   Server server;
   GrpcTransport transport;
-  testing::SagaFixture f([&](CoordinatorOptions& o) { o.transports["grpc"] = &transport; });
+  testing::SagaFixture f(
+      [&](CoordinatorOptions& o) { o.transports["grpc"] = &transport; });
   absl::Status s = Saga(f.coordinator.get(), "grpc-saga-1")
                        .Add(server.Url(), server.Url(), Payload(5))
                        .Add(server.Url(), server.Url(), Payload(6, "failure"))
@@ -159,9 +163,10 @@ TEST_CASE("a saga over gRPC rolls back on FAILURE") {
   CHECK(IsFailure(s));
   CHECK(f.State("grpc-saga-1").global.status == "failed");
   absl::MutexLock lock(&server.service.mu);
-  CHECK(server.service.infos ==
-        std::vector<std::string>{"grpc-saga-1/01/action", "grpc-saga-1/02/action",
-                                 "grpc-saga-1/02/compensate", "grpc-saga-1/01/compensate"});
+  CHECK(server.service.infos == std::vector<std::string>{"grpc-saga-1/01/action",
+                                                         "grpc-saga-1/02/action",
+                                                         "grpc-saga-1/02/compensate",
+                                                         "grpc-saga-1/01/compensate"});
 }
 
 }  // namespace

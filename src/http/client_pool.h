@@ -2,11 +2,11 @@
 #ifndef DTX_HTTP_CLIENT_POOL_H_
 #define DTX_HTTP_CLIENT_POOL_H_
 
+#include <httplib.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"

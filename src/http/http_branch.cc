@@ -1,5 +1,7 @@
 #include "dtx/http/http_branch.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -52,21 +54,43 @@ HttpBranchServer::HttpBranchServer(int threads) {
 
 HttpBranchServer::~HttpBranchServer() { Stop(); }
 
-absl::StatusOr<int> HttpBranchServer::Start(const std::string& host, int port) {
+absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host, int port,
+                               int backlog) {
+  // httplib hands the new socket to the options callback before it binds and listens;
+  // keep its descriptor so that listen() can be called again with a larger backlog.
+  int fd = -1;
+  auto reuse_address = [](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  };
+  server.set_socket_options([&fd, reuse_address](socket_t sock) {
+    reuse_address(sock);
+    fd = sock;
+  });
   int bound = port;
   if (port == 0) {
-    bound = server_.bind_to_any_port(host);
-  } else if (!server_.bind_to_port(host, port)) {
+    bound = server.bind_to_any_port(host);
+  } else if (!server.bind_to_port(host, port)) {
     bound = -1;
   }
-  if (bound <= 0) {
+  server.set_socket_options(reuse_address);
+  if (bound <= 0 || fd < 0) {
     return absl::UnavailableError("cannot listen on " + host + ":" +
                                   std::to_string(port));
   }
+  if (::listen(fd, backlog) != 0) {
+    return absl::UnavailableError("listen(" + std::to_string(backlog) + ") failed");
+  }
+  return bound;
+}
+
+absl::StatusOr<int> HttpBranchServer::Start(const std::string& host, int port) {
+  absl::StatusOr<int> bound = BindServer(server_, host, port);
+  if (!bound.ok()) return bound.status();
   thread_ = std::thread([this] { server_.listen_after_bind(); });
   // stop() is a no-op until the server runs: wait, so that Stop() always ends it.
   while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return bound;
+  return *bound;
 }
 
 void HttpBranchServer::Stop() {

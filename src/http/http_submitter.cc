@@ -1,7 +1,6 @@
 #include "dtx/http/http_submitter.h"
 
 #include <chrono>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -35,8 +34,8 @@ absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
   client->set_write_timeout(timeout);
   httplib::Result result = client->Post("/api/dtmsvr/submit", *body, "application/json");
   if (!result) {
-    return absl::UnavailableError(absl::StrCat(impl_->options.server, ": ",
-                                               httplib::to_string(result.error())));
+    return absl::UnavailableError(
+        absl::StrCat(impl_->options.server, ": ", httplib::to_string(result.error())));
   }
   impl_->clients.Give(impl_->options.server, std::move(client));
   std::string message = result->body;

@@ -13,7 +13,8 @@ grpc::Status DtmGrpcService::NewGid(grpc::ServerContext*, const google::protobuf
   return grpc::Status::OK;
 }
 
-grpc::Status DtmGrpcService::Submit(grpc::ServerContext*, const dtmgimp::DtmRequest* request,
+grpc::Status DtmGrpcService::Submit(grpc::ServerContext*,
+                                    const dtmgimp::DtmRequest* request,
                                     google::protobuf::Empty*) {
   absl::StatusOr<TransGlobal> global = internal::TransGlobalFromDtmRequest(*request);
   if (!global.ok()) return ToGrpcStatus(global.status());
@@ -23,14 +24,16 @@ grpc::Status DtmGrpcService::Submit(grpc::ServerContext*, const dtmgimp::DtmRequ
 
 grpc::Status DtmGrpcService::Prepare(grpc::ServerContext*, const dtmgimp::DtmRequest*,
                                      google::protobuf::Empty*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "prepare: dtx drives sagas only so far (tcc, msg and xa are planned)");
+  return grpc::Status(
+      grpc::StatusCode::UNIMPLEMENTED,
+      "prepare: dtx drives sagas only so far (tcc, msg and xa are planned)");
 }
 
 grpc::Status DtmGrpcService::Abort(grpc::ServerContext*, const dtmgimp::DtmRequest*,
                                    google::protobuf::Empty*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "abort: dtx drives sagas only so far (tcc, msg and xa are planned)");
+  return grpc::Status(
+      grpc::StatusCode::UNIMPLEMENTED,
+      "abort: dtx drives sagas only so far (tcc, msg and xa are planned)");
 }
 
 grpc::Status DtmGrpcService::RegisterBranch(grpc::ServerContext*,

@@ -15,7 +15,8 @@ class DtmGrpcService final : public dtmgimp::Dtm::Service {
  public:
   explicit DtmGrpcService(Coordinator* coordinator) : coordinator_(coordinator) {}
 
-  grpc::Status NewGid(grpc::ServerContext* context, const google::protobuf::Empty* request,
+  grpc::Status NewGid(grpc::ServerContext* context,
+                      const google::protobuf::Empty* request,
                       dtmgimp::DtmGidReply* reply) override;
   grpc::Status Submit(grpc::ServerContext* context, const dtmgimp::DtmRequest* request,
                       google::protobuf::Empty* reply) override;

@@ -76,12 +76,12 @@ void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
     Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});
   });
 
-  server.Post(base + "/submit", [&coordinator](const httplib::Request& req,
-                                               httplib::Response& res) {
-    absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
-    if (!global.ok()) return WriteResult(global.status(), res);
-    WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
-  });
+  server.Post(base + "/submit",
+              [&coordinator](const httplib::Request& req, httplib::Response& res) {
+                absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
+                if (!global.ok()) return WriteResult(global.status(), res);
+                WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
+              });
 
   for (const char* op : {"/prepare", "/abort", "/registerBranch"}) {
     server.Post(base + op, [op](const httplib::Request& req, httplib::Response& res) {
@@ -89,9 +89,10 @@ void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
       if (doc.is_discarded() || !doc.is_object()) {
         return WriteResult(absl::InvalidArgumentError("malformed JSON"), res);
       }
-      WriteResult(absl::UnimplementedError(absl::StrCat(
-                      op + 1, ": dtx drives sagas only so far (tcc, msg and xa are planned)")),
-                  res);
+      WriteResult(
+          absl::UnimplementedError(absl::StrCat(
+              op + 1, ": dtx drives sagas only so far (tcc, msg and xa are planned)")),
+          res);
     });
   }
 
@@ -105,41 +106,44 @@ void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
     }
     if (!state.ok()) return WriteResult(state.status(), res);
     res.status = 200;
-    res.set_content(QueryResultToJson(state->global, state->branches), "application/json");
+    res.set_content(QueryResultToJson(state->global, state->branches),
+                    "application/json");
   });
 
-  server.Get(base + "/all", [&coordinator](const httplib::Request& req,
-                                           httplib::Response& res) {
-    int64_t position = 0;
-    int limit = 100;
-    const std::string p = req.get_param_value("position"), l = req.get_param_value("limit");
-    if ((!p.empty() && (!absl::SimpleAtoi(p, &position) || position < 0)) ||
-        (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
-      return WriteResult(
-          absl::InvalidArgumentError("position and limit must be positive integers"), res);
-    }
-    limit = std::min(limit, kMaxListLimit);
-    absl::StatusOr<std::vector<TransGlobal>> list =
-        coordinator.List(position, req.get_param_value("status"), limit);
-    if (!list.ok()) return WriteResult(list.status(), res);
-    const std::string next = static_cast<int>(list->size()) == limit && !list->empty()
-                                 ? std::to_string(list->back().id)
-                                 : std::string();
-    res.status = 200;
-    res.set_content(ListResultToJson(*list, next), "application/json");
-  });
+  server.Get(
+      base + "/all", [&coordinator](const httplib::Request& req, httplib::Response& res) {
+        int64_t position = 0;
+        int limit = 100;
+        const std::string p = req.get_param_value("position"),
+                          l = req.get_param_value("limit");
+        if ((!p.empty() && (!absl::SimpleAtoi(p, &position) || position < 0)) ||
+            (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
+          return WriteResult(
+              absl::InvalidArgumentError("position and limit must be positive integers"),
+              res);
+        }
+        limit = std::min(limit, kMaxListLimit);
+        absl::StatusOr<std::vector<TransGlobal>> list =
+            coordinator.List(position, req.get_param_value("status"), limit);
+        if (!list.ok()) return WriteResult(list.status(), res);
+        const std::string next = static_cast<int>(list->size()) == limit && !list->empty()
+                                     ? std::to_string(list->back().id)
+                                     : std::string();
+        res.status = 200;
+        res.set_content(ListResultToJson(*list, next), "application/json");
+      });
 
-  server.Post(base + "/forceStop", [&coordinator](const httplib::Request& req,
-                                                  httplib::Response& res) {
-    absl::StatusOr<std::string> gid = GidOf(req);
-    WriteResult(gid.ok() ? coordinator.ForceStop(*gid) : gid.status(), res);
-  });
+  server.Post(base + "/forceStop",
+              [&coordinator](const httplib::Request& req, httplib::Response& res) {
+                absl::StatusOr<std::string> gid = GidOf(req);
+                WriteResult(gid.ok() ? coordinator.ForceStop(*gid) : gid.status(), res);
+              });
 
-  server.Post(base + "/resetNextCronTime", [&coordinator](const httplib::Request& req,
-                                                          httplib::Response& res) {
-    absl::StatusOr<std::string> gid = GidOf(req);
-    WriteResult(gid.ok() ? coordinator.RetryNow(*gid) : gid.status(), res);
-  });
+  server.Post(base + "/resetNextCronTime",
+              [&coordinator](const httplib::Request& req, httplib::Response& res) {
+                absl::StatusOr<std::string> gid = GidOf(req);
+                WriteResult(gid.ok() ? coordinator.RetryNow(*gid) : gid.status(), res);
+              });
 
   server.Get(base + "/version", [version = options.version](const httplib::Request&,
                                                             httplib::Response& res) {

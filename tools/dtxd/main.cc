@@ -4,18 +4,18 @@
 // SIGINT (stops accepting requests, lets running passes end, exits 0).
 //
 // Prints one line when ready: "dtxd: http HOST:PORT grpc HOST:PORT store URL".
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
-#include <httplib.h>
-
 #include "dtx/coordinator.h"
 #include "dtx/grpc/grpc_transport.h"
+#include "dtx/http/http_branch.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/soci/soci_store.h"
 #include "server/grpc_api.h"
@@ -49,13 +49,16 @@ bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
   return !host->empty() && *port >= 0 && *port < 65536;
 }
 
-absl::Duration Seconds(double s) { return absl::Milliseconds(static_cast<int64_t>(s * 1000)); }
+absl::Duration Seconds(double s) {
+  return absl::Milliseconds(static_cast<int64_t>(s * 1000));
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Flags f;
-  CLI::App app{"dtxd: the dtx coordinator as a server (DTM-compatible HTTP and gRPC APIs)"};
+  CLI::App app{
+      "dtxd: the dtx coordinator as a server (DTM-compatible HTTP and gRPC APIs)"};
   app.set_config("--config", "", "Read options from this file (key = value lines)");
   app.add_option("--http-listen", f.http_listen, "HTTP API address (empty: off)")
       ->capture_default_str();
@@ -127,15 +130,12 @@ int main(int argc, char** argv) {
     http.set_keep_alive_max_count(100000);
     http.set_keep_alive_timeout(1);
     dtx::ServeDtmHttpApi(http, **coordinator, {.max_body_bytes = f.max_body_bytes});
-    if (http_port == 0) {
-      http_port = http.bind_to_any_port(http_host);
-    } else if (!http.bind_to_port(http_host, http_port)) {
-      http_port = -1;
-    }
-    if (http_port <= 0) {
+    absl::StatusOr<int> bound = dtx::BindServer(http, http_host, http_port);
+    if (!bound.ok()) {
       std::fprintf(stderr, "dtxd: cannot listen on %s\n", f.http_listen.c_str());
       return 1;
     }
+    http_port = *bound;
     http_thread = std::thread([&http] { http.listen_after_bind(); });
   }
 
@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
   int grpc_port = 0;
   if (!f.grpc_listen.empty()) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(f.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
+    builder.AddListeningPort(f.grpc_listen, grpc::InsecureServerCredentials(),
+                             &grpc_port);
     builder.RegisterService(&grpc_api);
     grpc_server = builder.BuildAndStart();
     if (grpc_server == nullptr || grpc_port == 0) {

@@ -1,8 +1,8 @@
 #include "api/mall_api.h"
 
-#include <chrono>
-
 #include <grpcpp/create_channel.h>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "dtx/gid.h"
@@ -29,11 +29,12 @@ class Body {
     if (!error_.empty()) return 0;
     auto it = doc_.find(name);
     if (it == doc_.end()) return Fail(std::string("missing '") + name + "'"), 0;
-    if (!it->is_number_integer()) return Fail(std::string("'") + name + "' must be an integer"), 0;
+    if (!it->is_number_integer())
+      return Fail(std::string("'") + name + "' must be an integer"), 0;
     int64_t v = it->get<int64_t>();
     if (v < min || v > max) {
-      return Fail(std::string("'") + name + "' must be in [" + std::to_string(min) + ", " +
-                  std::to_string(max) + "]"),
+      return Fail(std::string("'") + name + "' must be in [" + std::to_string(min) +
+                  ", " + std::to_string(max) + "]"),
              0;
     }
     return v;
@@ -60,14 +61,17 @@ class Body {
   std::string error_;
 };
 
-json ToJson(const User& u) { return {{"id", u.id()}, {"name", u.name()}, {"mobile", u.mobile()}}; }
+json ToJson(const User& u) {
+  return {{"id", u.id()}, {"name", u.name()}, {"mobile", u.mobile()}};
+}
 json ToJson(const Product& p) {
-  return {{"id", p.id()},         {"name", p.name()},     {"desc", p.desc()},
-          {"stock", p.stock()},   {"amount", p.amount()}, {"status", p.status()}};
+  return {{"id", p.id()},       {"name", p.name()},     {"desc", p.desc()},
+          {"stock", p.stock()}, {"amount", p.amount()}, {"status", p.status()}};
 }
 json ToJson(const Order& o) {
-  return {{"id", o.id()},   {"gid", o.gid()},       {"uid", o.uid()},       {"pid", o.pid()},
-          {"num", o.num()}, {"amount", o.amount()}, {"status", o.status()}};
+  return {{"id", o.id()},        {"gid", o.gid()}, {"uid", o.uid()},
+          {"pid", o.pid()},      {"num", o.num()}, {"amount", o.amount()},
+          {"status", o.status()}};
 }
 
 void Reply(httplib::Response& res, int status, const json& body) {
@@ -101,12 +105,30 @@ MallApi::MallApi(MallApiOptions options)
     : options_(std::move(options)),
       users_(UserService::NewStub(
           grpc::CreateChannel(options_.user_target, grpc::InsecureChannelCredentials()))),
-      products_(ProductService::NewStub(
-          grpc::CreateChannel(options_.product_target, grpc::InsecureChannelCredentials()))),
-      orders_(OrderService::NewStub(
-          grpc::CreateChannel(options_.order_target, grpc::InsecureChannelCredentials()))) {}
+      products_(ProductService::NewStub(grpc::CreateChannel(
+          options_.product_target, grpc::InsecureChannelCredentials()))),
+      orders_(OrderService::NewStub(grpc::CreateChannel(
+          options_.order_target, grpc::InsecureChannelCredentials()))) {}
 
 void MallApi::Register(httplib::Server& server) {
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    Reply(res, res.status,
+          {{"message", res.status == 413   ? "request body too large"
+                       : res.status == 404 ? "no such API"
+                                           : "bad request"}});
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          what = ex.what();
+        } catch (...) {
+        }
+        Reply(res, 500, {{"message", what}});
+      });
   auto route = [&server](const std::string& path, auto handler) {
     server.Post(path, [handler](const httplib::Request& req, httplib::Response& res) {
       Body body(req.body);
@@ -119,14 +141,16 @@ void MallApi::Register(httplib::Server& server) {
     r.set_mobile(b.String("mobile"));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
     User user;
-    Forward(res, [&](grpc::ClientContext* c) { return users_->Create(c, r, &user); }, &user);
+    Forward(
+        res, [&](grpc::ClientContext* c) { return users_->Create(c, r, &user); }, &user);
   });
   route("/api/user/detail", [this](Body& b, httplib::Response& res) {
     UserIdRequest r;
     r.set_id(b.Int("id", 1));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
     User user;
-    Forward(res, [&](grpc::ClientContext* c) { return users_->Detail(c, r, &user); }, &user);
+    Forward(
+        res, [&](grpc::ClientContext* c) { return users_->Detail(c, r, &user); }, &user);
   });
   route("/api/product/create", [this](Body& b, httplib::Response& res) {
     Product p;
@@ -136,14 +160,16 @@ void MallApi::Register(httplib::Server& server) {
     p.set_amount(b.Int("amount", 0));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
     Product out;
-    Forward(res, [&](grpc::ClientContext* c) { return products_->Create(c, p, &out); }, &out);
+    Forward(
+        res, [&](grpc::ClientContext* c) { return products_->Create(c, p, &out); }, &out);
   });
   route("/api/product/detail", [this](Body& b, httplib::Response& res) {
     ProductIdRequest r;
     r.set_id(b.Int("id", 1));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
     Product out;
-    Forward(res, [&](grpc::ClientContext* c) { return products_->Detail(c, r, &out); }, &out);
+    Forward(
+        res, [&](grpc::ClientContext* c) { return products_->Detail(c, r, &out); }, &out);
   });
   route("/api/product/update", [this](Body& b, httplib::Response& res) {
     StockRequest r;
@@ -151,12 +177,14 @@ void MallApi::Register(httplib::Server& server) {
     r.set_stock(b.Int("stock", 0));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
     Product out;
-    Forward(res, [&](grpc::ClientContext* c) { return products_->SetStock(c, r, &out); },
-            &out);
+    Forward(
+        res, [&](grpc::ClientContext* c) { return products_->SetStock(c, r, &out); },
+        &out);
   });
-  server.Post("/api/order/create", [this](const httplib::Request& req, httplib::Response& res) {
-    CreateOrder(req, res);
-  });
+  server.Post("/api/order/create",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                CreateOrder(req, res);
+              });
   route("/api/order/detail", [this](Body& b, httplib::Response& res) {
     OrderQuery q;
     if (b.Has("gid")) {
@@ -166,7 +194,8 @@ void MallApi::Register(httplib::Server& server) {
     }
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
     Order out;
-    Forward(res, [&](grpc::ClientContext* c) { return orders_->Detail(c, q, &out); }, &out);
+    Forward(
+        res, [&](grpc::ClientContext* c) { return orders_->Detail(c, q, &out); }, &out);
   });
   route("/api/order/list", [this](Body& b, httplib::Response& res) {
     OrderListRequest r;
@@ -184,7 +213,8 @@ void MallApi::Register(httplib::Server& server) {
 
 void MallApi::CreateOrder(const httplib::Request& req, httplib::Response& res) {
   Body b(req.body);
-  const int64_t uid = b.Int("uid", 1), pid = b.Int("pid", 1), num = b.Int("num", 1, kMaxNum);
+  const int64_t uid = b.Int("uid", 1), pid = b.Int("pid", 1),
+                num = b.Int("num", 1, kMaxNum);
   if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
 
   // Check the user and the product before anything is written.
@@ -210,13 +240,14 @@ void MallApi::CreateOrder(const httplib::Request& req, httplib::Response& res) {
   const std::string gid = dtx::GidGenerator().Next();
   const std::string o = options_.order_target + "/mall.OrderService/";
   const std::string p = options_.product_target + "/mall.ProductService/";
-  absl::Status result = dtx::Saga(options_.submitter, gid)
-                            .Add(o + "Create", o + "CreateRevert", order.SerializeAsString())
-                            .Add(p + "DecrStock", p + "DecrStockRevert", stock.SerializeAsString())
-                            .Protocol("grpc")
-                            .RequestTimeout(options_.branch_timeout)
-                            .WaitResult(true)
-                            .Submit();
+  absl::Status result =
+      dtx::Saga(options_.submitter, gid)
+          .Add(o + "Create", o + "CreateRevert", order.SerializeAsString())
+          .Add(p + "DecrStock", p + "DecrStockRevert", stock.SerializeAsString())
+          .Protocol("grpc")
+          .RequestTimeout(options_.branch_timeout)
+          .WaitResult(true)
+          .Submit();
   json body = {{"gid", gid}};
   if (dtx::IsOngoing(result)) {
     body["message"] = "the order is being processed";

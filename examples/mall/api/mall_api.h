@@ -4,10 +4,10 @@
 #ifndef MALL_API_MALL_API_H_
 #define MALL_API_MALL_API_H_
 
+#include <httplib.h>
+
 #include <memory>
 #include <string>
-
-#include <httplib.h>
 
 #include "dtx/submitter.h"
 #include "order.grpc.pb.h"

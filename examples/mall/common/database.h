@@ -3,11 +3,11 @@
 #ifndef MALL_COMMON_DATABASE_H_
 #define MALL_COMMON_DATABASE_H_
 
+#include <soci/soci.h>
+
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <soci/soci.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

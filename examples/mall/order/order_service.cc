@@ -27,8 +27,9 @@ grpc::Status OrderServiceImpl::CreateRevert(grpc::ServerContext* context,
 
 grpc::Status OrderServiceImpl::Detail(grpc::ServerContext*, const OrderQuery* request,
                                       Order* reply) {
-  absl::StatusOr<Order> order = request->gid().empty() ? orders_->FindById(request->id())
-                                                        : orders_->FindByGid(request->gid());
+  absl::StatusOr<Order> order = request->gid().empty()
+                                    ? orders_->FindById(request->id())
+                                    : orders_->FindByGid(request->gid());
   if (!order.ok()) return dtx::ToGrpcStatus(order.status());
   *reply = *order;
   return grpc::Status::OK;

@@ -15,9 +15,11 @@ class OrderServiceImpl final : public OrderService::Service {
 
   grpc::Status Create(grpc::ServerContext* context, const OrderCreateRequest* request,
                       OrderEmpty* reply) override;
-  grpc::Status CreateRevert(grpc::ServerContext* context, const OrderCreateRequest* request,
+  grpc::Status CreateRevert(grpc::ServerContext* context,
+                            const OrderCreateRequest* request,
                             OrderEmpty* reply) override;
-  grpc::Status Detail(grpc::ServerContext*, const OrderQuery* request, Order* reply) override;
+  grpc::Status Detail(grpc::ServerContext*, const OrderQuery* request,
+                      Order* reply) override;
   grpc::Status List(grpc::ServerContext*, const OrderListRequest* request,
                     OrderList* reply) override;
 

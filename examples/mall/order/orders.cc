@@ -29,10 +29,11 @@ absl::StatusOr<std::vector<Order>> Orders::Select(const std::string& where,
     long long id = 0, uid = 0, pid = 0, amount = 0, num = 0, status = 0;
     std::string gid;
     soci::statement st =
-        (sql.prepare << "SELECT id, gid, uid, pid, amount, num, status FROM orders WHERE " +
-                            where + " ORDER BY id",
-         soci::use(key), soci::into(id), soci::into(gid), soci::into(uid), soci::into(pid),
-         soci::into(amount), soci::into(num), soci::into(status));
+        (sql.prepare
+             << "SELECT id, gid, uid, pid, amount, num, status FROM orders WHERE " +
+                    where + " ORDER BY id",
+         soci::use(key), soci::into(id), soci::into(gid), soci::into(uid),
+         soci::into(pid), soci::into(amount), soci::into(num), soci::into(status));
     st.execute();
     while (st.fetch()) {
       Order o;

@@ -40,7 +40,8 @@ class Orders {
   absl::StatusOr<std::vector<Order>> ListByUser(int64_t uid);
 
  private:
-  absl::StatusOr<std::vector<Order>> Select(const std::string& where, const std::string& key);
+  absl::StatusOr<std::vector<Order>> Select(const std::string& where,
+                                            const std::string& key);
   Database* db_;
 };
 

@@ -14,16 +14,16 @@ grpc::Status ProductServiceImpl::Create(grpc::ServerContext*, const Product* req
   return grpc::Status::OK;
 }
 
-grpc::Status ProductServiceImpl::Detail(grpc::ServerContext*, const ProductIdRequest* request,
-                                        Product* reply) {
+grpc::Status ProductServiceImpl::Detail(grpc::ServerContext*,
+                                        const ProductIdRequest* request, Product* reply) {
   absl::StatusOr<Product> p = products_->Find(request->id());
   if (!p.ok()) return dtx::ToGrpcStatus(p.status());
   *reply = *p;
   return grpc::Status::OK;
 }
 
-grpc::Status ProductServiceImpl::SetStock(grpc::ServerContext*, const StockRequest* request,
-                                          Product* reply) {
+grpc::Status ProductServiceImpl::SetStock(grpc::ServerContext*,
+                                          const StockRequest* request, Product* reply) {
   absl::StatusOr<Product> p = products_->SetStock(request->id(), request->stock());
   if (!p.ok()) return dtx::ToGrpcStatus(p.status());
   *reply = *p;
@@ -48,7 +48,8 @@ grpc::Status ProductServiceImpl::DecrStock(grpc::ServerContext* context,
 }
 
 grpc::Status ProductServiceImpl::DecrStockRevert(grpc::ServerContext* context,
-                                                 const DecrStockRequest* request, Empty*) {
+                                                 const DecrStockRequest* request,
+                                                 Empty*) {
   absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
   if (!info.ok()) return dtx::ToGrpcStatus(info.status());
   return dtx::ToGrpcStatus(db_->Run([&](soci::session& sql) {
@@ -58,8 +59,8 @@ grpc::Status ProductServiceImpl::DecrStockRevert(grpc::ServerContext* context,
   }));
 }
 
-grpc::Status ProductServiceImpl::SetFault(grpc::ServerContext*, const FaultRequest* request,
-                                          Empty*) {
+grpc::Status ProductServiceImpl::SetFault(grpc::ServerContext*,
+                                          const FaultRequest* request, Empty*) {
   fail_after_commit_ = request->fail_decr_stock_after_commit();
   return grpc::Status::OK;
 }

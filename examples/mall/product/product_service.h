@@ -14,15 +14,16 @@ class ProductServiceImpl final : public ProductService::Service {
  public:
   ProductServiceImpl(Database* db, Products* products) : db_(db), products_(products) {}
 
-  grpc::Status Create(grpc::ServerContext*, const Product* request, Product* reply) override;
+  grpc::Status Create(grpc::ServerContext*, const Product* request,
+                      Product* reply) override;
   grpc::Status Detail(grpc::ServerContext*, const ProductIdRequest* request,
                       Product* reply) override;
   grpc::Status SetStock(grpc::ServerContext*, const StockRequest* request,
                         Product* reply) override;
   grpc::Status DecrStock(grpc::ServerContext* context, const DecrStockRequest* request,
                          Empty* reply) override;
-  grpc::Status DecrStockRevert(grpc::ServerContext* context, const DecrStockRequest* request,
-                               Empty* reply) override;
+  grpc::Status DecrStockRevert(grpc::ServerContext* context,
+                               const DecrStockRequest* request, Empty* reply) override;
   // Fault injection for the demo and tests.
   grpc::Status SetFault(grpc::ServerContext*, const FaultRequest* request,
                         Empty* reply) override;

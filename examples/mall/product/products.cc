@@ -25,12 +25,14 @@ absl::Status Read(soci::session& sql, int64_t id, Product* p) {
 
 absl::StatusOr<Product> Products::Create(const Product& in) {
   if (in.name().empty() || in.stock() < 0 || in.amount() < 0) {
-    return absl::InvalidArgumentError("a product needs a name, stock >= 0 and amount >= 0");
+    return absl::InvalidArgumentError(
+        "a product needs a name, stock >= 0 and amount >= 0");
   }
   Product out;
   absl::Status s = db_->Run([&](soci::session& sql) {
     long long stock = in.stock(), amount = in.amount(), status = in.status(), id = 0;
-    sql << "INSERT INTO product (name, desc, stock, amount, status) VALUES (:n, :d, :s, :a, "
+    sql << "INSERT INTO product (name, desc, stock, amount, status) VALUES (:n, :d, :s, "
+           ":a, "
            ":st)",
         soci::use(in.name()), soci::use(in.desc()), soci::use(stock), soci::use(amount),
         soci::use(status);
@@ -53,7 +55,8 @@ absl::StatusOr<Product> Products::SetStock(int64_t id, int64_t stock) {
   Product out;
   absl::Status s = db_->Run([&](soci::session& sql) {
     long long key = id, value = stock;
-    sql << "UPDATE product SET stock = :s WHERE id = :id", soci::use(value), soci::use(key);
+    sql << "UPDATE product SET stock = :s WHERE id = :id", soci::use(value),
+        soci::use(key);
     return Read(sql, id, &out);
   });
   if (!s.ok()) return s;
@@ -69,14 +72,16 @@ absl::Status Products::DecrStock(soci::session& tx, int64_t id, int64_t num) {
   take.execute(true);
   if (take.get_affected_rows() == 1) return absl::OkStatus();
   Product p;
-  if (!Read(tx, id, &p).ok()) return dtx::FailureError("no product " + std::to_string(id));
-  return dtx::FailureError("insufficient stock: " + std::to_string(p.stock()) + " left, " +
-                           std::to_string(num) + " wanted");
+  if (!Read(tx, id, &p).ok())
+    return dtx::FailureError("no product " + std::to_string(id));
+  return dtx::FailureError("insufficient stock: " + std::to_string(p.stock()) +
+                           " left, " + std::to_string(num) + " wanted");
 }
 
 absl::Status Products::IncrStock(soci::session& tx, int64_t id, int64_t num) {
   long long key = id, n = num;
-  tx << "UPDATE product SET stock = stock + :n WHERE id = :id", soci::use(n), soci::use(key);
+  tx << "UPDATE product SET stock = stock + :n WHERE id = :id", soci::use(n),
+      soci::use(key);
   return absl::OkStatus();
 }
 

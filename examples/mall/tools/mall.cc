@@ -10,10 +10,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
-
-#include <CLI/CLI.hpp>
 
 #include "demo.h"
 #include "mall_node.h"
@@ -26,8 +25,10 @@ int main(int argc, char** argv) {
   CLI::App* demo = app.add_subcommand("demo", "Play the three scenarios and check them");
   CLI::App* serve = app.add_subcommand("serve", "Run the mall until SIGTERM");
   for (CLI::App* cmd : {demo, serve}) {
-    cmd->add_option("--dir", dir, "Directory of the databases (default: a new one in /tmp)");
-    cmd->add_option("--dtxd", dtxd, "dtxd's gRPC address (default: embedded coordinator)");
+    cmd->add_option("--dir", dir,
+                    "Directory of the databases (default: a new one in /tmp)");
+    cmd->add_option("--dtxd", dtxd,
+                    "dtxd's gRPC address (default: embedded coordinator)");
   }
   serve->add_option("--port", port, "HTTP API port on 127.0.0.1 (default: any free)");
   CLI11_PARSE(app, argc, argv);
@@ -55,7 +56,8 @@ int main(int argc, char** argv) {
   }
   std::printf("mall: API %s, services user %s product %s order %s, databases in %s, %s\n",
               (*node)->api_base().c_str(), (*node)->user_target().c_str(),
-              (*node)->product_target().c_str(), (*node)->order_target().c_str(), dir.c_str(),
+              (*node)->product_target().c_str(), (*node)->order_target().c_str(),
+              dir.c_str(),
               dtxd.empty() ? "embedded coordinator" : ("dtxd at " + dtxd).c_str());
   std::fflush(stdout);
   if (*demo) {

@@ -4,8 +4,8 @@
 
 namespace mall {
 
-grpc::Status UserServiceImpl::Create(grpc::ServerContext*, const UserCreateRequest* request,
-                                     User* reply) {
+grpc::Status UserServiceImpl::Create(grpc::ServerContext*,
+                                     const UserCreateRequest* request, User* reply) {
   absl::StatusOr<User> user = users_->Create(request->name(), request->mobile());
   if (!user.ok()) return dtx::ToGrpcStatus(user.status());
   *reply = *user;

@@ -9,9 +9,11 @@ absl::StatusOr<User> Users::Create(const std::string& name, const std::string& m
   User user;
   absl::Status s = db_->Run([&](soci::session& sql) {
     int taken = 0;
-    sql << "SELECT COUNT(*) FROM user WHERE mobile = :m", soci::use(mobile), soci::into(taken);
+    sql << "SELECT COUNT(*) FROM user WHERE mobile = :m", soci::use(mobile),
+        soci::into(taken);
     if (taken > 0) return absl::AlreadyExistsError("mobile " + mobile + " is taken");
-    sql << "INSERT INTO user (name, mobile) VALUES (:n, :m)", soci::use(name), soci::use(mobile);
+    sql << "INSERT INTO user (name, mobile) VALUES (:n, :m)", soci::use(name),
+        soci::use(mobile);
     long long id = 0;
     sql << "SELECT last_insert_rowid()", soci::into(id);
     user.set_id(id);
@@ -28,8 +30,8 @@ absl::StatusOr<User> Users::Find(int64_t id) {
   absl::Status s = db_->Run([&](soci::session& sql) {
     std::string name, mobile;
     long long key = id;
-    sql << "SELECT name, mobile FROM user WHERE id = :id", soci::use(key), soci::into(name),
-        soci::into(mobile);
+    sql << "SELECT name, mobile FROM user WHERE id = :id", soci::use(key),
+        soci::into(name), soci::into(mobile);
     if (!sql.got_data()) return absl::NotFoundError("no user " + std::to_string(id));
     user.set_id(id);
     user.set_name(name);

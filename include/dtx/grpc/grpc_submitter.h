@@ -3,10 +3,10 @@
 #ifndef DTX_GRPC_GRPC_SUBMITTER_H_
 #define DTX_GRPC_GRPC_SUBMITTER_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/security/credentials.h>
 
 #include "absl/time/time.h"
 #include "dtx/submitter.h"

@@ -6,10 +6,10 @@
 #ifndef DTX_GRPC_GRPC_TRANSPORT_H_
 #define DTX_GRPC_GRPC_TRANSPORT_H_
 
+#include <grpcpp/security/credentials.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/security/credentials.h>
 
 #include "absl/status/status.h"
 #include "dtx/transport.h"
@@ -43,7 +43,8 @@ class GrpcTransport : public Transport {
 
 // Splits "host:port/package.Service/Method" into the channel target "host:port" and
 // the method "/package.Service/Method".
-absl::Status ParseGrpcUrl(const std::string& url, std::string* target, std::string* method);
+absl::Status ParseGrpcUrl(const std::string& url, std::string* target,
+                          std::string* method);
 
 }  // namespace dtx
 

@@ -41,6 +41,13 @@ using BranchHandler =
 // parameters gets 400; an exception thrown by the handler becomes a 500.
 void ServeBranch(httplib::Server& server, const std::string& path, BranchHandler handler);
 
+// Binds `server` to host:port (port 0: any free port) with a listen backlog of
+// `backlog` and returns the port. cpp-httplib as Debian builds it listens with a
+// backlog of 5, which drops connections under a burst of clients; this raises it.
+// kUnavailable when the address cannot be bound. Call listen_after_bind() next.
+absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host, int port,
+                               int backlog = 1024);
+
 // An httplib::Server on its own thread, bound to loopback unless told otherwise.
 // Not thread-safe; Stop() (or the destructor) waits for the listening thread.
 class HttpBranchServer {

@@ -41,7 +41,8 @@ class SociStore : public Store {
                                                     absl::Time lease_until,
                                                     std::string_view owner,
                                                     int limit) override;
-  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id, std::string_view status,
+  absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
+                                                std::string_view status,
                                                 int limit) override;
 
  private:

@@ -1,0 +1,44 @@
+// The order domain alone, on a real SQLite file.
+#include "order/orders.h"
+
+#include <catch2/catch.hpp>
+
+#include "dtx/result.h"
+#include "test_util.h"
+
+namespace mall {
+namespace {
+
+TEST_CASE("an order is found, and invalidated, by the gid of its saga") {
+  auto opened =
+      Database::Open(dtx::testing::NewTempDir("orders") + "/order.db", kOrderSchema);
+  REQUIRE(opened.ok());
+  Database& db = **opened;
+  Orders orders(&db);
+  OrderCreateRequest r;
+  r.set_uid(7);
+  r.set_pid(3);
+  r.set_amount(100);
+  r.set_num(2);
+  REQUIRE(db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-a", r); }).ok());
+  REQUIRE(db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-b", r); }).ok());
+  // The user's latest order is gid-b; reverting gid-a must touch gid-a only.
+  REQUIRE(
+      db.Run([&](soci::session& tx) { return Orders::Invalidate(tx, "gid-a"); }).ok());
+  CHECK(orders.FindByGid("gid-a")->status() == kOrderInvalid);
+  CHECK(orders.FindByGid("gid-b")->status() == kOrderCreated);
+  // Nothing to invalidate is fine (CreateRevert after a Create that never ran).
+  CHECK(
+      db.Run([&](soci::session& tx) { return Orders::Invalidate(tx, "gid-none"); }).ok());
+  CHECK(absl::IsNotFound(orders.FindByGid("gid-none").status()));
+  absl::StatusOr<std::vector<Order>> list = orders.ListByUser(7);
+  REQUIRE(list.ok());
+  CHECK(list->size() == 2);
+  CHECK(orders.FindById((*list)[1].id())->gid() == "gid-b");
+  r.set_num(0);
+  CHECK(dtx::IsFailure(
+      db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-c", r); })));
+}
+
+}  // namespace
+}  // namespace mall
