@@ -12,12 +12,7 @@ extern char** environ;
 
 namespace dtx::testing {
 
-DtxdProcess::DtxdProcess(const std::string& db_path,
-                         std::vector<std::string> extra_args) {
-  std::vector<std::string> args = {DTX_DTXD_BINARY,      "--http-listen", "127.0.0.1:0",
-                                   "--grpc-listen",      "127.0.0.1:0",   "--store",
-                                   "sqlite://" + db_path};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
+ChildProcess::ChildProcess(std::vector<std::string> args) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -27,25 +22,28 @@ DtxdProcess::DtxdProcess(const std::string& db_path,
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, out[0]);
-  REQUIRE(posix_spawn(&pid_, DTX_DTXD_BINARY, &actions, nullptr, argv.data(), environ) ==
-          0);
+  REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   FILE* stream = fdopen(out[0], "r");
   char line[512] = {0};
   const bool got = fgets(line, sizeof(line), stream) != nullptr;
-  fclose(stream);  // dtxd's later lines go nowhere; it ignores SIGPIPE-free writes
-  INFO("dtxd said: " << line);
+  fclose(stream);  // the child ignores SIGPIPE; its later lines go nowhere
+  ready_line_ = line;
+  INFO(args[0] << " said: " << ready_line_);
   REQUIRE(got);
-  REQUIRE(std::sscanf(line, "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http_port_,
-                      &grpc_port_) == 2);
 }
 
-DtxdProcess::~DtxdProcess() {
+ChildProcess::~ChildProcess() {
   if (pid_ > 0) Kill();
 }
 
-int DtxdProcess::Terminate() {
+int ChildProcess::port() const {
+  const size_t colon = ready_line_.rfind(':');
+  return colon == std::string::npos ? -1 : std::atoi(ready_line_.c_str() + colon + 1);
+}
+
+int ChildProcess::Terminate() {
   kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);
@@ -53,11 +51,32 @@ int DtxdProcess::Terminate() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-void DtxdProcess::Kill() {
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+namespace {
+
+std::vector<std::string> DtxdArgs(const std::string& db_path,
+                                  std::vector<std::string> extra) {
+  std::vector<std::string> args = {DTX_DTXD_BINARY,      "--http-listen", "127.0.0.1:0",
+                                   "--grpc-listen",      "127.0.0.1:0",   "--store",
+                                   "sqlite://" + db_path};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+}  // namespace
+
+DtxdProcess::DtxdProcess(const std::string& db_path, std::vector<std::string> extra_args)
+    : process_(DtxdArgs(db_path, std::move(extra_args))) {
+  REQUIRE(std::sscanf(process_.ready_line().c_str(),
+                      "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http_port_,
+                      &grpc_port_) == 2);
 }
 
 }  // namespace dtx::testing

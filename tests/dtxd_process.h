@@ -1,4 +1,5 @@
-// Runs dtxd as a separate process for end-to-end tests.
+// Runs dtxd, or any server that prints a ready line, as a separate process for
+// end-to-end tests.
 #ifndef DTX_TESTS_DTXD_PROCESS_H_
 #define DTX_TESTS_DTXD_PROCESS_H_
 
@@ -9,19 +10,16 @@
 
 namespace dtx::testing {
 
-class DtxdProcess {
+// A child process whose first line on stdout says it is ready.
+class ChildProcess {
  public:
-  // Starts dtxd on 127.0.0.1 (any free ports) with its store at `db_path`, plus
-  // `extra_args`; returns when it printed its ready line. REQUIREs success.
-  DtxdProcess(const std::string& db_path, std::vector<std::string> extra_args = {});
-  ~DtxdProcess();  // SIGKILL if still running
+  // Starts argv[0] with `argv` and waits for its first line. REQUIREs success.
+  explicit ChildProcess(std::vector<std::string> argv);
+  ~ChildProcess();  // SIGKILL if still running
 
-  int http_port() const { return http_port_; }
-  int grpc_port() const { return grpc_port_; }
-  std::string http_base() const {
-    return "http://127.0.0.1:" + std::to_string(http_port_);
-  }
-  std::string grpc_target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
+  const std::string& ready_line() const { return ready_line_; }
+  // The port in the ready line's last "HOST:PORT".
+  int port() const;
 
   // SIGTERM, then waits; returns the exit status (-1 if it did not exit normally).
   int Terminate();
@@ -30,6 +28,26 @@ class DtxdProcess {
 
  private:
   pid_t pid_ = -1;
+  std::string ready_line_;
+};
+
+// dtxd on 127.0.0.1 (any free ports) with its store at `db_path`, plus `extra_args`.
+class DtxdProcess {
+ public:
+  DtxdProcess(const std::string& db_path, std::vector<std::string> extra_args = {});
+
+  int http_port() const { return http_port_; }
+  int grpc_port() const { return grpc_port_; }
+  std::string http_base() const {
+    return "http://127.0.0.1:" + std::to_string(http_port_);
+  }
+  std::string grpc_target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
+
+  int Terminate() { return process_.Terminate(); }
+  void Kill() { process_.Kill(); }
+
+ private:
+  ChildProcess process_;
   int http_port_ = 0;
   int grpc_port_ = 0;
 };

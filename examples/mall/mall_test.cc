@@ -61,6 +61,27 @@ TEST_CASE("the three scenarios, through dtxd in its own process") {
   CHECK(dtxd.Terminate() == 0);
 }
 
+TEST_CASE("the three scenarios, one process per service plus dtxd") {
+  const std::string dir = dtx::testing::NewTempDir("mall-processes");
+  const std::string bin = MALL_BIN_DIR;
+  dtx::testing::DtxdProcess dtxd(dir + "/dtxd.db");
+  dtx::testing::ChildProcess user({bin + "/mall_user", "--db", dir + "/user.db"});
+  dtx::testing::ChildProcess product(
+      {bin + "/mall_product", "--db", dir + "/product.db"});
+  dtx::testing::ChildProcess order({bin + "/mall_order", "--db", dir + "/order.db"});
+  auto target = [](const dtx::testing::ChildProcess& p) {
+    return "127.0.0.1:" + std::to_string(p.port());
+  };
+  dtx::testing::ChildProcess api({bin + "/mall_api", "--user", target(user), "--product",
+                                  target(product), "--order", target(order), "--dtxd",
+                                  dtxd.grpc_target()});
+  CHECK(RunDemo({.api_base = "http://127.0.0.1:" + std::to_string(api.port()),
+                 .product_target = target(product),
+                 .dir = dir}) == 0);
+  for (auto* p : {&api, &order, &product, &user}) CHECK(p->Terminate() == 0);
+  CHECK(dtxd.Terminate() == 0);
+}
+
 TEST_CASE("200 concurrent orders of 1 unit against a stock of 50") {
   const std::string dir = dtx::testing::NewTempDir("mall-load");
   auto node = StartMall(dir);
