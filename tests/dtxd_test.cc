@@ -190,6 +190,33 @@ TEST_CASE("dtxd answers bad requests with a clear 4xx and keeps running") {
   CHECK(dtxd.Terminate() == 0);
 }
 
+TEST_CASE("dtxd reads its options from a config file") {
+  const std::string dir = testing::NewTempDir("dtxd-config");
+  {
+    std::FILE* f = std::fopen((dir + "/dtxd.ini").c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fputs("# dtxd options\nmax-body-bytes = 500\nretry-interval = 7\n", f);
+    std::fclose(f);
+  }
+  DtxdProcess dtxd(dir + "/dtx.db", {"--config", dir + "/dtxd.ini"});
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  httplib::Result big = Post(c, "submit", std::string(600, ' '));
+  REQUIRE(big);
+  CHECK(big->status == 413);
+  Branches branches;
+  REQUIRE(Post(c, "submit",
+               json{{"gid", "cfg-1"},
+                    {"trans_type", "saga"},
+                    {"steps", {{{"action", branches.base + "/flaky"}, {"compensate", ""}}}},
+                    {"payloads", {"{}"}},
+                    {"wait_result", true}}
+                   .dump())
+              ->status == 409);
+  json q = Query(c, "cfg-1");
+  CHECK(q["transaction"]["next_cron_interval"] == 7);  // the configured retry interval
+  CHECK(dtxd.Terminate() == 0);
+}
+
 class BusiService final : public dtxtest::Busi::Service {
  public:
   grpc::Status Act(grpc::ServerContext* context, const dtxtest::BusiRequest* request,
