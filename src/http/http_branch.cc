@@ -54,6 +54,29 @@ HttpBranchServer::HttpBranchServer(int threads) {
 
 HttpBranchServer::~HttpBranchServer() { Stop(); }
 
+void AnswerErrorsAsJson(httplib::Server& server) {
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const char* message = res.status == 413   ? "request body too large"
+                          : res.status == 404 ? "no such API"
+                                              : "bad request";
+    const int status = res.status;
+    WriteResult(absl::InvalidArgumentError(message), res);
+    res.status = status;
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          what = ex.what();
+        } catch (...) {
+        }
+        WriteResult(absl::InternalError(what), res);
+      });
+}
+
 absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host, int port,
                                int backlog) {
   // httplib hands the new socket to the options callback before it binds and listens;

@@ -53,24 +53,7 @@ void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
                      const HttpApiOptions& options) {
   const std::string base = kBase;
   server.set_payload_max_length(options.max_body_bytes);
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
-        std::string what = "internal error";
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          what = ex.what();
-        } catch (...) {
-        }
-        WriteResult(absl::InternalError(what), res);
-      });
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string message = res.status == 413   ? "request body too large"
-                          : res.status == 404 ? "no such API"
-                                              : "bad request";
-    Json(res, res.status, {{"message", message}});
-  });
+  AnswerErrorsAsJson(server);
 
   server.Get(base + "/newGid", [](const httplib::Request&, httplib::Response& res) {
     Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});

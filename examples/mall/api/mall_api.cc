@@ -7,6 +7,7 @@
 
 #include "dtx/gid.h"
 #include "dtx/grpc/grpc_branch.h"
+#include "dtx/http/http_branch.h"
 #include "dtx/result.h"
 #include "dtx/saga.h"
 
@@ -111,24 +112,7 @@ MallApi::MallApi(MallApiOptions options)
           options_.order_target, grpc::InsecureChannelCredentials()))) {}
 
 void MallApi::Register(httplib::Server& server) {
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    Reply(res, res.status,
-          {{"message", res.status == 413   ? "request body too large"
-                       : res.status == 404 ? "no such API"
-                                           : "bad request"}});
-  });
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
-        std::string what = "internal error";
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          what = ex.what();
-        } catch (...) {
-        }
-        Reply(res, 500, {{"message", what}});
-      });
+  dtx::AnswerErrorsAsJson(server);
   auto route = [&server](const std::string& path, auto handler) {
     server.Post(path, [handler](const httplib::Request& req, httplib::Response& res) {
       Body body(req.body);

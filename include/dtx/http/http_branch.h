@@ -41,6 +41,11 @@ using BranchHandler =
 // parameters gets 400; an exception thrown by the handler becomes a 500.
 void ServeBranch(httplib::Server& server, const std::string& path, BranchHandler handler);
 
+// Makes `server` answer its own errors as JSON {"message":..}: 413 for a body over the
+// payload limit, 404 for an unknown path, 400 for what it could not parse, and 500
+// for an exception escaping a handler. Answers a handler wrote are left alone.
+void AnswerErrorsAsJson(httplib::Server& server);
+
 // Binds `server` to host:port (port 0: any free port) with a listen backlog of
 // `backlog` and returns the port. cpp-httplib as Debian builds it listens with a
 // backlog of 5, which drops connections under a burst of clients; this raises it.
