@@ -17,7 +17,8 @@ jobs=${DTX_JOBS:-2}
 packages=(
   build-essential cmake ninja-build pkg-config git ccache
   libabsl-dev nlohmann-json3-dev
-  libsoci-dev libboost-dev libsqlite3-dev
+  libsoci-dev libboost-dev libsqlite3-dev libpq-dev libmariadb-dev
+  postgresql-15 mariadb-server
   libcpp-httplib-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcli11-dev
@@ -49,13 +50,67 @@ build() {
   cmake --build "$build_dir" -j "$jobs"
 }
 
+# Throwaway PostgreSQL 15 and MariaDB servers for the tests, on 127.0.0.1 only, in
+# $build_dir/test-db; their URLs are exported for ctest. Stopped on exit.
+db_dir=$build_dir/test-db
+pg_port=${DTX_TEST_PG_PORT:-15433}
+my_port=${DTX_TEST_MY_PORT:-13306}
+
+start_databases() {
+  stop_databases
+  rm -rf "$db_dir" && mkdir -p "$db_dir/pg" "$db_dir/my"
+  local pg_bin=/usr/lib/postgresql/15/bin
+  chown -R postgres "$db_dir/pg"
+  chmod 755 "$db_dir"
+  su postgres -s /bin/sh -c "$pg_bin/initdb -D $db_dir/pg/data -U postgres -A trust --no-sync" \
+    > "$db_dir/pg-init.log" 2>&1
+  su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D $db_dir/pg/data -l $db_dir/pg/server.log -w \
+    start -o '-p $pg_port -k $db_dir/pg -c listen_addresses=127.0.0.1'" > /dev/null
+  psql -h 127.0.0.1 -p "$pg_port" -U postgres -q -c "CREATE USER dtx PASSWORD 'dtx'" \
+    -c "CREATE DATABASE dtx OWNER dtx" > /dev/null
+
+  chown -R mysql "$db_dir/my"
+  mariadb-install-db --user=mysql --datadir="$db_dir/my/data" \
+    --auth-root-authentication-method=normal --skip-test-db > "$db_dir/my-init.log" 2>&1
+  mariadbd --no-defaults --user=mysql --datadir="$db_dir/my/data" \
+    --socket="$db_dir/my/my.sock" --port="$my_port" --bind-address=127.0.0.1 \
+    --pid-file="$db_dir/my/my.pid" --log-error="$db_dir/my/server.log" \
+    > "$db_dir/my/stdout.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    mariadb-admin --no-defaults --socket="$db_dir/my/my.sock" -uroot ping > /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  mariadb --no-defaults --socket="$db_dir/my/my.sock" -uroot -e \
+    "CREATE DATABASE dtx; CREATE USER 'dtx'@'%' IDENTIFIED BY 'dtx';
+     GRANT ALL ON dtx.* TO 'dtx'@'%'; GRANT ALL ON dtm_barrier.* TO 'dtx'@'%';"
+  export DTX_TEST_POSTGRES_URL="postgresql://dtx:dtx@127.0.0.1:$pg_port/dtx"
+  export DTX_TEST_MYSQL_URL="mysql://dtx:dtx@127.0.0.1:$my_port/dtx"
+  echo "dtx.sh: test databases up: $DTX_TEST_POSTGRES_URL $DTX_TEST_MYSQL_URL"
+}
+
+stop_databases() {
+  if [ -f "$db_dir/pg/data/postmaster.pid" ]; then
+    su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D $db_dir/pg/data -m fast stop" \
+      > /dev/null 2>&1 || true
+  fi
+  if [ -S "$db_dir/my/my.sock" ]; then
+    mariadb-admin --no-defaults --socket="$db_dir/my/my.sock" -uroot shutdown > /dev/null 2>&1 || true
+  fi
+}
+
 case "${1:-}" in
   deps) deps ;;
   build) build ;;
   test)
     build
+    trap stop_databases EXIT
+    start_databases
     cd "$build_dir"
-    ctest -j "$jobs" --output-on-failure --timeout 600
+    DTX_REQUIRE_ALL_BACKENDS=1 ctest -j "$jobs" --output-on-failure --timeout 600
+    ;;
+  databases)
+    # Starts the test databases and prints their URLs; `dtx.sh databases stop` ends them.
+    if [ "${2:-}" = stop ]; then stop_databases; else start_databases; fi
     ;;
   demo)
     build

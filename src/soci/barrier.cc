@@ -71,12 +71,20 @@ absl::Status Barrier::CreateTable(soci::session& sql, const BarrierOptions& opti
   Dialect dialect;
   std::string table;
   if (absl::Status s = Resolve(sql, options, &dialect, &table); !s.ok()) return s;
-  if (dialect != Dialect::kSqlite) {
-    return absl::UnimplementedError(
-        "dtx creates the barrier table on SQLite only so far; create it with DTM's "
-        "schema on this backend");
+  if (const size_t dot = table.find('.'); dot != std::string::npos) {
+    // DTM's default lives in its own schema (PostgreSQL) or database (MySQL).
+    const std::string schema = table.substr(0, dot);
+    try {
+      if (dialect == Dialect::kPostgres) {
+        sql << "CREATE SCHEMA IF NOT EXISTS " + schema;
+      } else if (dialect == Dialect::kMysql) {
+        sql << "CREATE DATABASE IF NOT EXISTS " + schema;
+      }
+    } catch (const std::exception& e) {
+      return internal::DatabaseError("creating " + schema, e);
+    }
   }
-  return internal::RunScript(sql, internal::kSqliteBarrierSql, table);
+  return internal::RunScript(sql, internal::BarrierSchema(dialect), table);
 }
 
 absl::Status Barrier::Call(soci::session& sql,

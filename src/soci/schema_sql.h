@@ -6,6 +6,10 @@ namespace dtx::internal {
 
 extern const char kSqliteStoreSql[];
 extern const char kSqliteBarrierSql[];
+extern const char kPostgresStoreSql[];
+extern const char kPostgresBarrierSql[];
+extern const char kMysqlStoreSql[];
+extern const char kMysqlBarrierSql[];
 
 }  // namespace dtx::internal
 

@@ -1,12 +1,13 @@
 #include "dtx/soci/soci_store.h"
 
 #include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <limits>
 #include <optional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "internal/options_json.h"
 #include "soci/schema_sql.h"
@@ -118,6 +119,21 @@ struct Optional {
   }
 };
 
+// A database error; a connection that broke is reopened for the next caller.
+absl::Status Failed(soci::session& sql, const std::string& what, const std::exception& e) {
+  absl::Status status = DatabaseError(what, e);
+  try {
+    if (!sql.is_connected()) sql.reconnect();
+  } catch (const std::exception&) {
+    // Still down: the next use tries again.
+  }
+  return status;
+}
+
+// The bytes of a payload as PostgreSQL's bytea travels through SOCI: hex text.
+std::string HexOf(const std::string& bytes) { return absl::BytesToHexString(bytes); }
+std::string BytesOfHex(const std::string& hex) { return absl::HexStringToBytes(hex); }
+
 }  // namespace
 
 class SociStore::Impl {
@@ -132,33 +148,26 @@ class SociStore::Impl {
 SociStore::SociStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SociStore::~SociStore() = default;
 
-absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
-    const SociStoreOptions& options) {
-  std::string path;
-  if (absl::StartsWith(options.url, "sqlite://")) {
-    path = options.url.substr(std::string_view("sqlite://").size());
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unsupported storage URL '", options.url,
-                     "': use sqlite:///absolute/path.db or sqlite://relative/path.db"));
-  }
-  if (path.empty()) return absl::InvalidArgumentError("storage URL has no database path");
-  const int size = path == ":memory:" ? 1 : std::max(1, options.pool_size);
+absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(const SociStoreOptions& options) {
+  absl::StatusOr<StorageTarget> target = ParseStorageUrl(options.url);
+  if (!target.ok()) return target.status();
+  const bool memory = target->backend == "sqlite3" && absl::StrContains(options.url, ":memory:");
+  const int size = memory ? 1 : std::max(1, options.pool_size);
   auto impl = std::make_unique<Impl>(size);
   try {
     for (int i = 0; i < size; ++i) {
-      soci::session& sql = impl->pool.at(i);
-      sql.open(soci::sqlite3, "db=\"" + path + "\" timeout=30");
-      sql << "PRAGMA journal_mode=WAL";
-      sql << "PRAGMA synchronous=FULL";
+      if (absl::Status s = OpenSession(impl->pool.at(i), options.url); !s.ok()) return s;
+    }
+    soci::session sql(impl->pool);
+    if (absl::Status s = internal::DialectOf(sql, &impl->dialect); !s.ok()) return s;
+    if (options.create_schema) {
+      if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
+          !s.ok()) {
+        return s;
+      }
     }
   } catch (const std::exception& e) {
-    return DatabaseError(absl::StrCat("opening ", options.url), e);
-  }
-  if (options.create_schema) {
-    soci::session sql(impl->pool);
-    if (absl::Status s = internal::RunScript(sql, internal::kSqliteStoreSql); !s.ok())
-      return s;
+    return DatabaseError(absl::StrCat("opening ", RedactedUrl(options.url)), e);
   }
   return std::unique_ptr<SociStore>(new SociStore(std::move(impl)));
 }
@@ -190,17 +199,20 @@ absl::Status SociStore::Create(const TransGlobal& g,
     if (!branches.empty()) {
       std::string url, bin_data, branch_id, op, status;
       long long branch_create = 0;
+      // PostgreSQL's bytea takes the payload's bytes as hex text.
+      const bool hex = impl_->dialect == internal::Dialect::kPostgres;
       soci::statement insert =
-          (sql.prepare
-               << "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, "
-                  "status, create_time, update_time) VALUES (:gid, :url, :bin_data, "
-                  ":branch_id, :op, :status, :create_time, :update_time)",
+          (sql.prepare << std::string("INSERT INTO trans_branch_op (gid, url, bin_data, "
+                                      "branch_id, op, status, create_time, update_time) "
+                                      "VALUES (:gid, :url, ") +
+                              (hex ? "decode(:bin_data, 'hex')" : ":bin_data") +
+                              ", :branch_id, :op, :status, :create_time, :update_time)",
            soci::use(g.gid), soci::use(url), soci::use(bin_data), soci::use(branch_id),
            soci::use(op), soci::use(status), soci::use(branch_create),
            soci::use(branch_create));
       for (const TransBranch& b : branches) {
         url = b.url;
-        bin_data = b.bin_data;
+        bin_data = hex ? HexOf(b.bin_data) : b.bin_data;
         branch_id = b.branch_id;
         op = b.op;
         status = b.status;
@@ -210,7 +222,16 @@ absl::Status SociStore::Create(const TransGlobal& g,
     }
     tx.Commit();
   } catch (const std::exception& e) {
-    return DatabaseError(absl::StrCat("storing transaction ", g.gid), e);
+    absl::Status failed = Failed(sql, absl::StrCat("storing transaction ", g.gid), e);
+    // Two creators of one gid at once: the loser hits the unique key.
+    try {
+      int exists = 0;
+      sql << "SELECT COUNT(*) FROM trans_global WHERE gid = :gid", soci::use(g.gid),
+          soci::into(exists);
+      if (exists > 0) return absl::AlreadyExistsError("transaction " + g.gid + " exists");
+    } catch (const std::exception&) {
+    }
+    return failed;
   }
   return absl::OkStatus();
 }
@@ -230,7 +251,7 @@ absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
     if (!st.execute(true)) return absl::NotFoundError("no transaction " + gid);
     return row.Get();
   } catch (const std::exception& e) {
-    return DatabaseError(absl::StrCat("reading transaction ", gid), e);
+    return Failed(sql, absl::StrCat("reading transaction ", gid), e);
   }
 }
 
@@ -239,15 +260,17 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
   const std::string gid(gid_view);
   soci::session sql(impl_->pool);
   std::vector<TransBranch> out;
+  const bool hex = impl_->dialect == internal::Dialect::kPostgres;
   try {
     long long id = 0;
     std::string url, bin_data, branch_id, op, status;
     TimeColumn create_time, update_time, finish_time, rollback_time;
     soci::indicator bin_ind = soci::i_null;
     soci::statement st =
-        (sql.prepare << "SELECT id, url, bin_data, branch_id, op, status, create_time, "
-                        "update_time, finish_time, rollback_time FROM trans_branch_op "
-                        "WHERE gid = :gid ORDER BY id",
+        (sql.prepare << std::string("SELECT id, url, ") +
+                            (hex ? "encode(bin_data, 'hex')" : "bin_data") +
+                            ", branch_id, op, status, create_time, update_time, finish_time, "
+                            "rollback_time FROM trans_branch_op WHERE gid = :gid ORDER BY id",
          soci::use(gid), soci::into(id), soci::into(url), soci::into(bin_data, bin_ind),
          soci::into(branch_id), soci::into(op), soci::into(status),
          soci::into(create_time.ms, create_time.ind),
@@ -260,7 +283,9 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
       b.id = id;
       b.gid = gid;
       b.url = url;
-      b.bin_data = bin_ind == soci::i_ok ? bin_data : std::string();
+      b.bin_data = bin_ind != soci::i_ok ? std::string()
+                   : hex                  ? BytesOfHex(bin_data)
+                                          : bin_data;
       b.branch_id = branch_id;
       b.op = op;
       b.status = status;
@@ -271,7 +296,7 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
       out.push_back(std::move(b));
     }
   } catch (const std::exception& e) {
-    return DatabaseError(absl::StrCat("reading the branches of ", gid), e);
+    return Failed(sql, absl::StrCat("reading the branches of ", gid), e);
   }
   return out;
 }
@@ -344,7 +369,7 @@ absl::Status SociStore::Update(std::string_view gid_view,
     }
     tx.Commit();
   } catch (const std::exception& e) {
-    return DatabaseError(absl::StrCat("updating transaction ", gid), e);
+    return Failed(sql, absl::StrCat("updating transaction ", gid), e);
   }
   return absl::OkStatus();
 }
@@ -402,7 +427,7 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
     }
     tx.Commit();
   } catch (const std::exception& e) {
-    return DatabaseError("claiming due transactions", e);
+    return Failed(sql, "claiming due transactions", e);
   }
   return claimed;
 }
@@ -419,13 +444,13 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
     soci::statement st(sql);
     row.Bind(st);
     st.exchange(soci::use(before));
-    st.exchange(soci::use(status));
-    st.exchange(soci::use(status));
+    if (!status.empty()) st.exchange(soci::use(status));
     st.exchange(soci::use(limit));
     st.alloc();
     st.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns,
-                            " FROM trans_global WHERE id < :before AND (:status = '' OR "
-                            "status = :status2) ORDER BY id DESC LIMIT :limit"));
+                            " FROM trans_global WHERE id < :before",
+                            status.empty() ? "" : " AND status = :status",
+                            " ORDER BY id DESC LIMIT :limit"));
     st.define_and_bind();
     st.execute();
     while (st.fetch()) {
@@ -434,7 +459,7 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
       out.push_back(*std::move(g));
     }
   } catch (const std::exception& e) {
-    return DatabaseError("listing transactions", e);
+    return Failed(sql, "listing transactions", e);
   }
   return out;
 }

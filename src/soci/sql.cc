@@ -1,5 +1,7 @@
 #include "soci/sql.h"
 
+#include "soci/schema_sql.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -47,6 +49,7 @@ void LocalTransaction::Commit() {
 absl::Status RunScript(soci::session& sql, std::string_view script,
                        std::string_view table) {
   const absl::string_view table_name(table.data(), table.size());
+  const std::string name = absl::StrReplaceAll(table_name, {{".", "_"}});
   std::string statement;
   try {
     for (absl::string_view line :
@@ -55,7 +58,8 @@ absl::Status RunScript(soci::session& sql, std::string_view script,
       if (trimmed.empty() || absl::StartsWith(trimmed, "--")) continue;
       absl::StrAppend(&statement, line, "\n");
       if (absl::EndsWith(trimmed, ";")) {
-        sql << absl::StrReplaceAll(statement, {{"${TABLE}", table_name}});
+        sql << absl::StrReplaceAll(statement,
+                                   {{"${TABLE}", table_name}, {"${NAME}", name}});
         statement.clear();
       }
     }
@@ -63,6 +67,30 @@ absl::Status RunScript(soci::session& sql, std::string_view script,
     return DatabaseError("creating the schema", e);
   }
   return absl::OkStatus();
+}
+
+const char* StoreSchema(Dialect dialect) {
+  switch (dialect) {
+    case Dialect::kSqlite:
+      return kSqliteStoreSql;
+    case Dialect::kPostgres:
+      return kPostgresStoreSql;
+    case Dialect::kMysql:
+      return kMysqlStoreSql;
+  }
+  return "";
+}
+
+const char* BarrierSchema(Dialect dialect) {
+  switch (dialect) {
+    case Dialect::kSqlite:
+      return kSqliteBarrierSql;
+    case Dialect::kPostgres:
+      return kPostgresBarrierSql;
+    case Dialect::kMysql:
+      return kMysqlBarrierSql;
+  }
+  return "";
 }
 
 absl::Status DatabaseError(std::string_view what, const std::exception& e) {

@@ -32,8 +32,13 @@ class LocalTransaction {
   bool open_ = true;
 };
 
+// The schema scripts of sql/<dialect>/.
+const char* StoreSchema(Dialect dialect);
+const char* BarrierSchema(Dialect dialect);
+
 // Runs each statement of `script` (statements end with ';' at a line's end; lines
-// starting with "--" are comments), with every "${TABLE}" replaced by `table`.
+// starting with "--" are comments), with every "${TABLE}" replaced by `table` and
+// every "${NAME}" by `table` with '.' as '_'.
 absl::Status RunScript(soci::session& sql, std::string_view script,
                        std::string_view table = {});
 

@@ -6,16 +6,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "dtx/soci/storage_url.h"
 #include "dtx/store.h"
 
 namespace dtx {
 
 struct SociStoreOptions {
-  // Which database: "sqlite:///absolute/path.db" or "sqlite://relative/path.db".
-  // SQLite runs in WAL mode with synchronous=FULL: a commit that returned survives a
-  // crash of the process or the machine.
+  // Which database (see ParseStorageUrl). SQLite runs in WAL mode with
+  // synchronous=FULL: a commit that returned survives a crash of the process or the
+  // machine; PostgreSQL and MySQL keep their own durability settings.
   std::string url;
-  // Connections kept open. Default: 4.
+  // Connections kept open. A connection that broke is reopened on its next use.
+  // Default: 4.
   int pool_size = 4;
   // Create the tables (sql/<dialect>/store.sql) when absent. Default: true.
   bool create_schema = true;
