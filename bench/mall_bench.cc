@@ -3,6 +3,7 @@
 // dtxd as a separate process, for 1, 8 and 32 clients.
 //
 // Usage: mall_bench [--seconds N] [--clients 1,8,32]
+#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -12,12 +13,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -35,7 +34,8 @@ class Dtxd {
  public:
   explicit Dtxd(const std::string& db) {
     std::vector<std::string> args = {DTX_DTXD_BINARY, "--http-listen", "127.0.0.1:0",
-                                     "--grpc-listen", "127.0.0.1:0", "--store", "sqlite://" + db};
+                                     "--grpc-listen", "127.0.0.1:0",   "--store",
+                                     "sqlite://" + db};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -52,7 +52,8 @@ class Dtxd {
     if (fgets(line, sizeof(line), stream) == nullptr) std::abort();
     fclose(stream);
     int http = 0;
-    if (std::sscanf(line, "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http, &grpc_port_) != 2) {
+    if (std::sscanf(line, "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http,
+                    &grpc_port_) != 2) {
       std::abort();
     }
   }
@@ -111,8 +112,9 @@ int main(int argc, char** argv) {
   }
   char pattern[] = "/tmp/dtx-mall-bench-XXXXXX";
   const std::string dir = mkdtemp(pattern);
-  std::printf("mall_bench: %u cores, %.1f s per figure, SQLite (WAL, FULL) everywhere, %s\n",
-              std::thread::hardware_concurrency(), seconds, dir.c_str());
+  std::printf(
+      "mall_bench: %u cores, %.1f s per figure, SQLite (WAL, FULL) everywhere, %s\n",
+      std::thread::hardware_concurrency(), seconds, dir.c_str());
   std::printf("%-22s %8s %10s %7s\n", "coordinator", "clients", "orders/s", "errors");
   for (const char* mode : {"embedded", "dtxd"}) {
     const bool remote = std::string(mode) == "dtxd";
@@ -129,17 +131,18 @@ int main(int argc, char** argv) {
     }
     httplib::Client c("127.0.0.1", (*node)->api_port());
     json user = json::parse(
-        c.Post("/api/user/create", R"({"name":"bench","mobile":"1"})", "application/json")->body);
+        c.Post("/api/user/create", R"({"name":"bench","mobile":"1"})", "application/json")
+            ->body);
     json product = json::parse(c.Post("/api/product/create",
                                       R"({"name":"p","stock":1000000000,"amount":1})",
                                       "application/json")
                                    ->body);
     for (int n : clients) {
       long errors = 0;
-      double rate = RunOrders((*node)->api_port(), user["id"], product["id"], n, seconds,
-                              &errors);
-      std::printf("%-22s %8d %10.0f %7ld\n", remote ? "dtxd (separate process)" : "embedded",
-                  n, rate, errors);
+      double rate =
+          RunOrders((*node)->api_port(), user["id"], product["id"], n, seconds, &errors);
+      std::printf("%-22s %8d %10.0f %7ld\n",
+                  remote ? "dtxd (separate process)" : "embedded", n, rate, errors);
       std::fflush(stdout);
     }
   }

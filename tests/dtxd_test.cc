@@ -204,14 +204,15 @@ TEST_CASE("dtxd reads its options from a config file") {
   REQUIRE(big);
   CHECK(big->status == 413);
   Branches branches;
-  REQUIRE(Post(c, "submit",
-               json{{"gid", "cfg-1"},
-                    {"trans_type", "saga"},
-                    {"steps", {{{"action", branches.base + "/flaky"}, {"compensate", ""}}}},
-                    {"payloads", {"{}"}},
-                    {"wait_result", true}}
-                   .dump())
-              ->status == 409);
+  REQUIRE(
+      Post(c, "submit",
+           json{{"gid", "cfg-1"},
+                {"trans_type", "saga"},
+                {"steps", {{{"action", branches.base + "/flaky"}, {"compensate", ""}}}},
+                {"payloads", {"{}"}},
+                {"wait_result", true}}
+               .dump())
+          ->status == 409);
   json q = Query(c, "cfg-1");
   CHECK(q["transaction"]["next_cron_interval"] == 7);  // the configured retry interval
   CHECK(dtxd.Terminate() == 0);

@@ -120,7 +120,8 @@ struct Optional {
 };
 
 // A database error; a connection that broke is reopened for the next caller.
-absl::Status Failed(soci::session& sql, const std::string& what, const std::exception& e) {
+absl::Status Failed(soci::session& sql, const std::string& what,
+                    const std::exception& e) {
   absl::Status status = DatabaseError(what, e);
   try {
     if (!sql.is_connected()) sql.reconnect();
@@ -148,10 +149,12 @@ class SociStore::Impl {
 SociStore::SociStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SociStore::~SociStore() = default;
 
-absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(const SociStoreOptions& options) {
+absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
+    const SociStoreOptions& options) {
   absl::StatusOr<StorageTarget> target = ParseStorageUrl(options.url);
   if (!target.ok()) return target.status();
-  const bool memory = target->backend == "sqlite3" && absl::StrContains(options.url, ":memory:");
+  const bool memory =
+      target->backend == "sqlite3" && absl::StrContains(options.url, ":memory:");
   const int size = memory ? 1 : std::max(1, options.pool_size);
   auto impl = std::make_unique<Impl>(size);
   try {
@@ -267,10 +270,11 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
     TimeColumn create_time, update_time, finish_time, rollback_time;
     soci::indicator bin_ind = soci::i_null;
     soci::statement st =
-        (sql.prepare << std::string("SELECT id, url, ") +
-                            (hex ? "encode(bin_data, 'hex')" : "bin_data") +
-                            ", branch_id, op, status, create_time, update_time, finish_time, "
-                            "rollback_time FROM trans_branch_op WHERE gid = :gid ORDER BY id",
+        (sql.prepare
+             << std::string("SELECT id, url, ") +
+                    (hex ? "encode(bin_data, 'hex')" : "bin_data") +
+                    ", branch_id, op, status, create_time, update_time, finish_time, "
+                    "rollback_time FROM trans_branch_op WHERE gid = :gid ORDER BY id",
          soci::use(gid), soci::into(id), soci::into(url), soci::into(bin_data, bin_ind),
          soci::into(branch_id), soci::into(op), soci::into(status),
          soci::into(create_time.ms, create_time.ind),
@@ -284,8 +288,8 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
       b.gid = gid;
       b.url = url;
       b.bin_data = bin_ind != soci::i_ok ? std::string()
-                   : hex                  ? BytesOfHex(bin_data)
-                                          : bin_data;
+                   : hex                 ? BytesOfHex(bin_data)
+                                         : bin_data;
       b.branch_id = branch_id;
       b.op = op;
       b.status = status;
@@ -447,10 +451,9 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
     if (!status.empty()) st.exchange(soci::use(status));
     st.exchange(soci::use(limit));
     st.alloc();
-    st.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns,
-                            " FROM trans_global WHERE id < :before",
-                            status.empty() ? "" : " AND status = :status",
-                            " ORDER BY id DESC LIMIT :limit"));
+    st.prepare(absl::StrCat(
+        "SELECT ", GlobalRow::kColumns, " FROM trans_global WHERE id < :before",
+        status.empty() ? "" : " AND status = :status", " ORDER BY id DESC LIMIT :limit"));
     st.define_and_bind();
     st.execute();
     while (st.fetch()) {

@@ -1,11 +1,10 @@
 #include "soci/sql.h"
 
-#include "soci/schema_sql.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "soci/schema_sql.h"
 
 namespace dtx::internal {
 

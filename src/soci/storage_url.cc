@@ -42,13 +42,15 @@ bool PercentDecode(std::string_view in, std::string* out) {
 absl::StatusOr<StorageTarget> ParseStorageUrl(std::string_view url) {
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    return absl::InvalidArgumentError("storage URL '" + std::string(url) +
-                                      "' has no scheme (sqlite://, postgresql://, mysql://)");
+    return absl::InvalidArgumentError(
+        "storage URL '" + std::string(url) +
+        "' has no scheme (sqlite://, postgresql://, mysql://)");
   }
   const std::string scheme(url.substr(0, scheme_end));
   std::string_view rest = url.substr(scheme_end + 3);
   if (scheme == "sqlite") {
-    if (rest.empty()) return absl::InvalidArgumentError("storage URL has no database path");
+    if (rest.empty())
+      return absl::InvalidArgumentError("storage URL has no database path");
     if (rest.find('"') != std::string_view::npos) {
       return absl::InvalidArgumentError("an SQLite path may not hold '\"'");
     }
@@ -61,8 +63,8 @@ absl::StatusOr<StorageTarget> ParseStorageUrl(std::string_view url) {
   }
   const size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash + 1 == rest.size()) {
-    return absl::InvalidArgumentError("storage URL names no database: '" + std::string(url) +
-                                      "'");
+    return absl::InvalidArgumentError("storage URL names no database: '" +
+                                      std::string(url) + "'");
   }
   std::string_view authority = rest.substr(0, slash);
   const std::string database(rest.substr(slash + 1));
@@ -88,7 +90,8 @@ absl::StatusOr<StorageTarget> ParseStorageUrl(std::string_view url) {
   }
   if (host.empty()) return absl::InvalidArgumentError("storage URL names no host");
   const bool pg = scheme != "mysql";
-  std::string connect = "host=" + Quote(host) + (pg ? " dbname=" : " db=") + Quote(database);
+  std::string connect =
+      "host=" + Quote(host) + (pg ? " dbname=" : " db=") + Quote(database);
   if (!port.empty()) connect += " port=" + port;
   if (!user.empty()) connect += " user=" + Quote(user);
   if (!password.empty()) connect += " password=" + Quote(password);

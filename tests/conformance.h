@@ -1,0 +1,27 @@
+// The backend the conformance suite runs against, and fresh stores and sessions on it.
+#ifndef DTX_TESTS_CONFORMANCE_H_
+#define DTX_TESTS_CONFORMANCE_H_
+
+#include <soci/soci.h>
+
+#include <memory>
+#include <string>
+
+#include "dtx/soci/soci_store.h"
+
+namespace dtx::testing {
+
+// "sqlite" (default), "postgresql" or "mysql".
+std::string ConformanceBackend();
+// The storage URL of that backend: a new SQLite file per call, or the server's URL
+// (empty when not set).
+std::string ConformanceUrl();
+
+// A store on the backend with empty tables.
+std::unique_ptr<SociStore> FreshStore();
+// A session on the backend's database (the same database FreshStore uses).
+std::unique_ptr<soci::session> OpenSession();
+
+}  // namespace dtx::testing
+
+#endif  // DTX_TESTS_CONFORMANCE_H_

@@ -1,0 +1,235 @@
+// Store conformance: what every Store must do, run unchanged on SQLite, PostgreSQL and
+// MariaDB (the backend comes from the environment: see conformance_main.cc).
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "conformance.h"
+#include "dtx/clock.h"
+#include "dtx/coordinator.h"
+#include "dtx/local_transport.h"
+#include "dtx/result.h"
+#include "dtx/saga.h"
+
+namespace dtx {
+namespace {
+
+const absl::Time kT0 = absl::FromUnixMillis(1'700'000'000'123);
+
+TransGlobal Global(const std::string& gid, absl::Time next = kT0) {
+  TransGlobal g;
+  g.gid = gid;
+  g.status = "submitted";
+  g.owner = "me";
+  g.custom_data = R"({"concurrent":false})";
+  g.options.retry_interval = absl::Milliseconds(1500);
+  g.options.branch_headers = {{"x-a", "1"}};
+  g.options.retry_limit = 3;
+  g.create_time = g.update_time = kT0;
+  g.next_cron_time = next;
+  g.next_cron_interval = absl::Milliseconds(250);
+  return g;
+}
+
+std::vector<TransBranch> Branches(const std::string& gid, const std::string& payload) {
+  std::vector<TransBranch> out;
+  for (const char* op : {"compensate", "action"}) {
+    TransBranch b;
+    b.gid = gid;
+    b.branch_id = "01";
+    b.op = op;
+    b.url = std::string("http://svc/") + op;
+    b.bin_data = payload;
+    b.status = "prepared";
+    b.create_time = kT0;
+    out.push_back(b);
+  }
+  return out;
+}
+
+TEST_CASE("a transaction reads back as it was written, binary payloads included") {
+  auto store = testing::FreshStore();
+  const std::string payload("\x00\x01\xff\xfe{\"a\":\"\\\\\"}'", 12);
+  REQUIRE(store->Create(Global("rt-1"), Branches("rt-1", payload)).ok());
+  absl::StatusOr<TransGlobal> g = store->FindGlobal("rt-1");
+  REQUIRE(g.ok());
+  CHECK(g->gid == "rt-1");
+  CHECK(g->status == "submitted");
+  CHECK(g->owner == "me");
+  CHECK(g->trans_type == "saga");
+  CHECK(g->protocol == "http");
+  CHECK(g->custom_data == R"({"concurrent":false})");
+  CHECK(g->create_time == kT0);  // milliseconds kept
+  CHECK(g->next_cron_time == kT0);
+  CHECK(g->next_cron_interval == absl::Milliseconds(250));
+  CHECK(g->options.retry_interval == absl::Milliseconds(1500));
+  CHECK(g->options.retry_limit == 3);
+  CHECK(g->options.branch_headers.at("x-a") == "1");
+  CHECK(g->finish_time == absl::InfinitePast());
+  absl::StatusOr<std::vector<TransBranch>> b = store->FindBranches("rt-1");
+  REQUIRE(b.ok());
+  REQUIRE(b->size() == 2);
+  CHECK((*b)[0].op == "compensate");
+  CHECK((*b)[1].op == "action");
+  CHECK((*b)[1].bin_data == payload);
+  CHECK((*b)[1].url == "http://svc/action");
+  CHECK(absl::IsNotFound(store->FindGlobal("no-such").status()));
+  CHECK(store->FindBranches("no-such")->empty());
+}
+
+TEST_CASE("a gid is created once, also when creators race") {
+  auto store = testing::FreshStore();
+  REQUIRE(store->Create(Global("dup-1"), Branches("dup-1", "")).ok());
+  CHECK(absl::IsAlreadyExists(store->Create(Global("dup-1"), Branches("dup-1", ""))));
+  std::atomic<int> created{0}, exists{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      absl::Status s = store->Create(Global("race-1"), Branches("race-1", "x"));
+      (s.ok() ? created : absl::IsAlreadyExists(s) ? exists : other)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(created == 1);
+  CHECK(exists == 3);
+  CHECK(other == 0);
+  CHECK(store->FindBranches("race-1")->size() == 2);
+}
+
+TEST_CASE("updates are compare-and-set on status and owner, all or nothing") {
+  auto store = testing::FreshStore();
+  REQUIRE(store->Create(Global("cas-1"), Branches("cas-1", "")).ok());
+  const absl::Time now = kT0 + absl::Seconds(1);
+  GlobalUpdate done;
+  done.status = "succeed";
+  done.finish_time = now;
+  std::vector<BranchUpdate> action = {{"01", "action", "succeed"}};
+  CHECK(absl::IsAborted(store->Update("cas-1", "aborting", "me", action, done, now)));
+  CHECK(absl::IsAborted(store->Update("cas-1", "submitted", "other", action, done, now)));
+  CHECK(store->FindGlobal("cas-1")->status == "submitted");
+  CHECK((*store->FindBranches("cas-1"))[1].status == "prepared");  // rolled back with it
+  REQUIRE(store->Update("cas-1", "submitted", "me", action, done, now).ok());
+  absl::StatusOr<TransGlobal> g = store->FindGlobal("cas-1");
+  CHECK(g->status == "succeed");
+  CHECK(g->finish_time == now);
+  CHECK(g->owner == "me");                                  // unset: kept
+  CHECK(g->next_cron_interval == absl::Milliseconds(250));  // unset: kept
+  CHECK((*store->FindBranches("cas-1"))[1].status == "succeed");
+  // A branch moves only from prepared.
+  GlobalUpdate nothing;
+  REQUIRE(
+      store->Update("cas-1", "succeed", "me", {{"01", "action", "failed"}}, nothing, now)
+          .ok());
+  CHECK((*store->FindBranches("cas-1"))[1].status == "succeed");
+  // The same update twice in one millisecond still matches (MySQL counts found rows).
+  GlobalUpdate same;
+  same.owner = "me";
+  CHECK(store->Update("cas-1", "succeed", "me", {}, same, now).ok());
+  CHECK(store->Update("cas-1", "succeed", "me", {}, same, now).ok());
+  // Long texts are clipped to the column, not refused.
+  GlobalUpdate longer;
+  longer.result = std::string(5000, 'e');
+  CHECK(store->Update("cas-1", "succeed", "me", {}, longer, now).ok());
+  CHECK(store->FindGlobal("cas-1")->result.size() == 1024);
+}
+
+TEST_CASE("due transactions are claimed by exactly one claimer") {
+  auto store = testing::FreshStore();
+  for (int i = 0; i < 40; ++i) {
+    const std::string gid = absl::StrFormat("due-%02d", i);
+    REQUIRE(store
+                ->Create(Global(gid, kT0 + absl::Seconds(i % 2 == 0 ? 0 : 100)),
+                         Branches(gid, ""))
+                .ok());
+  }
+  TransGlobal ended = Global("due-ended");
+  ended.status = "succeed";
+  REQUIRE(store->Create(ended, {}).ok());
+  const absl::Time now = kT0 + absl::Seconds(1);
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      while (true) {
+        auto batch =
+            store->ClaimDue(now, now + absl::Seconds(30), "c" + std::to_string(t), 3);
+        REQUIRE(batch.ok());
+        if (batch->empty()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        for (const TransGlobal& g : *batch) {
+          CHECK(g.owner == "c" + std::to_string(t));
+          CHECK(g.next_cron_time == now + absl::Seconds(30));
+          claimed.push_back(g.gid);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> unique(claimed.begin(), claimed.end());
+  CHECK(claimed.size() == 20);  // the 20 due ones, each once
+  CHECK(unique.size() == 20);
+  CHECK(!unique.contains("due-ended"));
+  CHECK(store->ClaimDue(now, now, "late", 100)->empty());  // leased now
+}
+
+TEST_CASE("listing pages newest first and filters by status") {
+  auto store = testing::FreshStore();
+  for (int i = 0; i < 5; ++i) {
+    TransGlobal g = Global("list-" + std::to_string(i));
+    if (i % 2 == 1) g.status = "failed";
+    REQUIRE(store->Create(g, {}).ok());
+  }
+  auto first = store->List(0, "", 3);
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 3);
+  CHECK((*first)[0].gid == "list-4");
+  auto rest = store->List(first->back().id, "", 3);
+  REQUIRE(rest->size() == 2);
+  CHECK((*rest)[1].gid == "list-0");
+  CHECK(store->List(0, "failed", 10)->size() == 2);
+}
+
+TEST_CASE("the coordinator drives sagas on this backend") {
+  auto store = testing::FreshStore();
+  ManualClock clock;
+  LocalTransport transport;
+  std::atomic<int> flaky_calls{0}, compensations{0};
+  transport.Handle("local://ok", [](const BranchRequest&) { return absl::OkStatus(); });
+  transport.Handle("local://no", [](const BranchRequest&) { return FailureError("no"); });
+  transport.Handle("local://flaky", [&](const BranchRequest&) {
+    return ++flaky_calls < 3 ? absl::UnavailableError("down") : absl::OkStatus();
+  });
+  transport.Handle("local://undo", [&](const BranchRequest&) {
+    ++compensations;
+    return absl::OkStatus();
+  });
+  CoordinatorOptions options;
+  options.store = store.get();
+  options.transports = {{"local", &transport}};
+  options.clock = &clock;
+  options.poll_interval = absl::ZeroDuration();
+  options.backoff_jitter = 0;
+  auto coordinator = *Coordinator::Start(options);
+  auto saga = [&](const std::string& gid, const std::string& second) {
+    Saga s(coordinator.get(), gid);
+    s.Add("local://ok", "local://undo", "{}").Add(second, "local://undo", "{}");
+    return s.Protocol("local").RetryInterval(absl::Seconds(1)).WaitResult(true).Submit();
+  };
+  CHECK(saga("drive-ok", "local://ok").ok());
+  CHECK(IsFailure(saga("drive-no", "local://no")));
+  CHECK(compensations == 2);
+  CHECK(IsOngoing(saga("drive-flaky", "local://flaky")));
+  clock.Advance(absl::Seconds(1));
+  CHECK(*coordinator->RunDue() == 1);
+  clock.Advance(absl::Seconds(2));
+  CHECK(*coordinator->RunDue() == 1);
+  CHECK(coordinator->Query("drive-flaky")->global.status == "succeed");
+  CHECK(coordinator->Query("drive-no")->global.status == "failed");
+  CHECK(coordinator->Query("drive-ok")->global.status == "succeed");
+}
+
+}  // namespace
+}  // namespace dtx
