@@ -28,6 +28,7 @@ class Coordinator::Impl {
   // a transaction that a pass holds alone (answer OK).
   absl::Status Operate(std::string_view gid, const GlobalUpdate& update,
                        bool only_if_idle);
+  absl::StatusOr<int> PurgeFinished();
 
   const CoordinatorOptions& options() const { return options_; }
 
@@ -357,16 +358,39 @@ absl::Status Coordinator::Impl::Operate(std::string_view gid, const GlobalUpdate
       absl::StrCat("transaction ", std::string(gid), " keeps changing"));
 }
 
+absl::StatusOr<int> Coordinator::Impl::PurgeFinished() {
+  if (options_.retention <= absl::ZeroDuration()) return 0;
+  const absl::Time cutoff = options_.clock->Now() - options_.retention;
+  const int batch = std::max(1, options_.retention_batch);
+  int total = 0;
+  for (int round = 0; round < 1000; ++round) {  // bounded: a sweep never runs away
+    absl::StatusOr<int> n = options_.store->DeleteFinished(cutoff, batch);
+    if (!n.ok()) return n.status();
+    total += *n;
+    if (*n < batch) break;
+  }
+  return total;
+}
+
 void Coordinator::Impl::PollLoop() {
+  absl::Time last_purge = absl::InfinitePast();
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval))
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.poll_interval)) {
         return;
+      }
     }
     absl::StatusOr<int> n = ClaimAndRun(nullptr);
-    if (!n.ok())
+    if (!n.ok()) {
       Log(absl::StrCat("scan for due transactions failed: ", n.status().ToString()));
+    }
+    if (options_.retention > absl::ZeroDuration() &&
+        absl::Now() - last_purge > absl::Minutes(1)) {
+      last_purge = absl::Now();
+      absl::StatusOr<int> purged = PurgeFinished();
+      if (!purged.ok()) Log("retention sweep failed: " + purged.status().ToString());
+    }
   }
 }
 
@@ -420,6 +444,14 @@ absl::Status Coordinator::RetryNow(std::string_view gid) {
   now.next_cron_time = impl_->options().clock->Now();
   return impl_->Operate(gid, now, /*only_if_idle=*/true);
 }
+
+absl::StatusOr<std::vector<TransGlobal>> Coordinator::ListStuck(absl::Duration older_than,
+                                                                int limit) {
+  return impl_->options().store->ListUnfinished(
+      impl_->options().clock->Now() - older_than, limit);
+}
+
+absl::StatusOr<int> Coordinator::PurgeFinished() { return impl_->PurgeFinished(); }
 
 absl::StatusOr<std::vector<TransGlobal>> Coordinator::List(int64_t before_id,
                                                            std::string_view status,

@@ -412,6 +412,29 @@ TEST_CASE("retry now makes a waiting transaction due at once") {
   CHECK(absl::IsNotFound(f.coordinator->RetryNow("no-such-gid")));
 }
 
+TEST_CASE("stuck transactions are listed with their last error, old ended ones purged") {
+  SagaFixture f([](CoordinatorOptions& o) { o.retention = absl::Hours(1); });
+  f.Branch("ok");
+  f.Branch("down", absl::UnavailableError("connection refused"));
+  REQUIRE(f.NewSaga("done-1").Add(f.Url("ok"), "", "").WaitResult(true).Submit().ok());
+  CHECK(IsOngoing(
+      f.NewSaga("stuck-1").Add(f.Url("down"), "", "").WaitResult(true).Submit()));
+  f.AdvanceAndRun(absl::Minutes(10));
+  auto stuck = f.coordinator->ListStuck(absl::Minutes(5), 10);
+  REQUIRE(stuck.ok());
+  REQUIRE(stuck->size() == 1);
+  CHECK((*stuck)[0].gid == "stuck-1");
+  CHECK(absl::StrContains((*stuck)[0].result, "connection refused"));
+  CHECK((*stuck)[0].retry_count == 2);
+  CHECK((*stuck)[0].next_cron_time > f.clock.Now());
+  CHECK(f.coordinator->ListStuck(absl::Minutes(15), 10)->empty());
+  CHECK(*f.coordinator->PurgeFinished() == 0);  // done-1 ended only 10 minutes ago
+  f.clock.Advance(absl::Hours(1));
+  CHECK(*f.coordinator->PurgeFinished() == 1);
+  CHECK(absl::IsNotFound(f.coordinator->Query("done-1").status()));
+  CHECK(f.coordinator->Query("stuck-1").ok());
+}
+
 TEST_CASE("transactions are listed newest first, by page and by status") {
   SagaFixture f;
   f.Branch("ok");

@@ -113,5 +113,23 @@ TEST_CASE("barrier: the default table is created where DTM keeps it") {
   CHECK(runs == 1);
 }
 
+TEST_CASE("barrier: old rows are purged in batches") {
+  FreshTables();
+  std::atomic<int> runs{0};
+  for (const char* gid : {"p-1", "p-2", "p-3"})
+    CHECK(Apply(gid, "action", 0, &runs).ok());
+  auto sql = testing::OpenSession();
+  *sql << "UPDATE conformance_barrier SET create_time = '2000-01-01 00:00:00' "
+          "WHERE gid IN ('p-1', 'p-2')";
+  absl::StatusOr<int> first = Barrier::Purge(*sql, absl::Hours(1), 1, kTable);
+  REQUIRE(first.ok());
+  CHECK(*first == 1);
+  CHECK(*Barrier::Purge(*sql, absl::Hours(1), 10, kTable) == 1);
+  CHECK(*Barrier::Purge(*sql, absl::Hours(1), 10, kTable) == 0);  // p-3 is young
+  int left = 0;
+  *sql << "SELECT COUNT(*) FROM conformance_barrier", soci::into(left);
+  CHECK(left == 1);
+}
+
 }  // namespace
 }  // namespace dtx

@@ -314,6 +314,12 @@ TEST_CASE("dtxd stopped by SIGTERM, or killed, loses nothing") {
                           "", true))
                 ->status == 409);  // wait result not return success: still ONGOING
     CHECK(Query(c, "restart-1")["transaction"]["status"] == "submitted");
+    httplib::Result stuck = c.Get("/api/dtmsvr/stuck?older_than=0");
+    REQUIRE(stuck);
+    json list = json::parse(stuck->body)["transactions"];
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]["gid"] == "restart-1");
+    CHECK(absl::StrContains(list[0]["result"].get<std::string>(), "ONGOING"));
     CHECK(dtxd.Terminate() == 0);
   }
   branches.flaky_ok = true;

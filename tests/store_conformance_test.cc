@@ -192,6 +192,38 @@ TEST_CASE("listing pages newest first and filters by status") {
   CHECK(store->List(0, "failed", 10)->size() == 2);
 }
 
+TEST_CASE("stuck transactions are listed and ended ones purged in batches") {
+  auto store = testing::FreshStore();
+  for (int i = 0; i < 5; ++i) {
+    TransGlobal g = Global("old-" + std::to_string(i));
+    g.create_time = kT0 + absl::Seconds(i);
+    if (i >= 2) {
+      g.status = i == 4 ? "failed" : "succeed";
+      g.finish_time = kT0 + absl::Seconds(i);  // set by Update below
+    }
+    REQUIRE(store->Create(g, Branches(g.gid, "p")).ok());
+    if (i >= 2) {
+      GlobalUpdate end;
+      end.finish_time = kT0 + absl::Seconds(10 + i);
+      REQUIRE(store->Update(g.gid, g.status, "me", {}, end, kT0).ok());
+    }
+  }
+  auto stuck = store->ListUnfinished(kT0 + absl::Seconds(1), 10);
+  REQUIRE(stuck.ok());
+  REQUIRE(stuck->size() == 1);  // old-1 was created exactly at the cutoff
+  CHECK((*stuck)[0].gid == "old-0");
+  CHECK(store->ListUnfinished(kT0 + absl::Hours(1), 10)->size() == 2);
+  // Ended before 13 s: old-2 (12 s); then old-3 and old-4 (13, 14 s) by 20 s, 1 a batch.
+  CHECK(*store->DeleteFinished(kT0 + absl::Seconds(13), 10) == 1);
+  CHECK(*store->DeleteFinished(kT0 + absl::Seconds(20), 1) == 1);
+  CHECK(*store->DeleteFinished(kT0 + absl::Seconds(20), 1) == 1);
+  CHECK(*store->DeleteFinished(kT0 + absl::Seconds(20), 1) == 0);
+  CHECK(absl::IsNotFound(store->FindGlobal("old-3").status()));
+  CHECK(store->FindBranches("old-3")->empty());
+  CHECK(store->FindGlobal("old-0").ok());  // unfinished: never purged
+  CHECK(store->FindBranches("old-0")->size() == 2);
+}
+
 TEST_CASE("the coordinator drives sagas on this backend") {
   auto store = testing::FreshStore();
   ManualClock clock;

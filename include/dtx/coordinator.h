@@ -54,6 +54,11 @@ struct CoordinatorOptions {
   int claim_batch = 100;
   // Threads that start passes and apply branch answers. Default: 4.
   int worker_threads = 4;
+  // Retention: ended transactions whose finish is older than this are deleted, with
+  // their branch rows, by the background scan, `retention_batch` rows per database
+  // transaction. Default: zero, keep everything.
+  absl::Duration retention = absl::ZeroDuration();
+  int retention_batch = 100;
 };
 
 // A transaction and its branches as stored.
@@ -88,6 +93,16 @@ class Coordinator : public Submitter {
   // holds it right now (then that pass is already at work: OK, nothing changes).
   // kNotFound for an unknown gid, kAborted (FAILURE) when it has ended.
   absl::Status RetryNow(std::string_view gid);
+
+  // Operator: unfinished transactions created more than `older_than` ago, oldest
+  // first, each with its last error (`result`), retry count and next attempt
+  // (`next_cron_time`).
+  absl::StatusOr<std::vector<TransGlobal>> ListStuck(absl::Duration older_than,
+                                                     int limit);
+
+  // Deletes ended transactions older than options.retention (none when it is zero),
+  // in batches; returns how many. The background scan calls it about once a minute.
+  absl::StatusOr<int> PurgeFinished();
 
   // Transactions newest first; see Store::List.
   absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,

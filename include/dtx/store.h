@@ -76,6 +76,15 @@ class Store {
   virtual absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
                                                         std::string_view status,
                                                         int limit) = 0;
+
+  // Up to `limit` unfinished transactions (submitted or aborting) created before
+  // `created_before`, oldest first.
+  virtual absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(
+      absl::Time created_before, int limit) = 0;
+
+  // Deletes up to `limit` ended transactions (succeed or failed) that finished before
+  // `finished_before`, with their branch rows, in one transaction. Returns how many.
+  virtual absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) = 0;
 };
 
 // Forwards every call to `target` (not owned). Override one method to inject a fault.
@@ -109,6 +118,13 @@ class StoreWrapper : public Store {
                                                 std::string_view status,
                                                 int limit) override {
     return target_->List(before_id, status, limit);
+  }
+  absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(absl::Time created_before,
+                                                          int limit) override {
+    return target_->ListUnfinished(created_before, limit);
+  }
+  absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) override {
+    return target_->DeleteFinished(finished_before, limit);
   }
 
  protected:

@@ -116,6 +116,27 @@ void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
         res.set_content(ListResultToJson(*list, next), "application/json");
       });
 
+  // dtx: unfinished transactions older than `older_than` seconds (default 60), oldest
+  // first, each with its last error (`result`) and next attempt (`next_cron_time`).
+  server.Get(base + "/stuck", [&coordinator](const httplib::Request& req,
+                                             httplib::Response& res) {
+    int64_t older_than = 60;
+    int limit = 100;
+    const std::string o = req.get_param_value("older_than"),
+                      l = req.get_param_value("limit");
+    if ((!o.empty() && (!absl::SimpleAtoi(o, &older_than) || older_than < 0)) ||
+        (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
+      return WriteResult(absl::InvalidArgumentError(
+                             "older_than and limit must be non-negative integers"),
+                         res);
+    }
+    absl::StatusOr<std::vector<TransGlobal>> stuck =
+        coordinator.ListStuck(absl::Seconds(older_than), std::min(limit, kMaxListLimit));
+    if (!stuck.ok()) return WriteResult(stuck.status(), res);
+    res.status = 200;
+    res.set_content(ListResultToJson(*stuck, ""), "application/json");
+  });
+
   server.Post(base + "/forceStop",
               [&coordinator](const httplib::Request& req, httplib::Response& res) {
                 absl::StatusOr<std::string> gid = GidOf(req);

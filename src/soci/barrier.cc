@@ -87,6 +87,44 @@ absl::Status Barrier::CreateTable(soci::session& sql, const BarrierOptions& opti
   return internal::RunScript(sql, internal::BarrierSchema(dialect), table);
 }
 
+absl::StatusOr<int> Barrier::Purge(soci::session& sql, absl::Duration age, int limit,
+                                   const BarrierOptions& options) {
+  Dialect dialect;
+  std::string table;
+  if (absl::Status s = Resolve(sql, options, &dialect, &table); !s.ok()) return s;
+  long long seconds = absl::ToInt64Seconds(age);
+  std::string modifier = "-" + std::to_string(seconds) + " seconds";
+  try {
+    soci::statement purge(sql);
+    switch (dialect) {
+      case Dialect::kSqlite:
+        purge =
+            (sql.prepare << "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " +
+                                table +
+                                " WHERE create_time < datetime('now', :age) LIMIT :n)",
+             soci::use(modifier), soci::use(limit));
+        break;
+      case Dialect::kPostgres:
+        purge = (sql.prepare << "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " +
+                                    table +
+                                    " WHERE create_time < now() - CAST(:age AS BIGINT) * "
+                                    "INTERVAL '1 second' LIMIT :n)",
+                 soci::use(seconds), soci::use(limit));
+        break;
+      case Dialect::kMysql:
+        purge = (sql.prepare
+                     << "DELETE FROM " + table +
+                            " WHERE create_time < NOW() - INTERVAL :age SECOND LIMIT :n",
+                 soci::use(seconds), soci::use(limit));
+        break;
+    }
+    purge.execute(true);
+    return static_cast<int>(purge.get_affected_rows());
+  } catch (const std::exception& e) {
+    return internal::DatabaseError("purging " + table, e);
+  }
+}
+
 absl::Status Barrier::Call(soci::session& sql,
                            const std::function<absl::Status(soci::session&)>& business) {
   Dialect dialect;

@@ -467,4 +467,68 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
   return out;
 }
 
+absl::StatusOr<std::vector<TransGlobal>> SociStore::ListUnfinished(
+    absl::Time created_before, int limit) {
+  long long before = ToMillis(created_before);
+  std::vector<TransGlobal> out;
+  soci::session sql(impl_->pool);
+  try {
+    GlobalRow row;
+    soci::statement st(sql);
+    row.Bind(st);
+    st.exchange(soci::use(before));
+    st.exchange(soci::use(limit));
+    st.alloc();
+    st.prepare(
+        absl::StrCat("SELECT ", GlobalRow::kColumns,
+                     " FROM trans_global WHERE status IN ('submitted', 'aborting') "
+                     "AND create_time < :before ORDER BY create_time LIMIT :limit"));
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      absl::StatusOr<TransGlobal> g = row.Get();
+      if (!g.ok()) return g.status();
+      out.push_back(*std::move(g));
+    }
+  } catch (const std::exception& e) {
+    return Failed(sql, "listing unfinished transactions", e);
+  }
+  return out;
+}
+
+absl::StatusOr<int> SociStore::DeleteFinished(absl::Time finished_before, int limit) {
+  long long before = ToMillis(finished_before);
+  soci::session sql(impl_->pool);
+  try {
+    LocalTransaction tx(sql, impl_->dialect);
+    std::vector<std::string> gids;
+    {
+      std::string gid;
+      soci::statement select =
+          (sql.prepare
+               << "SELECT gid FROM trans_global WHERE status IN ('succeed', 'failed') "
+                  "AND finish_time < :before ORDER BY finish_time LIMIT :limit",
+           soci::use(before), soci::use(limit), soci::into(gid));
+      select.execute();
+      while (select.fetch()) gids.push_back(gid);
+    }
+    std::string gid;
+    soci::statement branches =
+        (sql.prepare << "DELETE FROM trans_branch_op WHERE gid = :gid", soci::use(gid));
+    soci::statement global =
+        (sql.prepare << "DELETE FROM trans_global WHERE gid = :gid AND status IN "
+                        "('succeed', 'failed')",
+         soci::use(gid));
+    for (const std::string& g : gids) {
+      gid = g;
+      branches.execute(true);
+      global.execute(true);
+    }
+    tx.Commit();
+    return static_cast<int>(gids.size());
+  } catch (const std::exception& e) {
+    return Failed(sql, "deleting finished transactions", e);
+  }
+}
+
 }  // namespace dtx

@@ -33,6 +33,7 @@ struct Flags {
   double lease = 60;
   double poll_interval = 1;
   size_t max_body_bytes = 1 << 20;
+  double retention = 0;
   int http_threads = 64;
   int branch_threads = 64;
 };
@@ -75,6 +76,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--poll-interval", f.poll_interval, "Scan for due transactions every, s")
       ->capture_default_str();
+  app.add_option("--retention", f.retention,
+                 "Delete ended transactions older than this many seconds (0: keep)")
+      ->capture_default_str();
   app.add_option("--max-body-bytes", f.max_body_bytes, "Largest request body")
       ->capture_default_str();
   app.add_option("--http-threads", f.http_threads, "Threads serving the HTTP API")
@@ -107,6 +111,7 @@ int main(int argc, char** argv) {
   options.max_backoff = Seconds(f.max_backoff);
   options.lease = Seconds(f.lease);
   options.poll_interval = Seconds(f.poll_interval);
+  options.retention = Seconds(f.retention);
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) {
     std::fprintf(stderr, "dtxd: %s\n", coordinator.status().ToString().c_str());

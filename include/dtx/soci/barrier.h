@@ -20,6 +20,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "dtx/branch_info.h"
 
 namespace soci {
@@ -55,6 +57,13 @@ class Barrier {
   // Creates the barrier table for `sql`'s backend when absent
   // (sql/<dialect>/barrier.sql).
   static absl::Status CreateTable(soci::session& sql, const BarrierOptions& options = {});
+
+  // Retention for the barrier table: deletes up to `limit` rows created more than
+  // `age` ago (by the database's clock) and returns how many. Call it from time to time
+  // with an age well past the longest a transaction can run, since a row deleted too
+  // early would let a late duplicate or hanging op through.
+  static absl::StatusOr<int> Purge(soci::session& sql, absl::Duration age, int limit,
+                                   const BarrierOptions& options = {});
 
   const BranchInfo& info() const { return info_; }
 

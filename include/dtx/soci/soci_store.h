@@ -46,6 +46,9 @@ class SociStore : public Store {
   absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
                                                 std::string_view status,
                                                 int limit) override;
+  absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(absl::Time created_before,
+                                                          int limit) override;
+  absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) override;
 
  private:
   class Impl;
