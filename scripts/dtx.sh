@@ -72,20 +72,42 @@ start_databases() {
   chown -R mysql "$db_dir/my"
   mariadb-install-db --user=mysql --datadir="$db_dir/my/data" \
     --auth-root-authentication-method=normal --skip-test-db > "$db_dir/my-init.log" 2>&1
-  mariadbd --no-defaults --user=mysql --datadir="$db_dir/my/data" \
-    --socket="$db_dir/my/my.sock" --port="$my_port" --bind-address=127.0.0.1 \
-    --pid-file="$db_dir/my/my.pid" --log-error="$db_dir/my/server.log" \
-    > "$db_dir/my/stdout.log" 2>&1 &
-  for _ in $(seq 1 100); do
-    mariadb-admin --no-defaults --socket="$db_dir/my/my.sock" -uroot ping > /dev/null 2>&1 && break
-    sleep 0.1
-  done
+  start_mariadb
   mariadb --no-defaults --socket="$db_dir/my/my.sock" -uroot -e \
     "CREATE DATABASE dtx; CREATE USER 'dtx'@'%' IDENTIFIED BY 'dtx';
      GRANT ALL ON dtx.* TO 'dtx'@'%'; GRANT ALL ON dtm_barrier.* TO 'dtx'@'%';"
   export DTX_TEST_POSTGRES_URL="postgresql://dtx:dtx@127.0.0.1:$pg_port/dtx"
   export DTX_TEST_MYSQL_URL="mysql://dtx:dtx@127.0.0.1:$my_port/dtx"
+  # What the fault tests run to stop a server and start it again.
+  export DTX_TEST_POSTGRES_RESTART="bash $root/scripts/dtx.sh restart-database postgresql"
+  export DTX_TEST_MYSQL_RESTART="bash $root/scripts/dtx.sh restart-database mysql"
   echo "dtx.sh: test databases up: $DTX_TEST_POSTGRES_URL $DTX_TEST_MYSQL_URL"
+}
+
+start_mariadb() {
+  mariadbd --no-defaults --user=mysql --datadir="$db_dir/my/data" \
+    --socket="$db_dir/my/my.sock" --port="$my_port" --bind-address=127.0.0.1 \
+    --pid-file="$db_dir/my/my.pid" --log-error="$db_dir/my/server.log" \
+    >> "$db_dir/my/stdout.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    mariadb-admin --no-defaults --socket="$db_dir/my/my.sock" -uroot ping > /dev/null 2>&1 && return
+    sleep 0.1
+  done
+}
+
+# Stops one test database server and starts it again (for the fault tests).
+restart_database() {
+  case "$1" in
+    postgresql)
+      su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D $db_dir/pg/data -m fast \
+        -w restart -o '-p $pg_port -k $db_dir/pg -c listen_addresses=127.0.0.1'" > /dev/null
+      ;;
+    mysql)
+      mariadb-admin --no-defaults --socket="$db_dir/my/my.sock" -uroot shutdown
+      while [ -S "$db_dir/my/my.sock" ]; do sleep 0.1; done
+      start_mariadb
+      ;;
+  esac
 }
 
 stop_databases() {
@@ -107,6 +129,9 @@ case "${1:-}" in
     start_databases
     cd "$build_dir"
     DTX_REQUIRE_ALL_BACKENDS=1 ctest -j "$jobs" --output-on-failure --timeout 600
+    ;;
+  restart-database)
+    restart_database "${2:-}"
     ;;
   databases)
     # Starts the test databases and prints their URLs; `dtx.sh databases stop` ends them.
