@@ -59,10 +59,16 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
     auto store = dtx::SociStore::Open({.url = "sqlite://" + options.dir + "/dtx.db"});
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
-    transport_ = std::make_unique<dtx::GrpcTransport>();
+    dtx::Transport* transport = options.transport;
+    if (transport == nullptr) {
+      transport_ = std::make_unique<dtx::GrpcTransport>();
+      transport = transport_.get();
+    }
     dtx::CoordinatorOptions co;
     co.store = store_.get();
-    co.transports = {{"grpc", transport_.get()}};
+    co.transports = {{"grpc", transport}};
+    co.retry_interval = options.retry_interval;
+    co.max_backoff = std::max(options.retry_interval * 4, absl::Seconds(1));
     auto coordinator = dtx::Coordinator::Start(co);
     if (!coordinator.ok()) return coordinator.status();
     coordinator_ = *std::move(coordinator);
@@ -79,6 +85,7 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   api.product_target = product_target_;
   api.order_target = order_target_;
   api.submitter = submitter;
+  api.branch_timeout = options.branch_timeout;
   api_ = std::make_unique<MallApi>(api);
   const size_t threads = static_cast<size_t>(std::max(1, options.api_threads));
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

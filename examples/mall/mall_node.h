@@ -34,6 +34,12 @@ struct MallNodeOptions {
   std::string dtxd_grpc;
   // Threads of the HTTP API (each order holds one while its saga runs). Default: 64.
   int api_threads = 64;
+  // The embedded coordinator's branch transport. Default: null, a GrpcTransport of its
+  // own. Tests pass a wrapper that injects faults. Not owned.
+  dtx::Transport* transport = nullptr;
+  // The embedded coordinator's retry interval and branch timeout. Default: dtx's.
+  absl::Duration retry_interval = absl::Seconds(10);
+  absl::Duration branch_timeout = absl::Seconds(3);
 };
 
 class MallNode {
