@@ -6,6 +6,7 @@
 
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/grpc/grpc_branch.h"
+#include "grpc/channel_args.h"
 #include "dtx/result.h"
 #include "grpc/dtm_request.h"
 #include "internal/remote_answer.h"
@@ -16,10 +17,11 @@ class GrpcSubmitter::Impl {
  public:
   explicit Impl(const GrpcSubmitterOptions& options)
       : timeout(options.timeout),
-        stub(dtmgimp::Dtm::NewStub(grpc::CreateChannel(
-            options.target, options.credentials != nullptr
-                                ? options.credentials
-                                : grpc::InsecureChannelCredentials()))) {}
+        stub(dtmgimp::Dtm::NewStub(grpc::CreateCustomChannel(
+            options.target,
+            options.credentials != nullptr ? options.credentials
+                                           : grpc::InsecureChannelCredentials(),
+            internal::QuickReconnect()))) {}
   const absl::Duration timeout;
   std::unique_ptr<dtmgimp::Dtm::Stub> stub;
 };

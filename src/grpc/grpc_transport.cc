@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/synchronization/mutex.h"
 #include "dtx/grpc/grpc_branch.h"
+#include "grpc/channel_args.h"
 #include "internal/thread_pool.h"
 
 namespace dtx {
@@ -95,7 +96,8 @@ class GrpcTransport::Impl {
     std::unique_ptr<grpc::GenericStub>& stub = stubs_[target];
     if (stub == nullptr) {
       stub =
-          std::make_unique<grpc::GenericStub>(grpc::CreateChannel(target, credentials_));
+          std::make_unique<grpc::GenericStub>(grpc::CreateCustomChannel(
+              target, credentials_, internal::QuickReconnect()));
     }
     return stub.get();
   }
