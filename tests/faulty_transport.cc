@@ -30,24 +30,27 @@ void FaultyTransport::Call(const BranchRequest& request, Callback done) {
     ++hangs;
     const absl::Duration timeout = request.timeout, late_by = faults_.late_by;
     absl::MutexLock lock(&mu_);
-    late_.emplace_back([this, request, timeout, late_by,
-                        done = std::move(done)]() mutable {
-      std::this_thread::sleep_for(std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
-      std::move(done)(absl::DeadlineExceededError("injected: no answer in time"));
-      std::this_thread::sleep_for(std::chrono::microseconds(absl::ToInt64Microseconds(late_by)));
-      absl::Notification delivered;
-      target()->Call(request, [&delivered](absl::Status) { delivered.Notify(); });
-      delivered.WaitForNotification();
-    });
+    late_.emplace_back(
+        [this, request, timeout, late_by, done = std::move(done)]() mutable {
+          std::this_thread::sleep_for(
+              std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
+          std::move(done)(absl::DeadlineExceededError("injected: no answer in time"));
+          std::this_thread::sleep_for(
+              std::chrono::microseconds(absl::ToInt64Microseconds(late_by)));
+          absl::Notification delivered;
+          target()->Call(request, [&delivered](absl::Status) { delivered.Notify(); });
+          delivered.WaitForNotification();
+        });
     return;
   }
   if ((roll -= faults_.duplicate) < 0) {
     ++duplicates;
     auto second = std::make_shared<BranchRequest>(request);
-    target()->Call(request, [this, second, done = std::move(done)](absl::Status s) mutable {
-      target()->Call(*second, [](absl::Status) {});
-      std::move(done)(std::move(s));
-    });
+    target()->Call(request,
+                   [this, second, done = std::move(done)](absl::Status s) mutable {
+                     target()->Call(*second, [](absl::Status) {});
+                     std::move(done)(std::move(s));
+                   });
     return;
   }
   target()->Call(request, std::move(done));

@@ -2,14 +2,14 @@
 // wrapper that injects transient errors, lost answers, calls that hang past their
 // timeout and reach the branch late (after their compensation, often), and duplicated
 // deliveries. The invariants must hold all the same.
-#include <atomic>
-#include <map>
-#include <thread>
-
-#include <catch2/catch.hpp>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <soci/soci.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "dtx/soci/storage_url.h"
 #include "faulty_transport.h"
@@ -57,11 +57,13 @@ TEST_CASE("orders through injected network faults keep every invariant") {
   httplib::Client c("127.0.0.1", node->api_port());
   const int64_t kStock = 150;
   json user = json::parse(
-      c.Post("/api/user/create", R"({"name":"f","mobile":"9"})", "application/json")->body);
-  json product = json::parse(c.Post("/api/product/create",
-                                    json{{"name", "p"}, {"stock", kStock}, {"amount", 5}}.dump(),
-                                    "application/json")
-                                 ->body);
+      c.Post("/api/user/create", R"({"name":"f","mobile":"9"})", "application/json")
+          ->body);
+  json product =
+      json::parse(c.Post("/api/product/create",
+                         json{{"name", "p"}, {"stock", kStock}, {"amount", 5}}.dump(),
+                         "application/json")
+                      ->body);
   std::atomic<int> answered{0}, unexpected{0};
   std::vector<std::thread> clients;
   for (int t = 0; t < 8; ++t) {
@@ -70,10 +72,12 @@ TEST_CASE("orders through injected network faults keep every invariant") {
       client.set_read_timeout(std::chrono::seconds(60));
       for (int i = 0; i < 40; ++i) {
         httplib::Result r = client.Post(
-            "/api/order/create", json{{"uid", user["id"]}, {"pid", product["id"]}, {"num", 1}}.dump(),
+            "/api/order/create",
+            json{{"uid", user["id"]}, {"pid", product["id"]}, {"num", 1}}.dump(),
             "application/json");
         ++answered;
-        if (!r || (r->status != 200 && r->status != 409 && r->status != 202)) ++unexpected;
+        if (!r || (r->status != 200 && r->status != 409 && r->status != 202))
+          ++unexpected;
       }
     });
   }
@@ -108,7 +112,8 @@ TEST_CASE("orders through injected network faults keep every invariant") {
   int valid = 0;
   for (const dtx::TransGlobal& g : *sagas) {
     INFO(g.gid << " " << g.status << " " << g.rollback_reason);
-    httplib::Result r = c.Post("/api/order/detail", json{{"gid", g.gid}}.dump(), "application/json");
+    httplib::Result r =
+        c.Post("/api/order/detail", json{{"gid", g.gid}}.dump(), "application/json");
     REQUIRE(r);
     const bool has_order = r->status == 200;
     const int64_t status = has_order ? json::parse(r->body)["status"].get<int64_t>() : -1;
@@ -123,8 +128,9 @@ TEST_CASE("orders through injected network faults keep every invariant") {
       CHECK(!stock_taken);
     }
   }
-  json after = json::parse(
-      c.Post("/api/product/detail", json{{"id", product["id"]}}.dump(), "application/json")->body);
+  json after = json::parse(c.Post("/api/product/detail",
+                                  json{{"id", product["id"]}}.dump(), "application/json")
+                               ->body);
   CHECK(after["stock"].get<int64_t>() + valid == kStock);
   CHECK(valid <= kStock);
   node.reset();

@@ -6,8 +6,8 @@
 
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/grpc/grpc_branch.h"
-#include "grpc/channel_args.h"
 #include "dtx/result.h"
+#include "grpc/channel_args.h"
 #include "grpc/dtm_request.h"
 #include "internal/remote_answer.h"
 

@@ -95,9 +95,8 @@ class GrpcTransport::Impl {
     absl::MutexLock lock(&mu_);
     std::unique_ptr<grpc::GenericStub>& stub = stubs_[target];
     if (stub == nullptr) {
-      stub =
-          std::make_unique<grpc::GenericStub>(grpc::CreateCustomChannel(
-              target, credentials_, internal::QuickReconnect()));
+      stub = std::make_unique<grpc::GenericStub>(
+          grpc::CreateCustomChannel(target, credentials_, internal::QuickReconnect()));
     }
     return stub.get();
   }
