@@ -2,13 +2,17 @@
 // of the database it stores them in, measured in the same run.
 //
 // Usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR]
+//                  [--postgres URL] [--mysql URL]
 //
-// Prints, for SQLite (WAL, synchronous=FULL):
-//  - raw: single-row INSERT commits per second, one writer;
-//  - 2-step sagas/s with in-process branches (LocalTransport) and with HTTP branches
-//    on 127.0.0.1, each client submitting with wait_result, and the ratio to raw.
+// For each store (SQLite in WAL mode with synchronous=FULL, and PostgreSQL / MariaDB
+// when their URLs are given, by default from DTX_TEST_POSTGRES_URL / DTX_TEST_MYSQL_URL)
+// and each client count, prints:
+//  - raw: single-row INSERT commits per second with that many writers, each in its own
+//    connection, one INSERT per transaction;
+//  - 2-step sagas/s with in-process branches (LocalTransport), each client submitting
+//    with wait_result, and the ratio to raw;
+// and for SQLite also 2-step sagas/s with HTTP branches on 127.0.0.1.
 #include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,15 +32,23 @@
 #include "dtx/local_transport.h"
 #include "dtx/saga.h"
 #include "dtx/soci/soci_store.h"
+#include "dtx/soci/storage_url.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
 struct Flags {
   double seconds = 3;
   std::vector<int> clients = {1, 8};
   std::string dir;
+  std::string postgres = Env("DTX_TEST_POSTGRES_URL");
+  std::string mysql = Env("DTX_TEST_MYSQL_URL");
 };
 
 Flags Parse(int argc, char** argv) {
@@ -53,9 +65,14 @@ Flags Parse(int argc, char** argv) {
       }
     } else if (name == "--dir") {
       f.dir = value;
+    } else if (name == "--postgres") {
+      f.postgres = value;
+    } else if (name == "--mysql") {
+      f.mysql = value;
     } else {
       std::fprintf(stderr,
-                   "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR]\n");
+                   "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR] "
+                   "[--postgres URL] [--mysql URL]\n");
       std::exit(2);
     }
   }
@@ -66,21 +83,34 @@ Flags Parse(int argc, char** argv) {
   return f;
 }
 
-// Single-row INSERT commits per second on a fresh SQLite file, one writer.
-double RawSqliteCommits(const std::string& path, double seconds) {
-  std::filesystem::remove(path);
-  soci::session sql(soci::sqlite3, "db=" + path);
-  sql << "PRAGMA journal_mode=WAL";
-  sql << "PRAGMA synchronous=FULL";
-  sql << "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v VARCHAR(128))";
-  std::string v = "a-row-of-about-the-size-of-a-gid-0123456789";
-  soci::statement insert = (sql.prepare << "INSERT INTO t (v) VALUES (:v)", soci::use(v));
-  long n = 0;
-  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < end) {
-    insert.execute(true);  // autocommit: one transaction per row
-    ++n;
+// Single-row INSERT commits per second on `url` with `clients` writers, each with its
+// own connection and one INSERT per transaction (autocommit).
+double RawCommits(const std::string& url, int clients, double seconds) {
+  {
+    soci::session sql;
+    if (!dtx::OpenSession(sql, url).ok()) return 0;
+    sql << "DROP TABLE IF EXISTS bench_raw";
+    sql << "CREATE TABLE bench_raw (id BIGINT NOT NULL, v VARCHAR(128) NOT NULL)";
   }
+  std::atomic<long> n{0};
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      soci::session sql;
+      if (!dtx::OpenSession(sql, url).ok()) return;
+      long long id = c;
+      std::string v = "a-row-of-about-the-size-of-a-gid-0123456789";
+      soci::statement insert =
+          (sql.prepare << "INSERT INTO bench_raw (id, v) VALUES (:id, :v)", soci::use(id),
+           soci::use(v));
+      while (Clock::now() < end) {
+        insert.execute(true);
+        ++n;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
   return n / seconds;
 }
 
@@ -118,54 +148,68 @@ int main(int argc, char** argv) {
   Flags flags = Parse(argc, argv);
   std::printf("dtx_bench: %u cores, %.1f s per figure, work dir %s\n",
               std::thread::hardware_concurrency(), flags.seconds, flags.dir.c_str());
-
-  const double raw = RawSqliteCommits(flags.dir + "/raw.db", flags.seconds);
-  std::printf("sqlite raw single-row commits (WAL, synchronous=FULL, 1 writer): %.0f/s\n",
-              raw);
-
-  auto store = dtx::SociStore::Open({.url = "sqlite://" + flags.dir + "/dtx.db"});
-  if (!store.ok()) {
-    std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
-    return 1;
-  }
   dtx::LocalTransport local;
   local.Handle("local://a", [](const dtx::BranchRequest&) { return absl::OkStatus(); });
   local.Handle("local://b", [](const dtx::BranchRequest&) { return absl::OkStatus(); });
   dtx::HttpBranchServer service;
-  service.Handle("/a", [](const dtx::BranchInfo&, const httplib::Request&) {
-    return absl::OkStatus();
-  });
-  service.Handle("/b", [](const dtx::BranchInfo&, const httplib::Request&) {
-    return absl::OkStatus();
-  });
+  for (const char* path : {"/a", "/b"}) {
+    service.Handle(path, [](const dtx::BranchInfo&, const httplib::Request&) {
+      return absl::OkStatus();
+    });
+  }
   absl::StatusOr<int> port = service.Start();
   if (!port.ok()) return 1;
   const std::string http_base = "http://127.0.0.1:" + std::to_string(*port);
   dtx::HttpTransport http;
 
-  dtx::CoordinatorOptions options;
-  options.store = store->get();
-  options.transports = {{"local", &local}, {"http", &http}};
-  auto coordinator = dtx::Coordinator::Start(options);
-  if (!coordinator.ok()) return 1;
+  std::vector<std::pair<std::string, std::string>> stores = {
+      {"SQLite (WAL, FULL)", "sqlite://" + flags.dir + "/dtx.db"}};
+  if (!flags.postgres.empty()) stores.push_back({"PostgreSQL", flags.postgres});
+  if (!flags.mysql.empty()) stores.push_back({"MariaDB", flags.mysql});
 
-  std::printf("%-28s %8s %10s %8s %7s\n", "2-step sagas, SQLite store", "clients",
-              "sagas/s", "vs raw", "errors");
-  for (const char* kind : {"in-process branches", "HTTP branches"}) {
-    const bool is_http = std::string(kind) == "HTTP branches";
-    for (int clients : flags.clients) {
-      long errors = 0;
-      double rate = RunSagas(**coordinator, is_http ? "http" : "local",
-                             is_http ? http_base + "/a" : "local://a",
-                             is_http ? http_base + "/b" : "local://b", clients,
-                             flags.seconds, &errors);
-      std::printf("%-28s %8d %10.0f %7.2fx %7ld\n", kind, clients, rate, rate / raw,
-                  errors);
+  std::printf("%-20s %-17s %7s %12s %9s %7s %6s\n", "store", "branches", "clients",
+              "raw commit/s", "sagas/s", "ratio", "errors");
+  for (const auto& [name, url] : stores) {
+    const bool sqlite = url.rfind("sqlite://", 0) == 0;
+    if (!sqlite) {  // start from empty tables
+      soci::session sql;
+      if (!dtx::OpenSession(sql, url).ok()) {
+        std::printf("%-20s cannot connect\n", name.c_str());
+        continue;
+      }
+      sql << "DROP TABLE IF EXISTS trans_branch_op";
+      sql << "DROP TABLE IF EXISTS trans_global";
     }
+    auto store = dtx::SociStore::Open({.url = url, .pool_size = 16});
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      return 1;
+    }
+    dtx::CoordinatorOptions options;
+    options.store = store->get();
+    options.transports = {{"local", &local}, {"http", &http}};
+    auto coordinator = dtx::Coordinator::Start(options);
+    if (!coordinator.ok()) return 1;
+    const std::string raw_url = sqlite ? "sqlite://" + flags.dir + "/raw.db" : url;
+    for (int clients : flags.clients) {
+      const double raw = RawCommits(raw_url, clients, flags.seconds);
+      for (const bool is_http : {false, true}) {
+        if (is_http && !sqlite) continue;
+        long errors = 0;
+        const double rate = RunSagas(**coordinator, is_http ? "http" : "local",
+                                     is_http ? http_base + "/a" : "local://a",
+                                     is_http ? http_base + "/b" : "local://b", clients,
+                                     flags.seconds, &errors);
+        std::printf("%-20s %-17s %7d %12.0f %9.0f %6.2fx %6ld\n", name.c_str(),
+                    is_http ? "HTTP (127.0.0.1)" : "in-process", clients, raw, rate,
+                    raw > 0 ? rate / raw : 0.0, errors);
+        std::fflush(stdout);
+      }
+    }
+    (*coordinator)->Shutdown();
   }
   std::printf(
-      "per saga: 3 database transactions, 10 statements (create: 1 SELECT + 1+4 "
-      "INSERT; each action answer: 2 UPDATE, the last one with the final status)\n");
-  (*coordinator)->Shutdown();
+      "per saga: 3 database transactions, 10 statements (create: 1 SELECT + 1+4 INSERT; "
+      "each action answer: 2 UPDATE, the last one with the final status)\n");
   return 0;
 }
