@@ -1,4 +1,4 @@
-// The mall under a bad network: the coordinator's branch calls go through a forwarding
+// The mall under a bad network, its coordinator's store on the conformance backend: the coordinator's branch calls go through a forwarding
 // wrapper that injects transient errors, lost answers, calls that hang past their
 // timeout and reach the branch late (after their compensation, often), and duplicated
 // deliveries. The invariants must hold all the same.
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "conformance.h"
 #include "dtx/soci/storage_url.h"
 #include "faulty_transport.h"
 #include "mall_node.h"
@@ -46,8 +47,10 @@ TEST_CASE("orders through injected network faults keep every invariant") {
   const std::string dir = dtx::testing::NewTempDir("mall-faults");
   dtx::GrpcTransport grpc;
   dtx::testing::FaultyTransport faulty(&grpc, dtx::testing::Faults{});
+  dtx::testing::FreshStore().reset();
   MallNodeOptions options;
   options.dir = dir;
+  options.store_url = dtx::testing::ConformanceUrl();  // the coordinator's store
   options.transport = &faulty;
   options.retry_interval = absl::Milliseconds(100);
   options.branch_timeout = absl::Milliseconds(300);

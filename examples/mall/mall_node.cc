@@ -56,7 +56,9 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
 
   dtx::Submitter* submitter = nullptr;
   if (options.dtxd_grpc.empty()) {
-    auto store = dtx::SociStore::Open({.url = "sqlite://" + options.dir + "/dtx.db"});
+    auto store = dtx::SociStore::Open(
+        {.url = options.store_url.empty() ? "sqlite://" + options.dir + "/dtx.db"
+                                          : options.store_url});
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
     dtx::Transport* transport = options.transport;

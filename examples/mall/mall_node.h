@@ -30,8 +30,10 @@ struct MallNodeOptions {
   std::string dir;
   // HTTP API port on 127.0.0.1. Default: 0, any free port.
   int api_port = 0;
-  // Empty: an embedded coordinator on dir/dtx.db. Otherwise dtxd's gRPC address.
+  // Empty: an embedded coordinator. Otherwise dtxd's gRPC address.
   std::string dtxd_grpc;
+  // The embedded coordinator's storage URL. Default: empty, sqlite://<dir>/dtx.db.
+  std::string store_url;
   // Threads of the HTTP API (each order holds one while its saga runs). Default: 64.
   int api_threads = 64;
   // The embedded coordinator's branch transport. Default: null, a GrpcTransport of its
