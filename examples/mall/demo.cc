@@ -3,11 +3,11 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "dtx/soci/storage_url.h"
 #include "order/orders.h"
 #include "product.grpc.pb.h"
 
@@ -49,8 +49,8 @@ class Demo {
     Check(second["order"].value("status", -1) == kOrderInvalid,
           "the order exists with status 9");
     Check(Stock(pid) == 0, "stock is still 0");
-    auto product_rows = Barrier("product.db", gid2);
-    auto order_rows = Barrier("order.db", gid2);
+    auto product_rows = Barrier(options_.product_db, gid2);
+    auto order_rows = Barrier(options_.order_db, gid2);
     PrintBarrier("product", product_rows);
     PrintBarrier("order", order_rows);
     Check(product_rows == std::vector<std::string>{"02 action reason=compensate",
@@ -70,8 +70,8 @@ class Demo {
     Check(status_ == 409, "the saga was rolled back (HTTP 409)");
     Check(third["order"].value("status", -1) == kOrderInvalid, "the order has status 9");
     Check(Stock(pid) == 100, "stock is back at 100");
-    product_rows = Barrier("product.db", gid3);
-    order_rows = Barrier("order.db", gid3);
+    product_rows = Barrier(options_.product_db, gid3);
+    order_rows = Barrier(options_.order_db, gid3);
     PrintBarrier("product", product_rows);
     PrintBarrier("order", order_rows);
     Check(product_rows == std::vector<std::string>{"02 action reason=action",
@@ -121,14 +121,20 @@ class Demo {
   }
 
   // The barrier rows of `gid` in a service's database, "branch op reason=..".
-  std::vector<std::string> Barrier(const std::string& db, const std::string& gid) {
+  std::vector<std::string> Barrier(const std::string& db_url, const std::string& gid) {
     std::vector<std::string> rows;
     try {
-      soci::session sql(soci::sqlite3, "db=" + options_.dir + "/" + db + " timeout=30");
+      soci::session sql;
+      if (absl::Status s = dtx::OpenSession(sql, db_url); !s.ok()) {
+        return {std::string(s.message())};
+      }
+      // DTM's table name on the servers, "barrier" on SQLite.
+      const std::string table =
+          sql.get_backend_name() == "sqlite3" ? "barrier" : "dtm_barrier.barrier";
       std::string branch, op, reason;
       soci::statement st =
-          (sql.prepare << "SELECT branch_id, op, reason FROM barrier "
-                          "WHERE gid = :g ORDER BY op, id",
+          (sql.prepare << "SELECT branch_id, op, reason FROM " + table +
+                              " WHERE gid = :g ORDER BY op, id",
            soci::use(gid), soci::into(branch), soci::into(op), soci::into(reason));
       st.execute();
       while (st.fetch()) rows.push_back(branch + " " + op + " reason=" + reason);

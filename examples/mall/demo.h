@@ -14,7 +14,8 @@ namespace mall {
 struct DemoOptions {
   std::string api_base;        // e.g. http://127.0.0.1:8888
   std::string product_target;  // product service gRPC address (for the fault switch)
-  std::string dir;             // where product.db and order.db are (barrier tables)
+  std::string product_db;      // storage URLs of the product and order databases,
+  std::string order_db;        // to show their barrier tables
 };
 
 // Prints each step and each check; returns how many checks failed.

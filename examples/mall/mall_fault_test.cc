@@ -1,7 +1,8 @@
-// The mall under a bad network, its coordinator's store on the conformance backend: the coordinator's branch calls go through a forwarding
-// wrapper that injects transient errors, lost answers, calls that hang past their
-// timeout and reach the branch late (after their compensation, often), and duplicated
-// deliveries. The invariants must hold all the same.
+// The mall under a bad network, its databases on the conformance backend: the
+// coordinator's branch calls go through a forwarding wrapper that injects transient
+// errors, lost answers, calls that hang past their timeout and reach the branch late
+// (after their compensation, often), and duplicated deliveries. The invariants must hold
+// all the same.
 #include <httplib.h>
 #include <soci/soci.h>
 
@@ -14,6 +15,7 @@
 #include "conformance.h"
 #include "dtx/soci/storage_url.h"
 #include "faulty_transport.h"
+#include "mall_checks.h"
 #include "mall_node.h"
 #include "order/orders.h"
 #include "test_util.h"
@@ -23,34 +25,17 @@ namespace {
 
 using nlohmann::json;
 
-// gid -> whether DecrStock's business took the stock and kept it: the action ran
-// (its barrier row was written by the action itself) and no compensation ran.
-std::map<std::string, bool> StockTaken(const std::string& product_db) {
-  soci::session sql;
-  REQUIRE(dtx::OpenSession(sql, "sqlite://" + product_db).ok());
-  std::map<std::string, bool> taken;
-  std::string gid, op, reason;
-  soci::statement st = (sql.prepare << "SELECT gid, op, reason FROM barrier ORDER BY id",
-                        soci::into(gid), soci::into(op), soci::into(reason));
-  st.execute();
-  std::map<std::string, int> action_ran, compensated;
-  while (st.fetch()) {
-    if (op == "action" && reason == "action") action_ran[gid] = 1;
-    if (op == "compensate") compensated[gid] = 1;
-    taken[gid] = false;
-  }
-  for (auto& [g, t] : taken) t = action_ran.count(g) > 0 && compensated.count(g) == 0;
-  return taken;
-}
-
 TEST_CASE("orders through injected network faults keep every invariant") {
   const std::string dir = dtx::testing::NewTempDir("mall-faults");
   dtx::GrpcTransport grpc;
   dtx::testing::FaultyTransport faulty(&grpc, dtx::testing::Faults{});
   dtx::testing::FreshStore().reset();
+  const std::string db = dtx::testing::ConformanceUrl();
+  testing::DropMallTables(db);
   MallNodeOptions options;
   options.dir = dir;
-  options.store_url = dtx::testing::ConformanceUrl();  // the coordinator's store
+  options.store_url = db;  // the coordinator's store and every service's database
+  options.user_db = options.product_db = options.order_db = db;
   options.transport = &faulty;
   options.retry_interval = absl::Milliseconds(100);
   options.branch_timeout = absl::Milliseconds(300);
@@ -108,7 +93,7 @@ TEST_CASE("orders through injected network faults keep every invariant") {
   CHECK(faulty.hangs > 0);
   CHECK(faulty.duplicates > 0);
 
-  const std::map<std::string, bool> taken = StockTaken(dir + "/product.db");
+  const std::map<std::string, bool> taken = testing::StockTaken(db);
   auto sagas = node->coordinator()->List(0, "", 1000);
   REQUIRE(sagas.ok());
   CHECK(sagas->size() == 320);

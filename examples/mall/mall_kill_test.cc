@@ -1,4 +1,5 @@
-// The coordinator (dtxd, on the conformance backend's database) is killed with SIGKILL
+// The coordinator (dtxd; its store and the mall's databases on the conformance
+// backend) is killed with SIGKILL
 // at random moments while the mall takes orders from several clients, and restarted,
 // again and again. Afterwards: every transaction finished; stock + units sold = initial
 // stock; an order is valid exactly when its stock was taken.
@@ -17,6 +18,7 @@
 #include "conformance.h"
 #include "dtx/soci/storage_url.h"
 #include "dtxd_process.h"
+#include "mall_checks.h"
 #include "mall_node.h"
 #include "order/orders.h"
 #include "test_util.h"
@@ -45,6 +47,8 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
   const int64_t kStock = kOrders / 2;
   const std::string dir = dtx::testing::NewTempDir("mall-kill");
   dtx::testing::FreshStore().reset();
+  const std::string db = dtx::testing::ConformanceUrl();
+  testing::DropMallTables(db);
 
   auto dtxd = StartDtxd(0, 0);
   int http_port = 0, grpc_port = 0;
@@ -54,6 +58,7 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
   MallNodeOptions options;
   options.dir = dir;
   options.dtxd_grpc = "127.0.0.1:" + std::to_string(grpc_port);
+  options.user_db = options.product_db = options.order_db = db;
   auto started = MallNode::Start(options);
   REQUIRE(started.ok());
   std::unique_ptr<MallNode> node = *std::move(started);
@@ -129,32 +134,20 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
   REQUIRE(unfinished() == 0);
 
   // An order is valid exactly when its stock was taken, and the units add up.
-  soci::session products;
-  REQUIRE(dtx::OpenSession(products, "sqlite://" + dir + "/product.db").ok());
-  std::map<std::string, int> action_ran, compensated;
-  {
-    std::string gid, op, reason;
-    soci::statement st = (products.prepare << "SELECT gid, op, reason FROM barrier",
-                          soci::into(gid), soci::into(op), soci::into(reason));
-    st.execute();
-    while (st.fetch()) {
-      if (op == "action" && reason == "action") ++action_ran[gid];
-      if (op == "compensate") ++compensated[gid];
-    }
-  }
+  const std::map<std::string, bool> taken = testing::StockTaken(db);
   json orders = json::parse(
       c.Post("/api/order/list", json{{"uid", user["id"]}}.dump(), "application/json")
           ->body)["orders"];
   int valid = 0;
   for (const json& o : orders) {
     const std::string gid = o["gid"];
-    const bool taken = action_ran.count(gid) > 0 && compensated.count(gid) == 0;
+    const bool stock_taken = taken.count(gid) > 0 && taken.at(gid);
     INFO(gid << " status " << o["status"]);
-    CHECK((o["status"] == kOrderCreated) == taken);
+    CHECK((o["status"] == kOrderCreated) == stock_taken);
     valid += o["status"] == kOrderCreated;
   }
-  for (const auto& [gid, n] : action_ran) {
-    if (compensated.count(gid) > 0) continue;
+  for (const auto& [gid, kept] : taken) {
+    if (!kept) continue;
     // Stock taken for a saga must belong to a valid order.
     bool found = false;
     for (const json& o : orders)

@@ -31,9 +31,14 @@ absl::StatusOr<std::unique_ptr<MallNode>> MallNode::Start(
 absl::Status MallNode::Init(const MallNodeOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
-  auto user_db = Database::Open(options.dir + "/user.db", kUserSchema);
-  auto product_db = Database::Open(options.dir + "/product.db", kProductSchema);
-  auto order_db = Database::Open(options.dir + "/order.db", kOrderSchema);
+  auto url = [&](const std::string& given, const char* file) {
+    return given.empty() ? "sqlite://" + options.dir + "/" + file : given;
+  };
+  product_db_url_ = url(options.product_db, "product.db");
+  order_db_url_ = url(options.order_db, "order.db");
+  auto user_db = Database::Open(url(options.user_db, "user.db"), kUserSchema);
+  auto product_db = Database::Open(product_db_url_, kProductSchema);
+  auto order_db = Database::Open(order_db_url_, kOrderSchema);
   for (const auto* db : {&user_db, &product_db, &order_db}) {
     if (!db->ok()) return db->status();
   }
@@ -56,9 +61,9 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
 
   dtx::Submitter* submitter = nullptr;
   if (options.dtxd_grpc.empty()) {
-    auto store = dtx::SociStore::Open(
-        {.url = options.store_url.empty() ? "sqlite://" + options.dir + "/dtx.db"
-                                          : options.store_url});
+    auto store = dtx::SociStore::Open({.url = options.store_url.empty()
+                                                  ? "sqlite://" + options.dir + "/dtx.db"
+                                                  : options.store_url});
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
     dtx::Transport* transport = options.transport;

@@ -25,9 +25,12 @@
 namespace mall {
 
 struct MallNodeOptions {
-  // Directory of the databases: user.db, product.db, order.db (and dtx.db when the
-  // coordinator is embedded). Created if absent.
+  // Directory of the SQLite databases: user.db, product.db, order.db (and dtx.db when
+  // the coordinator is embedded). Created if absent.
   std::string dir;
+  // The services' databases as storage URLs instead (sqlite://, postgresql://,
+  // mysql://). Default: empty, the SQLite files in `dir`.
+  std::string user_db, product_db, order_db;
   // HTTP API port on 127.0.0.1. Default: 0, any free port.
   int api_port = 0;
   // Empty: an embedded coordinator. Otherwise dtxd's gRPC address.
@@ -54,6 +57,8 @@ class MallNode {
   const std::string& product_target() const { return product_target_; }
   const std::string& order_target() const { return order_target_; }
   const std::string& user_target() const { return user_target_; }
+  const std::string& product_db() const { return product_db_url_; }
+  const std::string& order_db() const { return order_db_url_; }
   // Null when the coordinator is remote.
   dtx::Coordinator* coordinator() { return coordinator_.get(); }
 
@@ -70,6 +75,7 @@ class MallNode {
   std::unique_ptr<OrderServiceImpl> order_service_;
   std::unique_ptr<grpc::Server> user_server_, product_server_, order_server_;
   std::string user_target_, product_target_, order_target_;
+  std::string product_db_url_, order_db_url_;
 
   std::unique_ptr<dtx::SociStore> store_;
   std::unique_ptr<dtx::GrpcTransport> transport_;

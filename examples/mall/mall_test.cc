@@ -41,7 +41,8 @@ TEST_CASE("the three scenarios, embedded coordinator") {
   auto node = StartMall(dir);
   CHECK(RunDemo({.api_base = node->api_base(),
                  .product_target = node->product_target(),
-                 .dir = dir}) == 0);
+                 .product_db = "sqlite://" + dir + "/product.db",
+                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
 }
 
 TEST_CASE("the three scenarios, through dtxd in its own process") {
@@ -51,7 +52,8 @@ TEST_CASE("the three scenarios, through dtxd in its own process") {
   CHECK(node->coordinator() == nullptr);
   CHECK(RunDemo({.api_base = node->api_base(),
                  .product_target = node->product_target(),
-                 .dir = dir}) == 0);
+                 .product_db = "sqlite://" + dir + "/product.db",
+                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
   httplib::Client c("127.0.0.1", dtxd.http_port());
   httplib::Result all = c.Get("/api/dtmsvr/all");
   REQUIRE(all);
@@ -77,7 +79,8 @@ TEST_CASE("the three scenarios, one process per service plus dtxd") {
                                   dtxd.grpc_target()});
   CHECK(RunDemo({.api_base = "http://127.0.0.1:" + std::to_string(api.port()),
                  .product_target = target(product),
-                 .dir = dir}) == 0);
+                 .product_db = "sqlite://" + dir + "/product.db",
+                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
   for (auto* p : {&api, &order, &product, &user}) CHECK(p->Terminate() == 0);
   CHECK(dtxd.Terminate() == 0);
 }

@@ -1,33 +1,48 @@
 #include "common/database.h"
 
-#include <soci/sqlite3/soci-sqlite3.h>
-
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "dtx/soci/barrier.h"
+#include "dtx/soci/storage_url.h"
 
 namespace mall {
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
-                                                         const std::string& schema,
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& url_or_path,
+                                                         const Schema& schema,
                                                          int pool_size) {
+  const std::string url = url_or_path.find("://") == std::string::npos
+                              ? "sqlite://" + url_or_path
+                              : url_or_path;
   std::unique_ptr<Database> db(new Database(pool_size));
   try {
     for (int i = 0; i < pool_size; ++i) {
-      soci::session& sql = db->pool_.at(i);
-      sql.open(soci::sqlite3, "db=" + path + " timeout=30");
-      sql << "PRAGMA journal_mode=WAL";
-      sql << "PRAGMA synchronous=FULL";
+      if (absl::Status s = dtx::OpenSession(db->pool_.at(i), url); !s.ok()) return s;
     }
     soci::session sql(db->pool_);
-    for (absl::string_view statement : absl::StrSplit(schema, ";\n")) {
+    db->backend_ = sql.get_backend_name();
+    const char* tables = db->backend_ == "postgresql" ? schema.postgresql
+                         : db->backend_ == "mysql"    ? schema.mysql
+                                                      : schema.sqlite;
+    for (absl::string_view statement : absl::StrSplit(tables, ";\n")) {
       if (!absl::StripAsciiWhitespace(statement).empty()) sql << std::string(statement);
     }
     if (absl::Status s = dtx::Barrier::CreateTable(sql); !s.ok()) return s;
   } catch (const std::exception& e) {
-    return absl::UnavailableError("opening " + path + ": " + e.what());
+    return absl::UnavailableError("opening " + dtx::RedactedUrl(url) + ": " + e.what());
   }
   return db;
+}
+
+long long Database::LastInsertId(soci::session& sql) const {
+  long long id = 0;
+  if (backend_ == "postgresql") {
+    sql << "SELECT lastval()", soci::into(id);
+  } else if (backend_ == "mysql") {
+    sql << "SELECT LAST_INSERT_ID()", soci::into(id);
+  } else {
+    sql << "SELECT last_insert_rowid()", soci::into(id);
+  }
+  return id;
 }
 
 absl::Status Database::Run(const std::function<absl::Status(soci::session&)>& fn) {

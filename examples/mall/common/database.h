@@ -14,16 +14,26 @@
 
 namespace mall {
 
+// A service's tables in each SQL dialect; statements separated by ";\n", idempotent.
+struct Schema {
+  const char* sqlite;
+  const char* postgresql;
+  const char* mysql;
+};
+
 class Database {
  public:
-  // Opens `path` (created if absent) with `pool_size` connections in WAL mode, runs
-  // `schema` (statements separated by ";\n", each idempotent) and creates the barrier
-  // table.
-  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
-                                                        const std::string& schema,
+  // Opens the database `url` names (a dtx storage URL: sqlite://, postgresql://,
+  // mysql://; a plain path is an SQLite file) with `pool_size` connections, creates
+  // the tables of `schema` for its dialect and the barrier table.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& url,
+                                                        const Schema& schema,
                                                         int pool_size = 8);
 
   soci::connection_pool& pool() { return pool_; }
+
+  // The id the last INSERT on `sql` generated.
+  long long LastInsertId(soci::session& sql) const;
 
   // Runs `fn` on a pooled connection; a database exception becomes kUnavailable.
   absl::Status Run(const std::function<absl::Status(soci::session&)>& fn);
@@ -31,6 +41,7 @@ class Database {
  private:
   explicit Database(int pool_size) : pool_(pool_size) {}
   soci::connection_pool pool_;
+  std::string backend_;
 };
 
 }  // namespace mall

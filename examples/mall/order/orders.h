@@ -16,11 +16,19 @@ namespace mall {
 inline constexpr int64_t kOrderCreated = 0;
 inline constexpr int64_t kOrderInvalid = 9;  // its saga rolled back
 
-inline constexpr char kOrderSchema[] =
+inline constexpr Schema kOrderSchema{
     "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "gid VARCHAR(128) NOT NULL UNIQUE, uid BIGINT NOT NULL, pid BIGINT NOT NULL, "
     "amount BIGINT NOT NULL, num BIGINT NOT NULL, status BIGINT NOT NULL);\n"
-    "CREATE INDEX IF NOT EXISTS orders_uid ON orders (uid)";
+    "CREATE INDEX IF NOT EXISTS orders_uid ON orders (uid)",
+    "CREATE TABLE IF NOT EXISTS orders (id BIGSERIAL PRIMARY KEY, "
+    "gid VARCHAR(128) NOT NULL UNIQUE, uid BIGINT NOT NULL, pid BIGINT NOT NULL, "
+    "amount BIGINT NOT NULL, num BIGINT NOT NULL, status BIGINT NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS orders_uid ON orders (uid)",
+    "CREATE TABLE IF NOT EXISTS orders (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+    "gid VARCHAR(128) NOT NULL UNIQUE, uid BIGINT NOT NULL, pid BIGINT NOT NULL, "
+    "amount BIGINT NOT NULL, num BIGINT NOT NULL, status BIGINT NOT NULL, "
+    "KEY orders_uid (uid)) ENGINE = InnoDB"};
 
 class Orders {
  public:

@@ -8,7 +8,7 @@ namespace {
 absl::Status Read(soci::session& sql, int64_t id, Product* p) {
   long long key = id, stock = 0, amount = 0, status = 0;
   std::string name, desc;
-  sql << "SELECT name, desc, stock, amount, status FROM product WHERE id = :id",
+  sql << "SELECT name, description, stock, amount, status FROM product WHERE id = :id",
       soci::use(key), soci::into(name), soci::into(desc), soci::into(stock),
       soci::into(amount), soci::into(status);
   if (!sql.got_data()) return absl::NotFoundError("no product " + std::to_string(id));
@@ -31,12 +31,14 @@ absl::StatusOr<Product> Products::Create(const Product& in) {
   Product out;
   absl::Status s = db_->Run([&](soci::session& sql) {
     long long stock = in.stock(), amount = in.amount(), status = in.status(), id = 0;
-    sql << "INSERT INTO product (name, desc, stock, amount, status) VALUES (:n, :d, :s, "
+    sql << "INSERT INTO product (name, description, stock, amount, status) VALUES (:n, "
+           ":d, "
+           ":s, "
            ":a, "
            ":st)",
         soci::use(in.name()), soci::use(in.desc()), soci::use(stock), soci::use(amount),
         soci::use(status);
-    sql << "SELECT last_insert_rowid()", soci::into(id);
+    id = db_->LastInsertId(sql);
     return Read(sql, id, &out);
   });
   if (!s.ok()) return s;

@@ -11,11 +11,19 @@
 
 namespace mall {
 
-inline constexpr char kProductSchema[] =
+inline constexpr Schema kProductSchema{
     "CREATE TABLE IF NOT EXISTS product (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "name VARCHAR(255) NOT NULL, desc VARCHAR(1024) NOT NULL DEFAULT '', "
+    "name VARCHAR(255) NOT NULL, description VARCHAR(1024) NOT NULL DEFAULT '', "
     "stock BIGINT NOT NULL CHECK (stock >= 0), amount BIGINT NOT NULL, "
-    "status BIGINT NOT NULL DEFAULT 0)";
+    "status BIGINT NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS product (id BIGSERIAL PRIMARY KEY, "
+    "name VARCHAR(255) NOT NULL, description VARCHAR(1024) NOT NULL DEFAULT '', "
+    "stock BIGINT NOT NULL CHECK (stock >= 0), amount BIGINT NOT NULL, "
+    "status BIGINT NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS product (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+    "name VARCHAR(255) NOT NULL, description VARCHAR(1024) NOT NULL DEFAULT '', "
+    "stock BIGINT NOT NULL CHECK (stock >= 0), amount BIGINT NOT NULL, "
+    "status BIGINT NOT NULL DEFAULT 0) ENGINE = InnoDB"};
 
 class Products {
  public:

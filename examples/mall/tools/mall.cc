@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   if (*demo) {
     int failed = mall::RunDemo({.api_base = (*node)->api_base(),
                                 .product_target = (*node)->product_target(),
-                                .dir = dir});
+                                .product_db = "sqlite://" + dir + "/product.db",
+                                .order_db = "sqlite://" + dir + "/order.db"});
     return failed == 0 ? 0 : 1;
   }
   int signal = 0;

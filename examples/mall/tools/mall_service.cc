@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     app.add_option("--dtxd", dtxd, "dtxd's gRPC address");
     app.add_option("--store", store, "Embedded coordinator's storage URL");
   } else {
-    app.add_option("--db", db, "The service's SQLite database")->required();
+    app.add_option("--db", db, "The service's database: a storage URL or an SQLite path")
+        ->required();
   }
   CLI11_PARSE(app, argc, argv);
 
@@ -79,9 +80,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   if (role == "mall_user" || role == "mall_product" || role == "mall_order") {
-    const char* schema = role == "mall_user"      ? mall::kUserSchema
-                         : role == "mall_product" ? mall::kProductSchema
-                                                  : mall::kOrderSchema;
+    const mall::Schema& schema = role == "mall_user"      ? mall::kUserSchema
+                                 : role == "mall_product" ? mall::kProductSchema
+                                                          : mall::kOrderSchema;
     auto database = mall::Database::Open(db, schema);
     if (!database.ok()) {
       std::fprintf(stderr, "%s: %s\n", kRole, database.status().ToString().c_str());

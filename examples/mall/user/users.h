@@ -8,9 +8,13 @@
 
 namespace mall {
 
-inline constexpr char kUserSchema[] =
-    "CREATE TABLE IF NOT EXISTS user (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "name VARCHAR(255) NOT NULL, mobile VARCHAR(32) NOT NULL UNIQUE)";
+inline constexpr Schema kUserSchema{
+    "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "name VARCHAR(255) NOT NULL, mobile VARCHAR(32) NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS users (id BIGSERIAL PRIMARY KEY, "
+    "name VARCHAR(255) NOT NULL, mobile VARCHAR(32) NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS users (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+    "name VARCHAR(255) NOT NULL, mobile VARCHAR(32) NOT NULL UNIQUE) ENGINE = InnoDB"};
 
 class Users {
  public:
