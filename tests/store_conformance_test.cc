@@ -98,6 +98,34 @@ TEST_CASE("a gid is created once, also when creators race") {
   CHECK(store->FindBranches("race-1")->size() == 2);
 }
 
+TEST_CASE("a write the database refuses fails alone, not its commit group") {
+  auto store = testing::FreshStore();
+  std::atomic<int> good_ok{0};
+  std::atomic<bool> go{false};
+  absl::Status bad_result;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      const std::string gid = "group-" + std::to_string(t);
+      std::vector<TransBranch> branches = Branches(gid, "x");
+      if (t == 7) {
+        branches[0].url = std::string(5000, 'u');  // over VARCHAR(1024): servers refuse
+        bad_result = store->Create(Global(gid), branches);
+      } else if (store->Create(Global(gid), branches).ok()) {
+        ++good_ok;
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  CHECK(good_ok == 15);
+  if (testing::ConformanceBackend() != "sqlite") {  // SQLite does not enforce lengths
+    CHECK(absl::IsUnavailable(bad_result));
+    CHECK(absl::IsNotFound(store->FindGlobal("group-7").status()));
+  }
+}
+
 TEST_CASE("updates are compare-and-set on status and owner, all or nothing") {
   auto store = testing::FreshStore();
   REQUIRE(store->Create(Global("cas-1"), Branches("cas-1", "")).ok());

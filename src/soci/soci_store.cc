@@ -2,13 +2,17 @@
 
 #include <soci/soci.h>
 
+#include <deque>
+#include <functional>
 #include <limits>
 #include <optional>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "internal/options_json.h"
 #include "soci/schema_sql.h"
 #include "soci/sql.h"
@@ -139,12 +143,108 @@ std::string BytesOfHex(const std::string& hex) { return absl::HexStringToBytes(h
 
 class SociStore::Impl {
  public:
-  Impl(int size) : pool(size), size(size) {}
+  using Op = std::function<absl::Status(soci::session&)>;
+
+  Impl(int size, bool group_commit, int max_batch)
+      : pool(size), group_commit(group_commit), max_batch(std::max(1, max_batch)) {}
+  ~Impl() {
+    {
+      absl::MutexLock lock(&mu);
+      stopping = true;
+    }
+    for (std::thread& w : writers) w.join();
+  }
+  // Starts `n` writer threads (group commit only).
+  void StartWriters(int n) {
+    if (!group_commit) return;
+    for (int i = 0; i < n; ++i) writers.emplace_back([this] { WriterLoop(); });
+  }
+
+  // Runs `op` inside a write transaction and commits it. With group commit, ops from
+  // many threads share one transaction: each caller returns once the commit that
+  // holds its op is durable. An op must make no change when it returns an error (it
+  // checks before it writes), so that the others' changes can commit with it.
+  absl::Status Write(Op op, const std::string& what);
 
   soci::connection_pool pool;
-  int size;
   internal::Dialect dialect = internal::Dialect::kSqlite;
+
+ private:
+  struct Pending {
+    const Op* op;
+    const std::string* what;
+    absl::Status result;
+    bool done = false;
+  };
+
+  absl::Status WriteAlone(const Op& op, const std::string& what);
+  void WriterLoop();
+
+  const bool group_commit;
+  const size_t max_batch;
+  absl::Mutex mu;
+  std::deque<Pending*> queue ABSL_GUARDED_BY(mu);
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  std::vector<std::thread> writers;
 };
+
+absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what) {
+  soci::session sql(pool);
+  try {
+    LocalTransaction tx(sql, dialect);
+    absl::Status s = op(sql);
+    if (s.ok()) tx.Commit();
+    return s;
+  } catch (const std::exception& e) {
+    return Failed(sql, what, e);
+  }
+}
+
+absl::Status SociStore::Impl::Write(Op op, const std::string& what) {
+  if (!group_commit) return WriteAlone(op, what);
+  Pending pending{&op, &what, absl::OkStatus(), false};
+  absl::MutexLock lock(&mu);
+  if (stopping) return absl::UnavailableError("store is closing");
+  queue.push_back(&pending);
+  mu.Await(absl::Condition(&pending.done));
+  return pending.result;
+}
+
+void SociStore::Impl::WriterLoop() {
+  while (true) {
+    std::vector<Pending*> batch;
+    {
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(
+          +[](Impl* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu) {
+            return impl->stopping || !impl->queue.empty();
+          },
+          this));
+      if (queue.empty()) return;  // stopping, all written
+      while (!queue.empty() && batch.size() < max_batch) {
+        batch.push_back(queue.front());
+        queue.pop_front();
+      }
+    }
+    bool failed = false;
+    {
+      soci::session sql(pool);
+      try {
+        LocalTransaction tx(sql, dialect);
+        for (Pending* p : batch) p->result = (*p->op)(sql);
+        tx.Commit();
+      } catch (const std::exception& e) {
+        (void)Failed(sql, "group commit", e).ok();
+        failed = true;
+      }
+    }
+    if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
+      for (Pending* p : batch) p->result = WriteAlone(*p->op, *p->what);
+    }
+    absl::MutexLock lock(&mu);
+    for (Pending* p : batch) p->done = true;
+  }
+}
 
 SociStore::SociStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SociStore::~SociStore() = default;
@@ -156,13 +256,18 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
   const bool memory =
       target->backend == "sqlite3" && absl::StrContains(options.url, ":memory:");
   const int size = memory ? 1 : std::max(1, options.pool_size);
-  auto impl = std::make_unique<Impl>(size);
+  auto impl = std::make_unique<Impl>(size, options.group_commit, options.max_batch);
   try {
     for (int i = 0; i < size; ++i) {
       if (absl::Status s = OpenSession(impl->pool.at(i), options.url); !s.ok()) return s;
     }
     soci::session sql(impl->pool);
     if (absl::Status s = internal::DialectOf(sql, &impl->dialect); !s.ok()) return s;
+    // SQLite has one writer at a time anyway; a server takes several batches at once.
+    impl->StartWriters(options.writers > 0 ? options.writers
+                       : impl->dialect == internal::Dialect::kSqlite
+                           ? 1
+                           : std::max(1, size / 2));
     if (options.create_schema) {
       if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
           !s.ok()) {
@@ -177,66 +282,67 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
 
 absl::Status SociStore::Create(const TransGlobal& g,
                                const std::vector<TransBranch>& branches) {
-  soci::session sql(impl_->pool);
-  try {
-    LocalTransaction tx(sql, impl_->dialect);
-    int exists = 0;
-    sql << "SELECT COUNT(*) FROM trans_global WHERE gid = :gid", soci::use(g.gid),
-        soci::into(exists);
-    if (exists > 0) return absl::AlreadyExistsError("transaction " + g.gid + " exists");
-    const std::string options = internal::OptionsToJson(g.options);
-    long long create = ToMillis(g.create_time), update = ToMillis(g.update_time),
-              next = ToMillis(g.next_cron_time),
-              interval = absl::ToInt64Milliseconds(g.next_cron_interval),
-              retry_count = g.retry_count;
-    sql << "INSERT INTO trans_global (gid, trans_type, status, query_prepared, protocol, "
-           "create_time, update_time, options, custom_data, next_cron_interval, "
-           "next_cron_time, owner, result, rollback_reason, retry_count) VALUES (:gid, "
-           ":trans_type, :status, :query_prepared, :protocol, :create_time, "
-           ":update_time, "
-           ":options, :custom_data, :interval, :next, :owner, '', '', :retry_count)",
-        soci::use(g.gid), soci::use(g.trans_type), soci::use(g.status),
-        soci::use(g.query_prepared), soci::use(g.protocol), soci::use(create),
-        soci::use(update), soci::use(options), soci::use(g.custom_data),
-        soci::use(interval), soci::use(next), soci::use(g.owner), soci::use(retry_count);
-    if (!branches.empty()) {
-      std::string url, bin_data, branch_id, op, status;
-      long long branch_create = 0;
-      // PostgreSQL's bytea takes the payload's bytes as hex text.
-      const bool hex = impl_->dialect == internal::Dialect::kPostgres;
-      soci::statement insert =
-          (sql.prepare << std::string("INSERT INTO trans_branch_op (gid, url, bin_data, "
-                                      "branch_id, op, status, create_time, update_time) "
-                                      "VALUES (:gid, :url, ") +
-                              (hex ? "decode(:bin_data, 'hex')" : ":bin_data") +
-                              ", :branch_id, :op, :status, :create_time, :update_time)",
-           soci::use(g.gid), soci::use(url), soci::use(bin_data), soci::use(branch_id),
-           soci::use(op), soci::use(status), soci::use(branch_create),
-           soci::use(branch_create));
-      for (const TransBranch& b : branches) {
-        url = b.url;
-        bin_data = hex ? HexOf(b.bin_data) : b.bin_data;
-        branch_id = b.branch_id;
-        op = b.op;
-        status = b.status;
-        branch_create = ToMillis(b.create_time);
-        insert.execute(true);
-      }
-    }
-    tx.Commit();
-  } catch (const std::exception& e) {
-    absl::Status failed = Failed(sql, absl::StrCat("storing transaction ", g.gid), e);
+  const internal::Dialect dialect = impl_->dialect;
+  absl::Status written = impl_->Write(
+      [&](soci::session& sql) -> absl::Status {
+        int exists = 0;
+        sql << "SELECT COUNT(*) FROM trans_global WHERE gid = :gid", soci::use(g.gid),
+            soci::into(exists);
+        if (exists > 0)
+          return absl::AlreadyExistsError("transaction " + g.gid + " exists");
+        const std::string options = internal::OptionsToJson(g.options);
+        long long create = ToMillis(g.create_time), update = ToMillis(g.update_time),
+                  next = ToMillis(g.next_cron_time),
+                  interval = absl::ToInt64Milliseconds(g.next_cron_interval),
+                  retry_count = g.retry_count;
+        sql << "INSERT INTO trans_global (gid, trans_type, status, query_prepared, "
+               "protocol, "
+               "create_time, update_time, options, custom_data, next_cron_interval, "
+               "next_cron_time, owner, result, rollback_reason, retry_count) VALUES "
+               "(:gid, "
+               ":trans_type, :status, :query_prepared, :protocol, :create_time, "
+               ":update_time, "
+               ":options, :custom_data, :interval, :next, :owner, '', '', :retry_count)",
+            soci::use(g.gid), soci::use(g.trans_type), soci::use(g.status),
+            soci::use(g.query_prepared), soci::use(g.protocol), soci::use(create),
+            soci::use(update), soci::use(options), soci::use(g.custom_data),
+            soci::use(interval), soci::use(next), soci::use(g.owner),
+            soci::use(retry_count);
+        if (!branches.empty()) {
+          std::string url, bin_data, branch_id, op, status;
+          long long branch_create = 0;
+          // PostgreSQL's bytea takes the payload's bytes as hex text.
+          const bool hex = dialect == internal::Dialect::kPostgres;
+          soci::statement insert =
+              (sql.prepare
+                   << std::string("INSERT INTO trans_branch_op (gid, url, bin_data, "
+                                  "branch_id, op, status, create_time, update_time) "
+                                  "VALUES (:gid, :url, ") +
+                          (hex ? "decode(:bin_data, 'hex')" : ":bin_data") +
+                          ", :branch_id, :op, :status, :create_time, :update_time)",
+               soci::use(g.gid), soci::use(url), soci::use(bin_data),
+               soci::use(branch_id), soci::use(op), soci::use(status),
+               soci::use(branch_create), soci::use(branch_create));
+          for (const TransBranch& b : branches) {
+            url = b.url;
+            bin_data = hex ? HexOf(b.bin_data) : b.bin_data;
+            branch_id = b.branch_id;
+            op = b.op;
+            status = b.status;
+            branch_create = ToMillis(b.create_time);
+            insert.execute(true);
+          }
+        }
+        return absl::OkStatus();
+      },
+      absl::StrCat("storing transaction ", g.gid));
+  if (absl::IsUnavailable(written)) {
     // Two creators of one gid at once: the loser hits the unique key.
-    try {
-      int exists = 0;
-      sql << "SELECT COUNT(*) FROM trans_global WHERE gid = :gid", soci::use(g.gid),
-          soci::into(exists);
-      if (exists > 0) return absl::AlreadyExistsError("transaction " + g.gid + " exists");
-    } catch (const std::exception&) {
-    }
-    return failed;
+    absl::StatusOr<TransGlobal> existing = FindGlobal(g.gid);
+    if (existing.ok())
+      return absl::AlreadyExistsError("transaction " + g.gid + " exists");
   }
-  return absl::OkStatus();
+  return written;
 }
 
 absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
@@ -323,59 +429,57 @@ absl::Status SociStore::Update(std::string_view gid_view,
       finish_time(u.finish_time, millis), rollback_time(u.rollback_time, millis),
       retry_count(u.retry_count, [](int64_t n) { return static_cast<long long>(n); });
   long long now_ms = ToMillis(now);
-  soci::session sql(impl_->pool);
-  try {
-    LocalTransaction tx(sql, impl_->dialect);
-    soci::statement global =
-        (sql.prepare << "UPDATE trans_global SET update_time = :now, "
-                        "status = COALESCE(:status, status), "
-                        "owner = COALESCE(:owner, owner), "
-                        "next_cron_time = COALESCE(:next_cron_time, next_cron_time), "
-                        "next_cron_interval = COALESCE(:interval, next_cron_interval), "
-                        "rollback_reason = COALESCE(:rollback_reason, rollback_reason), "
-                        "finish_time = COALESCE(:finish_time, finish_time), "
-                        "rollback_time = COALESCE(:rollback_time, rollback_time), "
-                        "result = COALESCE(:result, result), "
-                        "retry_count = COALESCE(:retry_count, retry_count) "
-                        "WHERE gid = :gid AND status = :expected_status AND owner = "
-                        ":expected_owner",
-         soci::use(now_ms), soci::use(status.value, status.ind),
-         soci::use(owner.value, owner.ind),
-         soci::use(next_cron_time.value, next_cron_time.ind),
-         soci::use(next_cron_interval.value, next_cron_interval.ind),
-         soci::use(rollback_reason.value, rollback_reason.ind),
-         soci::use(finish_time.value, finish_time.ind),
-         soci::use(rollback_time.value, rollback_time.ind),
-         soci::use(result.value, result.ind),
-         soci::use(retry_count.value, retry_count.ind), soci::use(gid),
-         soci::use(expected_status), soci::use(expected_owner));
-    global.execute(true);
-    if (global.get_affected_rows() != 1) {
-      return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
-                                             expected_status, " and owned by '",
-                                             expected_owner, "'"));
-    }
-    if (!branches.empty()) {
-      std::string branch_id, op, new_status;
-      soci::statement branch =
-          (sql.prepare
-               << "UPDATE trans_branch_op SET status = :status, update_time = :now, "
-                  "finish_time = :finish WHERE gid = :gid AND branch_id = :branch_id "
-                  "AND op = :op AND status = 'prepared'",
-           soci::use(new_status), soci::use(now_ms), soci::use(now_ms), soci::use(gid),
-           soci::use(branch_id), soci::use(op));
-      for (const BranchUpdate& b : branches) {
-        branch_id = b.branch_id;
-        op = b.op;
-        new_status = b.status;
-        branch.execute(true);
-      }
-    }
-    tx.Commit();
-  } catch (const std::exception& e) {
-    return Failed(sql, absl::StrCat("updating transaction ", gid), e);
-  }
-  return absl::OkStatus();
+  return impl_->Write(
+      [&](soci::session& sql) -> absl::Status {
+        soci::statement global =
+            (sql.prepare
+                 << "UPDATE trans_global SET update_time = :now, "
+                    "status = COALESCE(:status, status), "
+                    "owner = COALESCE(:owner, owner), "
+                    "next_cron_time = COALESCE(:next_cron_time, next_cron_time), "
+                    "next_cron_interval = COALESCE(:interval, next_cron_interval), "
+                    "rollback_reason = COALESCE(:rollback_reason, rollback_reason), "
+                    "finish_time = COALESCE(:finish_time, finish_time), "
+                    "rollback_time = COALESCE(:rollback_time, rollback_time), "
+                    "result = COALESCE(:result, result), "
+                    "retry_count = COALESCE(:retry_count, retry_count) "
+                    "WHERE gid = :gid AND status = :expected_status AND owner = "
+                    ":expected_owner",
+             soci::use(now_ms), soci::use(status.value, status.ind),
+             soci::use(owner.value, owner.ind),
+             soci::use(next_cron_time.value, next_cron_time.ind),
+             soci::use(next_cron_interval.value, next_cron_interval.ind),
+             soci::use(rollback_reason.value, rollback_reason.ind),
+             soci::use(finish_time.value, finish_time.ind),
+             soci::use(rollback_time.value, rollback_time.ind),
+             soci::use(result.value, result.ind),
+             soci::use(retry_count.value, retry_count.ind), soci::use(gid),
+             soci::use(expected_status), soci::use(expected_owner));
+        global.execute(true);
+        if (global.get_affected_rows() != 1) {
+          return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
+                                                 expected_status, " and owned by '",
+                                                 expected_owner, "'"));
+        }
+        if (!branches.empty()) {
+          std::string branch_id, op, new_status;
+          soci::statement branch =
+              (sql.prepare
+                   << "UPDATE trans_branch_op SET status = :status, update_time = :now, "
+                      "finish_time = :finish WHERE gid = :gid AND branch_id = :branch_id "
+                      "AND op = :op AND status = 'prepared'",
+               soci::use(new_status), soci::use(now_ms), soci::use(now_ms),
+               soci::use(gid), soci::use(branch_id), soci::use(op));
+          for (const BranchUpdate& b : branches) {
+            branch_id = b.branch_id;
+            op = b.op;
+            new_status = b.status;
+            branch.execute(true);
+          }
+        }
+        return absl::OkStatus();
+      },
+      absl::StrCat("updating transaction ", gid));
 }
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,

@@ -21,6 +21,15 @@ struct SociStoreOptions {
   int pool_size = 4;
   // Create the tables (sql/<dialect>/store.sql) when absent. Default: true.
   bool create_schema = true;
+  // Group commit: one writer thread puts the writes of many concurrent callers into one
+  // database transaction; each caller returns once the commit holding its write is
+  // durable, so nothing is traded for the speed. Default: true.
+  bool group_commit = true;
+  // At most this many writes share one commit. Default: 256.
+  int max_batch = 256;
+  // Writer threads, each committing its own batches (each holds a pooled connection
+  // while it writes). Default: 0, meaning 1 on SQLite and pool_size / 2 on a server.
+  int writers = 0;
 };
 
 // Thread-safe. See Store for the meaning of each result.
