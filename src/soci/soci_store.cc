@@ -185,6 +185,7 @@ class SociStore::Impl {
   absl::Mutex mu;
   std::deque<Pending*> queue ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
+  int in_flight ABSL_GUARDED_BY(mu) = 0;  // writes queued or being written
   std::vector<std::thread> writers;
 };
 
@@ -203,11 +204,23 @@ absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what) 
 absl::Status SociStore::Impl::Write(Op op, const std::string& what) {
   if (!group_commit) return WriteAlone(op, what);
   Pending pending{&op, &what, absl::OkStatus(), false};
+  {
+    absl::MutexLock lock(&mu);
+    if (stopping) return absl::UnavailableError("store is closing");
+    // Alone right now: write on this thread and spare the hand-over to a writer.
+    const bool alone = in_flight == 0;
+    ++in_flight;
+    if (!alone) {
+      queue.push_back(&pending);
+      mu.Await(absl::Condition(&pending.done));
+      --in_flight;
+      return pending.result;
+    }
+  }
+  absl::Status result = WriteAlone(op, what);
   absl::MutexLock lock(&mu);
-  if (stopping) return absl::UnavailableError("store is closing");
-  queue.push_back(&pending);
-  mu.Await(absl::Condition(&pending.done));
-  return pending.result;
+  --in_flight;
+  return result;
 }
 
 void SociStore::Impl::WriterLoop() {
