@@ -321,30 +321,39 @@ absl::Status SociStore::Create(const TransGlobal& g,
             soci::use(update), soci::use(options), soci::use(g.custom_data),
             soci::use(interval), soci::use(next), soci::use(g.owner),
             soci::use(retry_count);
-        if (!branches.empty()) {
-          std::string url, bin_data, branch_id, op, status;
-          long long branch_create = 0;
-          // PostgreSQL's bytea takes the payload's bytes as hex text.
-          const bool hex = dialect == internal::Dialect::kPostgres;
-          soci::statement insert =
-              (sql.prepare
-                   << std::string("INSERT INTO trans_branch_op (gid, url, bin_data, "
-                                  "branch_id, op, status, create_time, update_time) "
-                                  "VALUES (:gid, :url, ") +
-                          (hex ? "decode(:bin_data, 'hex')" : ":bin_data") +
-                          ", :branch_id, :op, :status, :create_time, :update_time)",
-               soci::use(g.gid), soci::use(url), soci::use(bin_data),
-               soci::use(branch_id), soci::use(op), soci::use(status),
-               soci::use(branch_create), soci::use(branch_create));
-          for (const TransBranch& b : branches) {
-            url = b.url;
-            bin_data = hex ? HexOf(b.bin_data) : b.bin_data;
-            branch_id = b.branch_id;
-            op = b.op;
-            status = b.status;
-            branch_create = ToMillis(b.create_time);
-            insert.execute(true);
+        // All branch rows in multi-row INSERTs: one round trip per 100 rows.
+        // PostgreSQL's bytea takes the payload's bytes as hex text.
+        const bool hex = dialect == internal::Dialect::kPostgres;
+        constexpr size_t kRowsPerInsert = 100;
+        for (size_t first = 0; first < branches.size(); first += kRowsPerInsert) {
+          const size_t n = std::min(kRowsPerInsert, branches.size() - first);
+          std::vector<std::string> bins(n);
+          std::vector<long long> creates(n);
+          std::string query =
+              "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, status, "
+              "create_time, update_time) VALUES ";
+          soci::statement insert(sql);
+          for (size_t i = 0; i < n; ++i) {
+            const TransBranch& b = branches[first + i];
+            const std::string k = std::to_string(i);
+            bins[i] = hex ? HexOf(b.bin_data) : b.bin_data;
+            creates[i] = ToMillis(b.create_time);
+            absl::StrAppend(&query, i == 0 ? "" : ", ", "(:g", k, ", :u", k, ", ",
+                            hex ? "decode(:b" + k + ", 'hex')" : ":b" + k, ", :i", k,
+                            ", :o", k, ", :s", k, ", :c", k, ", :t", k, ")");
+            insert.exchange(soci::use(g.gid));
+            insert.exchange(soci::use(b.url));
+            insert.exchange(soci::use(bins[i]));
+            insert.exchange(soci::use(b.branch_id));
+            insert.exchange(soci::use(b.op));
+            insert.exchange(soci::use(b.status));
+            insert.exchange(soci::use(creates[i]));
+            insert.exchange(soci::use(creates[i]));
           }
+          insert.alloc();
+          insert.prepare(query);
+          insert.define_and_bind();
+          insert.execute(true);
         }
         return absl::OkStatus();
       },
