@@ -86,3 +86,17 @@ function(dtx_proto_library target)
     target_link_libraries(${target} PUBLIC gRPC::grpc++)
   endif()
 endfunction()
+
+# dtx_backend_tests(<target>): runs <target> once per database backend (sqlite,
+# postgresql, mysql) as ctest <target-without-_test>_<backend>, the backend named in
+# DTX_CONFORMANCE_BACKEND (see tests/conformance_main.cc: exit 77 is a skip). Runs on
+# one backend take turns: they share its database.
+function(dtx_backend_tests target)
+  string(REGEX REPLACE "_test$" "" base ${target})
+  foreach(backend sqlite postgresql mysql)
+    add_test(NAME ${base}_${backend} COMMAND ${target})
+    set_tests_properties(${base}_${backend} PROPERTIES
+      ENVIRONMENT "DTX_CONFORMANCE_BACKEND=${backend};DTX_TEST_TMP=${CMAKE_BINARY_DIR}/test-tmp"
+      SKIP_RETURN_CODE 77 TIMEOUT 600 RESOURCE_LOCK database_${backend})
+  endforeach()
+endfunction()

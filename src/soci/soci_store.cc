@@ -108,6 +108,27 @@ struct GlobalRow {
   }
 };
 
+// Runs "SELECT <trans_global columns> FROM trans_global <rest>" with the values `bind`
+// adds to the statement, and appends every row to `out`.
+absl::Status SelectGlobals(soci::session& sql, const std::string& rest,
+                           const std::function<void(soci::statement&)>& bind,
+                           std::vector<TransGlobal>* out) {
+  GlobalRow row;
+  soci::statement st(sql);
+  row.Bind(st);
+  bind(st);
+  st.alloc();
+  st.prepare(absl::StrCat("SELECT ", GlobalRow::kColumns, " FROM trans_global ", rest));
+  st.define_and_bind();
+  st.execute();
+  while (st.fetch()) {
+    absl::StatusOr<TransGlobal> g = row.Get();
+    if (!g.ok()) return g.status();
+    out->push_back(*std::move(g));
+  }
+  return absl::OkStatus();
+}
+
 // A value for "SET col = COALESCE(:v, col)": null keeps the column as it is.
 template <typename T>
 struct Optional {
@@ -570,23 +591,17 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
   std::vector<TransGlobal> out;
   soci::session sql(impl_->pool);
   try {
-    GlobalRow row;
-    soci::statement st(sql);
-    row.Bind(st);
-    st.exchange(soci::use(before));
-    if (!status.empty()) st.exchange(soci::use(status));
-    st.exchange(soci::use(limit));
-    st.alloc();
-    st.prepare(absl::StrCat(
-        "SELECT ", GlobalRow::kColumns, " FROM trans_global WHERE id < :before",
-        status.empty() ? "" : " AND status = :status", " ORDER BY id DESC LIMIT :limit"));
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      absl::StatusOr<TransGlobal> g = row.Get();
-      if (!g.ok()) return g.status();
-      out.push_back(*std::move(g));
-    }
+    absl::Status s = SelectGlobals(
+        sql,
+        absl::StrCat("WHERE id < :before", status.empty() ? "" : " AND status = :status",
+                     " ORDER BY id DESC LIMIT :limit"),
+        [&](soci::statement& st) {
+          st.exchange(soci::use(before));
+          if (!status.empty()) st.exchange(soci::use(status));
+          st.exchange(soci::use(limit));
+        },
+        &out);
+    if (!s.ok()) return s;
   } catch (const std::exception& e) {
     return Failed(sql, "listing transactions", e);
   }
@@ -599,23 +614,16 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ListUnfinished(
   std::vector<TransGlobal> out;
   soci::session sql(impl_->pool);
   try {
-    GlobalRow row;
-    soci::statement st(sql);
-    row.Bind(st);
-    st.exchange(soci::use(before));
-    st.exchange(soci::use(limit));
-    st.alloc();
-    st.prepare(
-        absl::StrCat("SELECT ", GlobalRow::kColumns,
-                     " FROM trans_global WHERE status IN ('submitted', 'aborting') "
-                     "AND create_time < :before ORDER BY create_time LIMIT :limit"));
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      absl::StatusOr<TransGlobal> g = row.Get();
-      if (!g.ok()) return g.status();
-      out.push_back(*std::move(g));
-    }
+    absl::Status s = SelectGlobals(
+        sql,
+        "WHERE status IN ('submitted', 'aborting') AND create_time < :before "
+        "ORDER BY create_time LIMIT :limit",
+        [&](soci::statement& st) {
+          st.exchange(soci::use(before));
+          st.exchange(soci::use(limit));
+        },
+        &out);
+    if (!s.ok()) return s;
   } catch (const std::exception& e) {
     return Failed(sql, "listing unfinished transactions", e);
   }
