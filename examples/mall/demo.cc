@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "absl/time/clock.h"
 #include "dtx/soci/storage_url.h"
 #include "order/orders.h"
 #include "product.grpc.pb.h"
@@ -27,7 +28,10 @@ class Demo {
   }
 
   int Run() {
-    json user = Call("/api/user/create", {{"name", "alice"}, {"mobile", "13800000000"}});
+    // A new mobile each run: the demo may run again on the same database.
+    const std::string mobile =
+        "138" + std::to_string(absl::ToUnixMicros(absl::Now()) % 100000000);
+    json user = Call("/api/user/create", {{"name", "alice"}, {"mobile", mobile}});
     const int64_t uid = user.value("id", 0);
     json product = Call(
         "/api/product/create",
@@ -39,18 +43,17 @@ class Demo {
                 static_cast<long long>(pid));
     json first = Call("/api/order/create", {{"uid", uid}, {"pid", pid}, {"num", 1}});
     Check(status_ == 200, "the order succeeded (HTTP 200)");
-    Check(first["order"].value("status", -1) == kOrderCreated, "the order has status 0");
+    Check(OrderStatus(first) == kOrderCreated, "the order has status 0");
     Check(Stock(pid) == 0, "stock is 0");
 
     std::printf("\n2. order 1 more unit: insufficient stock\n");
     json second = Call("/api/order/create", {{"uid", uid}, {"pid", pid}, {"num", 1}});
     const std::string gid2 = second.value("gid", "");
     Check(status_ == 409, "the saga was rolled back (HTTP 409)");
-    Check(second["order"].value("status", -1) == kOrderInvalid,
-          "the order exists with status 9");
+    Check(OrderStatus(second) == kOrderInvalid, "the order exists with status 9");
     Check(Stock(pid) == 0, "stock is still 0");
-    auto product_rows = Barrier(options_.product_db, gid2);
-    auto order_rows = Barrier(options_.order_db, gid2);
+    auto product_rows = Barrier(options_.product_db, gid2, "02");
+    auto order_rows = Barrier(options_.order_db, gid2, "01");
     PrintBarrier("product", product_rows);
     PrintBarrier("order", order_rows);
     Check(product_rows == std::vector<std::string>{"02 action reason=compensate",
@@ -68,10 +71,10 @@ class Demo {
     SetFault(false);
     const std::string gid3 = third.value("gid", "");
     Check(status_ == 409, "the saga was rolled back (HTTP 409)");
-    Check(third["order"].value("status", -1) == kOrderInvalid, "the order has status 9");
+    Check(OrderStatus(third) == kOrderInvalid, "the order has status 9");
     Check(Stock(pid) == 100, "stock is back at 100");
-    product_rows = Barrier(options_.product_db, gid3);
-    order_rows = Barrier(options_.order_db, gid3);
+    product_rows = Barrier(options_.product_db, gid3, "02");
+    order_rows = Barrier(options_.order_db, gid3, "01");
     PrintBarrier("product", product_rows);
     PrintBarrier("order", order_rows);
     Check(product_rows == std::vector<std::string>{"02 action reason=action",
@@ -106,6 +109,13 @@ class Demo {
     return out.is_object() ? out : json::object();
   }
 
+  // The status of the order in an /api/order/create answer, -1 when there is none.
+  static int64_t OrderStatus(const json& answer) {
+    auto it = answer.find("order");
+    if (it == answer.end() || !it->is_object()) return -1;
+    return it->value("status", -1LL);
+  }
+
   int64_t Stock(int64_t pid) {
     json p = Call("/api/product/detail", {{"id", pid}});
     return p.value("stock", -1LL);
@@ -121,7 +131,10 @@ class Demo {
   }
 
   // The barrier rows of `gid` in a service's database, "branch op reason=..".
-  std::vector<std::string> Barrier(const std::string& db_url, const std::string& gid) {
+  // The barrier rows of `gid`'s branch `branch` (01: order.Create, 02:
+  // product.DecrStock); several services may share one barrier table.
+  std::vector<std::string> Barrier(const std::string& db_url, const std::string& gid,
+                                   const std::string& branch_id) {
     std::vector<std::string> rows;
     try {
       soci::session sql;
@@ -134,8 +147,9 @@ class Demo {
       std::string branch, op, reason;
       soci::statement st =
           (sql.prepare << "SELECT branch_id, op, reason FROM " + table +
-                              " WHERE gid = :g ORDER BY op, id",
-           soci::use(gid), soci::into(branch), soci::into(op), soci::into(reason));
+                              " WHERE gid = :g AND branch_id = :b ORDER BY op, id",
+           soci::use(gid), soci::use(branch_id), soci::into(branch), soci::into(op),
+           soci::into(reason));
       st.execute();
       while (st.fetch()) rows.push_back(branch + " " + op + " reason=" + reason);
     } catch (const std::exception& e) {

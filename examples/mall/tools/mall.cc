@@ -1,8 +1,8 @@
 // mall: the reference application of dtx (order creation as a saga with barriers).
 //
-//   mall demo  [--dir DIR] [--dtxd HOST:PORT]   start everything in this process on
-//                                              SQLite in a fresh directory and play the
-//                                              three scenarios; exit 1 if any differs
+//   mall demo  [--dir DIR] [--dtxd HOST:PORT] [--db-url URL]   start everything in this
+//       process (on SQLite in a fresh directory unless --db-url names a database) and
+//       play the three scenarios; exit 1 if any differs
 //   mall serve [--dir DIR] [--port N] [--dtxd HOST:PORT]   run the mall until SIGTERM
 //
 // Without --dtxd the coordinator is embedded (dir/dtx.db); with it, order sagas go to
@@ -15,12 +15,13 @@
 #include <cstdlib>
 
 #include "demo.h"
+#include "dtx/soci/storage_url.h"
 #include "mall_node.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"mall: order creation as a dtx saga across order and product services"};
   app.require_subcommand(1);
-  std::string dir, dtxd;
+  std::string dir, dtxd, db_url;
   int port = 0;
   CLI::App* demo = app.add_subcommand("demo", "Play the three scenarios and check them");
   CLI::App* serve = app.add_subcommand("serve", "Run the mall until SIGTERM");
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
                     "Directory of the databases (default: a new one in /tmp)");
     cmd->add_option("--dtxd", dtxd,
                     "dtxd's gRPC address (default: embedded coordinator)");
+    cmd->add_option("--db-url", db_url,
+                    "One storage URL for every service's tables and the embedded "
+                    "coordinator (default: SQLite files in --dir)");
   }
   serve->add_option("--port", port, "HTTP API port on 127.0.0.1 (default: any free)");
   CLI11_PARSE(app, argc, argv);
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
   options.dir = dir;
   options.api_port = port;
   options.dtxd_grpc = dtxd;
+  options.user_db = options.product_db = options.order_db = options.store_url = db_url;
   auto node = mall::MallNode::Start(options);
   if (!node.ok()) {
     std::fprintf(stderr, "mall: %s\n", node.status().ToString().c_str());
@@ -57,14 +62,14 @@ int main(int argc, char** argv) {
   std::printf("mall: API %s, services user %s product %s order %s, databases in %s, %s\n",
               (*node)->api_base().c_str(), (*node)->user_target().c_str(),
               (*node)->product_target().c_str(), (*node)->order_target().c_str(),
-              dir.c_str(),
+              db_url.empty() ? dir.c_str() : dtx::RedactedUrl(db_url).c_str(),
               dtxd.empty() ? "embedded coordinator" : ("dtxd at " + dtxd).c_str());
   std::fflush(stdout);
   if (*demo) {
     int failed = mall::RunDemo({.api_base = (*node)->api_base(),
                                 .product_target = (*node)->product_target(),
-                                .product_db = "sqlite://" + dir + "/product.db",
-                                .order_db = "sqlite://" + dir + "/order.db"});
+                                .product_db = (*node)->product_db(),
+                                .order_db = (*node)->order_db()});
     return failed == 0 ? 0 : 1;
   }
   int signal = 0;
