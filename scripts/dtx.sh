@@ -50,18 +50,20 @@ build() {
   cmake --build "$build_dir" -j "$jobs"
 }
 
-# Throwaway PostgreSQL 15 and MariaDB servers for the tests, on 127.0.0.1 only, in
-# $build_dir/test-db; their URLs are exported for ctest. Stopped on exit.
-db_dir=$build_dir/test-db
+# Throwaway PostgreSQL 15 and MariaDB servers for the tests, on 127.0.0.1 only; their
+# URLs are exported for ctest. Stopped on exit. Their data lives under /tmp (one
+# directory per build directory), which the postgres and mysql users can reach
+# wherever the checkout is.
+db_dir=${DTX_TEST_DB_DIR:-/tmp/dtx-test-db-$(printf '%s' "$build_dir" | md5sum | cut -c1-8)}
 pg_port=${DTX_TEST_PG_PORT:-15433}
 my_port=${DTX_TEST_MY_PORT:-13306}
 
 start_databases() {
   stop_databases
   rm -rf "$db_dir" && mkdir -p "$db_dir/pg" "$db_dir/my"
+  chmod 755 "$db_dir"
   local pg_bin=/usr/lib/postgresql/15/bin
   chown -R postgres "$db_dir/pg"
-  chmod 755 "$db_dir"
   su postgres -s /bin/sh -c "$pg_bin/initdb -D $db_dir/pg/data -U postgres -A trust --no-sync" \
     > "$db_dir/pg-init.log" 2>&1
   su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D $db_dir/pg/data -l $db_dir/pg/server.log -w \
