@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 
+#include "dtx/memory_store.h"
 #include "dtx/soci/storage_url.h"
 #include "test_util.h"
 
@@ -32,6 +33,7 @@ std::string ConformanceUrl() {
   const std::string b = ConformanceBackend();
   if (b == "postgresql") return Env("DTX_TEST_POSTGRES_URL");
   if (b == "mysql") return Env("DTX_TEST_MYSQL_URL");
+  if (b == "memory") return "memory";
   return SqliteUrl();
 }
 
@@ -43,7 +45,8 @@ std::unique_ptr<soci::session> OpenSession() {
   return sql;
 }
 
-std::unique_ptr<SociStore> FreshStore() {
+std::unique_ptr<Store> FreshStore() {
+  if (ConformanceBackend() == "memory") return std::make_unique<MemoryStore>();
   {
     auto sql = OpenSession();
     *sql << "DROP TABLE IF EXISTS trans_branch_op";

@@ -11,14 +11,15 @@
 
 namespace dtx::testing {
 
-// "sqlite" (default), "postgresql" or "mysql".
+// "sqlite" (default), "postgresql", "mysql", or "memory" (MemoryStore; no SQL: the
+// barrier cases do not apply).
 std::string ConformanceBackend();
 // The storage URL of that backend: a new SQLite file per call, or the server's URL
 // (empty when not set).
 std::string ConformanceUrl();
 
 // A store on the backend with empty tables.
-std::unique_ptr<SociStore> FreshStore();
+std::unique_ptr<Store> FreshStore();
 // A session on the backend's database (the same database FreshStore uses).
 std::unique_ptr<soci::session> OpenSession();
 
