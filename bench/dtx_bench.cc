@@ -11,8 +11,15 @@
 //    connection, one INSERT per transaction;
 //  - 2-step sagas/s with in-process branches (LocalTransport), each client submitting
 //    with wait_result, and the ratio to raw;
-// and for SQLite also 2-step sagas/s with HTTP branches on 127.0.0.1.
+// and for SQLite also 2-step sagas/s with HTTP branches on 127.0.0.1. First it prints
+// the coordinator's own cost: sagas/s and CPU per saga with MemoryStore and in-process
+// branches (the whole process's CPU, clients included).
+//
+// dtx_bench --sagas N runs exactly N sagas on MemoryStore, one client, and prints the
+// CPU per saga: under `valgrind --tool=callgrind` the instruction count divided by N is
+// a figure that does not depend on the machine's load.
 #include <soci/soci.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +37,7 @@
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/local_transport.h"
+#include "dtx/memory_store.h"
 #include "dtx/saga.h"
 #include "dtx/soci/soci_store.h"
 #include "dtx/soci/storage_url.h"
@@ -47,6 +55,7 @@ struct Flags {
   double seconds = 3;
   std::vector<int> clients = {1, 8};
   std::string dir;
+  long sagas = 0;  // --sagas N: only the fixed MemoryStore run
   std::string postgres = Env("DTX_TEST_POSTGRES_URL");
   std::string mysql = Env("DTX_TEST_MYSQL_URL");
 };
@@ -65,6 +74,8 @@ Flags Parse(int argc, char** argv) {
       }
     } else if (name == "--dir") {
       f.dir = value;
+    } else if (name == "--sagas") {
+      f.sagas = std::atol(value.c_str());
     } else if (name == "--postgres") {
       f.postgres = value;
     } else if (name == "--mysql") {
@@ -81,6 +92,13 @@ Flags Parse(int argc, char** argv) {
     f.dir = mkdtemp(pattern);
   }
   return f;
+}
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 // Single-row INSERT commits per second on `url` with `clients` writers, each with its
@@ -161,6 +179,40 @@ int main(int argc, char** argv) {
   if (!port.ok()) return 1;
   const std::string http_base = "http://127.0.0.1:" + std::to_string(*port);
   dtx::HttpTransport http;
+
+  {  // The coordinator's own cost: MemoryStore, in-process branches.
+    dtx::MemoryStore memory;
+    dtx::CoordinatorOptions options;
+    options.store = &memory;
+    options.transports = {{"local", &local}};
+    options.poll_interval = absl::ZeroDuration();
+    auto coordinator = dtx::Coordinator::Start(options);
+    if (!coordinator.ok()) return 1;
+    if (flags.sagas > 0) {
+      dtx::GidGenerator gids;
+      const double cpu0 = CpuSeconds();
+      long ok = 0;
+      for (long i = 0; i < flags.sagas; ++i) {
+        dtx::Saga saga(coordinator->get(), gids.Next());
+        saga.Add("local://a", "local://a", R"({"amount":30})")
+            .Add("local://b", "local://b", R"({"amount":30})");
+        ok += saga.Protocol("local").WaitResult(true).Submit().ok();
+      }
+      std::printf("memory store: %ld of %ld sagas succeeded, %.1f us CPU per saga\n", ok,
+                  flags.sagas, (CpuSeconds() - cpu0) * 1e6 / flags.sagas);
+      return ok == flags.sagas ? 0 : 1;
+    }
+    for (int clients : flags.clients) {
+      long errors = 0;
+      const double cpu0 = CpuSeconds();
+      const double rate = RunSagas(**coordinator, "local", "local://a", "local://b",
+                                   clients, flags.seconds, &errors);
+      std::printf(
+          "memory store, in-process branches, %d clients: %.0f sagas/s, %.1f us "
+          "CPU per saga (process), %ld errors\n",
+          clients, rate, (CpuSeconds() - cpu0) * 1e6 / (rate * flags.seconds), errors);
+    }
+  }
 
   std::vector<std::pair<std::string, std::string>> stores = {
       {"SQLite (WAL, FULL)", "sqlite://" + flags.dir + "/dtx.db"}};
