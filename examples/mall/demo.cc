@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
+#include "dtx/soci/barrier.h"
 #include "dtx/soci/storage_url.h"
 #include "order/orders.h"
 #include "product.grpc.pb.h"
@@ -141,9 +142,9 @@ class Demo {
       if (absl::Status s = dtx::OpenSession(sql, db_url); !s.ok()) {
         return {std::string(s.message())};
       }
-      // DTM's table name on the servers, "barrier" on SQLite.
-      const std::string table =
-          sql.get_backend_name() == "sqlite3" ? "barrier" : "dtm_barrier.barrier";
+      absl::StatusOr<std::string> found = dtx::Barrier::TableName(sql);
+      if (!found.ok()) return {std::string(found.status().message())};
+      const std::string table = *found;
       std::string branch, op, reason;
       soci::statement st =
           (sql.prepare << "SELECT branch_id, op, reason FROM " + table +

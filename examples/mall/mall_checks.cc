@@ -5,13 +5,16 @@
 #include <catch2/catch.hpp>
 #include <vector>
 
+#include "dtx/soci/barrier.h"
 #include "dtx/soci/storage_url.h"
 
 namespace mall::testing {
 namespace {
 
 std::string BarrierTable(soci::session& sql) {
-  return sql.get_backend_name() == "sqlite3" ? "barrier" : "dtm_barrier.barrier";
+  absl::StatusOr<std::string> table = dtx::Barrier::TableName(sql);
+  REQUIRE(table.ok());
+  return *table;
 }
 
 }  // namespace

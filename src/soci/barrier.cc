@@ -67,6 +67,14 @@ std::string InsertIgnore(Dialect dialect, const std::string& table) {
 Barrier::Barrier(BranchInfo info, BarrierOptions options)
     : info_(std::move(info)), options_(std::move(options)) {}
 
+absl::StatusOr<std::string> Barrier::TableName(soci::session& sql,
+                                               const BarrierOptions& options) {
+  Dialect dialect;
+  std::string table;
+  if (absl::Status s = Resolve(sql, options, &dialect, &table); !s.ok()) return s;
+  return table;
+}
+
 absl::Status Barrier::CreateTable(soci::session& sql, const BarrierOptions& options) {
   Dialect dialect;
   std::string table;

@@ -58,6 +58,11 @@ class Barrier {
   // (sql/<dialect>/barrier.sql).
   static absl::Status CreateTable(soci::session& sql, const BarrierOptions& options = {});
 
+  // The barrier table's name on `sql`'s backend: options.table, else the default
+  // above. kInvalidArgument for a name outside [A-Za-z0-9_.].
+  static absl::StatusOr<std::string> TableName(soci::session& sql,
+                                               const BarrierOptions& options = {});
+
   // Retention for the barrier table: deletes up to `limit` rows created more than
   // `age` ago (by the database's clock) and returns how many. Call it from time to time
   // with an age well past the longest a transaction can run, since a row deleted too
