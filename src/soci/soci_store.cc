@@ -16,6 +16,7 @@
 #include "internal/options_json.h"
 #include "soci/schema_sql.h"
 #include "soci/sql.h"
+#include "soci/store_statements.h"
 
 namespace dtx {
 namespace {
@@ -24,13 +25,6 @@ using internal::DatabaseError;
 using internal::FromMillis;
 using internal::LocalTransaction;
 using internal::ToMillis;
-
-constexpr size_t kMaxTextColumn = 1024;  // DTM's varchar(1024) columns
-
-std::string Clip(std::string s) {
-  if (s.size() > kMaxTextColumn) s.resize(kMaxTextColumn);
-  return s;
-}
 
 // A nullable BIGINT time column.
 struct TimeColumn {
@@ -129,51 +123,60 @@ absl::Status SelectGlobals(soci::session& sql, const std::string& rest,
   return absl::OkStatus();
 }
 
-// A value for "SET col = COALESCE(:v, col)": null keeps the column as it is.
-template <typename T>
-struct Optional {
-  T value{};
-  soci::indicator ind = soci::i_null;
-
-  template <typename U, typename F>
-  Optional(const std::optional<U>& v, F convert) {
-    if (v) {
-      value = convert(*v);
-      ind = soci::i_ok;
-    }
-  }
-};
-
-// A database error; a connection that broke is reopened for the next caller.
-absl::Status Failed(soci::session& sql, const std::string& what,
-                    const std::exception& e) {
-  absl::Status status = DatabaseError(what, e);
-  try {
-    if (!sql.is_connected()) sql.reconnect();
-  } catch (const std::exception&) {
-    // Still down: the next use tries again.
-  }
-  return status;
-}
-
 // The bytes of a payload as PostgreSQL's bytea travels through SOCI: hex text.
-std::string HexOf(const std::string& bytes) { return absl::BytesToHexString(bytes); }
 std::string BytesOfHex(const std::string& hex) { return absl::HexStringToBytes(hex); }
 
 }  // namespace
 
 class SociStore::Impl {
  public:
-  using Op = std::function<absl::Status(soci::session&)>;
+  // A pooled connection held for one call, with its prepared statements.
+  class Lease {
+   public:
+    explicit Lease(Impl& impl) : impl_(impl), pos_(impl.pool.lease()) {}
+    ~Lease() { impl_.pool.give_back(pos_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+    soci::session& sql() { return impl_.pool.at(pos_); }
+    // Prepared on first use. Throws soci::soci_error.
+    internal::StoreStatements& statements() {
+      std::unique_ptr<internal::StoreStatements>& s = impl_.statements[pos_];
+      if (!s) s = std::make_unique<internal::StoreStatements>(sql(), impl_.dialect);
+      return *s;
+    }
+    // A database error as a status. The statements go (they may belong to a broken
+    // connection), and a connection that broke is reopened for the next caller.
+    absl::Status Failed(const std::string& what, const std::exception& e) {
+      absl::Status status = DatabaseError(what, e);
+      impl_.statements[pos_].reset();
+      try {
+        if (!sql().is_connected()) sql().reconnect();
+      } catch (const std::exception&) {
+        // Still down: the next use tries again.
+      }
+      return status;
+    }
+
+   private:
+    Impl& impl_;
+    const size_t pos_;
+  };
+
+  using Op = std::function<absl::Status(Lease&)>;
 
   Impl(int size, bool group_commit, int max_batch)
-      : pool(size), group_commit(group_commit), max_batch(std::max(1, max_batch)) {}
+      : pool(size),
+        statements(size),
+        group_commit(group_commit),
+        max_batch(std::max(1, max_batch)) {}
   ~Impl() {
     {
       absl::MutexLock lock(&mu);
       stopping = true;
     }
     for (std::thread& w : writers) w.join();
+    statements.clear();  // before the connections close
   }
   // Starts `n` writer threads (group commit only).
   void StartWriters(int n) {
@@ -188,6 +191,8 @@ class SociStore::Impl {
   absl::Status Write(Op op, const std::string& what);
 
   soci::connection_pool pool;
+  // statements[i]: those of pool.at(i); only the holder of its lease touches one.
+  std::vector<std::unique_ptr<internal::StoreStatements>> statements;
   internal::Dialect dialect = internal::Dialect::kSqlite;
 
  private:
@@ -211,14 +216,14 @@ class SociStore::Impl {
 };
 
 absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what) {
-  soci::session sql(pool);
+  Lease lease(*this);
   try {
-    LocalTransaction tx(sql, dialect);
-    absl::Status s = op(sql);
+    LocalTransaction tx(lease.sql(), dialect);
+    absl::Status s = op(lease);
     if (s.ok()) tx.Commit();
     return s;
   } catch (const std::exception& e) {
-    return Failed(sql, what, e);
+    return lease.Failed(what, e);
   }
 }
 
@@ -262,13 +267,13 @@ void SociStore::Impl::WriterLoop() {
     }
     bool failed = false;
     {
-      soci::session sql(pool);
+      Lease lease(*this);
       try {
-        LocalTransaction tx(sql, dialect);
-        for (Pending* p : batch) p->result = (*p->op)(sql);
+        LocalTransaction tx(lease.sql(), dialect);
+        for (Pending* p : batch) p->result = (*p->op)(lease);
         tx.Commit();
       } catch (const std::exception& e) {
-        (void)Failed(sql, "group commit", e).ok();
+        (void)lease.Failed("group commit", e).ok();
         failed = true;
       }
     }
@@ -316,66 +321,13 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
 
 absl::Status SociStore::Create(const TransGlobal& g,
                                const std::vector<TransBranch>& branches) {
-  const internal::Dialect dialect = impl_->dialect;
   absl::Status written = impl_->Write(
-      [&](soci::session& sql) -> absl::Status {
-        int exists = 0;
-        sql << "SELECT COUNT(*) FROM trans_global WHERE gid = :gid", soci::use(g.gid),
-            soci::into(exists);
-        if (exists > 0)
+      [&](Impl::Lease& lease) -> absl::Status {
+        internal::StoreStatements& statements = lease.statements();
+        if (!statements.InsertGlobal(g)) {
           return absl::AlreadyExistsError("transaction " + g.gid + " exists");
-        const std::string options = internal::OptionsToJson(g.options);
-        long long create = ToMillis(g.create_time), update = ToMillis(g.update_time),
-                  next = ToMillis(g.next_cron_time),
-                  interval = absl::ToInt64Milliseconds(g.next_cron_interval),
-                  retry_count = g.retry_count;
-        sql << "INSERT INTO trans_global (gid, trans_type, status, query_prepared, "
-               "protocol, "
-               "create_time, update_time, options, custom_data, next_cron_interval, "
-               "next_cron_time, owner, result, rollback_reason, retry_count) VALUES "
-               "(:gid, "
-               ":trans_type, :status, :query_prepared, :protocol, :create_time, "
-               ":update_time, "
-               ":options, :custom_data, :interval, :next, :owner, '', '', :retry_count)",
-            soci::use(g.gid), soci::use(g.trans_type), soci::use(g.status),
-            soci::use(g.query_prepared), soci::use(g.protocol), soci::use(create),
-            soci::use(update), soci::use(options), soci::use(g.custom_data),
-            soci::use(interval), soci::use(next), soci::use(g.owner),
-            soci::use(retry_count);
-        // All branch rows in multi-row INSERTs: one round trip per 100 rows.
-        // PostgreSQL's bytea takes the payload's bytes as hex text.
-        const bool hex = dialect == internal::Dialect::kPostgres;
-        constexpr size_t kRowsPerInsert = 100;
-        for (size_t first = 0; first < branches.size(); first += kRowsPerInsert) {
-          const size_t n = std::min(kRowsPerInsert, branches.size() - first);
-          std::vector<std::string> bins(n);
-          std::vector<long long> creates(n);
-          std::string query =
-              "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, status, "
-              "create_time, update_time) VALUES ";
-          soci::statement insert(sql);
-          for (size_t i = 0; i < n; ++i) {
-            const TransBranch& b = branches[first + i];
-            const std::string k = std::to_string(i);
-            bins[i] = hex ? HexOf(b.bin_data) : b.bin_data;
-            creates[i] = ToMillis(b.create_time);
-            absl::StrAppend(&query, i == 0 ? "" : ", ", "(:g", k, ", :u", k, ", ",
-                            hex ? "decode(:b" + k + ", 'hex')" : ":b" + k, ", :i", k,
-                            ", :o", k, ", :s", k, ", :c", k, ", :t", k, ")");
-            insert.exchange(soci::use(g.gid));
-            insert.exchange(soci::use(b.url));
-            insert.exchange(soci::use(bins[i]));
-            insert.exchange(soci::use(b.branch_id));
-            insert.exchange(soci::use(b.op));
-            insert.exchange(soci::use(b.status));
-            insert.exchange(soci::use(creates[i]));
-            insert.exchange(soci::use(creates[i]));
-          }
-          insert.alloc();
-          insert.prepare(query);
-          insert.define_and_bind();
-          insert.execute(true);
         }
+        statements.InsertBranches(g.gid, branches);
         return absl::OkStatus();
       },
       absl::StrCat("storing transaction ", g.gid));
@@ -390,7 +342,8 @@ absl::Status SociStore::Create(const TransGlobal& g,
 
 absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
   const std::string gid(gid_view);
-  soci::session sql(impl_->pool);
+  Impl::Lease lease(*impl_);
+  soci::session& sql = lease.sql();
   try {
     GlobalRow row;
     soci::statement st(sql);
@@ -403,14 +356,15 @@ absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
     if (!st.execute(true)) return absl::NotFoundError("no transaction " + gid);
     return row.Get();
   } catch (const std::exception& e) {
-    return Failed(sql, absl::StrCat("reading transaction ", gid), e);
+    return lease.Failed(absl::StrCat("reading transaction ", gid), e);
   }
 }
 
 absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
     std::string_view gid_view) {
   const std::string gid(gid_view);
-  soci::session sql(impl_->pool);
+  Impl::Lease lease(*impl_);
+  soci::session& sql = lease.sql();
   std::vector<TransBranch> out;
   const bool hex = impl_->dialect == internal::Dialect::kPostgres;
   try {
@@ -449,7 +403,7 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
       out.push_back(std::move(b));
     }
   } catch (const std::exception& e) {
-    return Failed(sql, absl::StrCat("reading the branches of ", gid), e);
+    return lease.Failed(absl::StrCat("reading the branches of ", gid), e);
   }
   return out;
 }
@@ -461,65 +415,16 @@ absl::Status SociStore::Update(std::string_view gid_view,
                                const GlobalUpdate& u, absl::Time now) {
   const std::string gid(gid_view), expected_status(expected_status_view),
       expected_owner(expected_owner_view);
-  auto same = [](const std::string& s) { return s; };
-  auto millis = [](absl::Time t) { return ToMillis(t); };
-  auto clip = [](const std::string& s) { return Clip(s); };
-  Optional<std::string> status(u.status, same), owner(u.owner, same),
-      rollback_reason(u.rollback_reason, clip), result(u.result, clip);
-  Optional<long long> next_cron_time(u.next_cron_time, millis),
-      next_cron_interval(u.next_cron_interval,
-                         [](absl::Duration d) { return absl::ToInt64Milliseconds(d); }),
-      finish_time(u.finish_time, millis), rollback_time(u.rollback_time, millis),
-      retry_count(u.retry_count, [](int64_t n) { return static_cast<long long>(n); });
-  long long now_ms = ToMillis(now);
+  const long long now_ms = ToMillis(now);
   return impl_->Write(
-      [&](soci::session& sql) -> absl::Status {
-        soci::statement global =
-            (sql.prepare
-                 << "UPDATE trans_global SET update_time = :now, "
-                    "status = COALESCE(:status, status), "
-                    "owner = COALESCE(:owner, owner), "
-                    "next_cron_time = COALESCE(:next_cron_time, next_cron_time), "
-                    "next_cron_interval = COALESCE(:interval, next_cron_interval), "
-                    "rollback_reason = COALESCE(:rollback_reason, rollback_reason), "
-                    "finish_time = COALESCE(:finish_time, finish_time), "
-                    "rollback_time = COALESCE(:rollback_time, rollback_time), "
-                    "result = COALESCE(:result, result), "
-                    "retry_count = COALESCE(:retry_count, retry_count) "
-                    "WHERE gid = :gid AND status = :expected_status AND owner = "
-                    ":expected_owner",
-             soci::use(now_ms), soci::use(status.value, status.ind),
-             soci::use(owner.value, owner.ind),
-             soci::use(next_cron_time.value, next_cron_time.ind),
-             soci::use(next_cron_interval.value, next_cron_interval.ind),
-             soci::use(rollback_reason.value, rollback_reason.ind),
-             soci::use(finish_time.value, finish_time.ind),
-             soci::use(rollback_time.value, rollback_time.ind),
-             soci::use(result.value, result.ind),
-             soci::use(retry_count.value, retry_count.ind), soci::use(gid),
-             soci::use(expected_status), soci::use(expected_owner));
-        global.execute(true);
-        if (global.get_affected_rows() != 1) {
+      [&](Impl::Lease& lease) -> absl::Status {
+        internal::StoreStatements& statements = lease.statements();
+        if (!statements.UpdateGlobal(gid, expected_status, expected_owner, u, now_ms)) {
           return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
                                                  expected_status, " and owned by '",
                                                  expected_owner, "'"));
         }
-        if (!branches.empty()) {
-          std::string branch_id, op, new_status;
-          soci::statement branch =
-              (sql.prepare
-                   << "UPDATE trans_branch_op SET status = :status, update_time = :now, "
-                      "finish_time = :finish WHERE gid = :gid AND branch_id = :branch_id "
-                      "AND op = :op AND status = 'prepared'",
-               soci::use(new_status), soci::use(now_ms), soci::use(now_ms),
-               soci::use(gid), soci::use(branch_id), soci::use(op));
-          for (const BranchUpdate& b : branches) {
-            branch_id = b.branch_id;
-            op = b.op;
-            new_status = b.status;
-            branch.execute(true);
-          }
-        }
+        for (const BranchUpdate& b : branches) statements.UpdateBranch(gid, b, now_ms);
         return absl::OkStatus();
       },
       absl::StrCat("updating transaction ", gid));
@@ -532,7 +437,8 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
   const std::string owner(owner_view);
   long long now_ms = ToMillis(now), lease_ms = ToMillis(lease_until);
   std::vector<TransGlobal> claimed;
-  soci::session sql(impl_->pool);
+  Impl::Lease lease(*impl_);
+  soci::session& sql = lease.sql();
   try {
     LocalTransaction tx(sql, impl_->dialect);
     std::vector<std::string> due;
@@ -578,7 +484,7 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
     }
     tx.Commit();
   } catch (const std::exception& e) {
-    return Failed(sql, "claiming due transactions", e);
+    return lease.Failed("claiming due transactions", e);
   }
   return claimed;
 }
@@ -589,7 +495,8 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
   const std::string status(status_view);
   long long before = before_id > 0 ? before_id : std::numeric_limits<long long>::max();
   std::vector<TransGlobal> out;
-  soci::session sql(impl_->pool);
+  Impl::Lease lease(*impl_);
+  soci::session& sql = lease.sql();
   try {
     absl::Status s = SelectGlobals(
         sql,
@@ -603,7 +510,7 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
         &out);
     if (!s.ok()) return s;
   } catch (const std::exception& e) {
-    return Failed(sql, "listing transactions", e);
+    return lease.Failed("listing transactions", e);
   }
   return out;
 }
@@ -612,7 +519,8 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ListUnfinished(
     absl::Time created_before, int limit) {
   long long before = ToMillis(created_before);
   std::vector<TransGlobal> out;
-  soci::session sql(impl_->pool);
+  Impl::Lease lease(*impl_);
+  soci::session& sql = lease.sql();
   try {
     absl::Status s = SelectGlobals(
         sql,
@@ -625,14 +533,15 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ListUnfinished(
         &out);
     if (!s.ok()) return s;
   } catch (const std::exception& e) {
-    return Failed(sql, "listing unfinished transactions", e);
+    return lease.Failed("listing unfinished transactions", e);
   }
   return out;
 }
 
 absl::StatusOr<int> SociStore::DeleteFinished(absl::Time finished_before, int limit) {
   long long before = ToMillis(finished_before);
-  soci::session sql(impl_->pool);
+  Impl::Lease lease(*impl_);
+  soci::session& sql = lease.sql();
   try {
     LocalTransaction tx(sql, impl_->dialect);
     std::vector<std::string> gids;
@@ -661,7 +570,7 @@ absl::StatusOr<int> SociStore::DeleteFinished(absl::Time finished_before, int li
     tx.Commit();
     return static_cast<int>(gids.size());
   } catch (const std::exception& e) {
-    return Failed(sql, "deleting finished transactions", e);
+    return lease.Failed("deleting finished transactions", e);
   }
 }
 

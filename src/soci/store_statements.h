@@ -1,0 +1,70 @@
+// The writes every saga makes (its rows; the compare-and-set of its global row; its
+// branch results), prepared once per pooled connection and executed many times.
+//
+// Why: SOCI prepares a statement on the PostgreSQL server, executes it, and deallocates
+// it when the statement object goes: three round trips. Kept, each execution is one
+// round trip and skips the parse and plan; on SQLite it skips sqlite3_prepare.
+#ifndef DTX_SOCI_STORE_STATEMENTS_H_
+#define DTX_SOCI_STORE_STATEMENTS_H_
+
+#include <soci/soci.h>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dtx/store.h"
+#include "dtx/transaction.h"
+#include "soci/sql.h"
+
+namespace dtx::internal {
+
+// Not thread-safe: belongs to one connection, used by whoever leases it. Every method
+// throws soci::soci_error on a database error. Statements are bound to the connection:
+// drop the object before the connection is reconnected.
+class StoreStatements {
+ public:
+  StoreStatements(soci::session& sql, Dialect dialect);
+  ~StoreStatements();
+  StoreStatements(const StoreStatements&) = delete;
+  StoreStatements& operator=(const StoreStatements&) = delete;
+
+  // Inserts the global row of `g` unless a row with its gid exists; false then, and
+  // nothing was written.
+  bool InsertGlobal(const TransGlobal& g);
+
+  // Inserts the branch rows of `gid`, up to kRowsPerInsert to a statement.
+  void InsertBranches(const std::string& gid, const std::vector<TransBranch>& branches);
+
+  // The compare-and-set of a global row: sets update_time to `now_ms` and every field
+  // `u` holds, if the row of `gid` has `expected_status` and `expected_owner`. False
+  // when it had not (nothing was written).
+  bool UpdateGlobal(const std::string& gid, const std::string& expected_status,
+                    const std::string& expected_owner, const GlobalUpdate& u,
+                    long long now_ms);
+
+  // Moves the branch (gid, b.branch_id, b.op) from 'prepared' to b.status; one that is
+  // no longer prepared is left as it is.
+  void UpdateBranch(const std::string& gid, const BranchUpdate& b, long long now_ms);
+
+  static constexpr size_t kRowsPerInsert = 16;
+
+ private:
+  struct GlobalInsert;
+  struct GlobalCas;
+  struct BranchRows;
+  struct BranchResult;
+
+  soci::session& sql_;
+  const Dialect dialect_;
+  std::unique_ptr<GlobalInsert> insert_global_;
+  std::unique_ptr<GlobalCas> update_global_;
+  std::unique_ptr<BranchResult> update_branch_;
+  // insert_branches_[n]: the INSERT of n rows, prepared on first use.
+  std::array<std::unique_ptr<BranchRows>, kRowsPerInsert + 1> insert_branches_;
+};
+
+}  // namespace dtx::internal
+
+#endif  // DTX_SOCI_STORE_STATEMENTS_H_
