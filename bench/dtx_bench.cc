@@ -26,6 +26,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,12 +38,15 @@
 #include "dtx/coordinator.h"
 #include "dtx/gid.h"
 #include "dtx/http/http_branch.h"
+#include "dtx/http/http_submitter.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/local_transport.h"
 #include "dtx/memory_store.h"
 #include "dtx/saga.h"
+#include "dtx/soci/barrier.h"
 #include "dtx/soci/soci_store.h"
 #include "dtx/soci/storage_url.h"
+#include "dtxd_child.h"
 
 namespace {
 
@@ -58,6 +64,10 @@ struct Flags {
   long sagas = 0;  // --sagas N: only the fixed MemoryStore run
   std::string postgres = Env("DTX_TEST_POSTGRES_URL");
   std::string mysql = Env("DTX_TEST_MYSQL_URL");
+  // Which parts run: memory, sqlite, postgresql, mysql, dtxd (dtxd: P1a and P1b on
+  // each server store given).
+  std::set<std::string> only = {"memory", "sqlite", "postgresql", "mysql", "dtxd"};
+  bool Runs(const std::string& part) const { return only.count(part) > 0; }
 };
 
 Flags Parse(int argc, char** argv) {
@@ -76,6 +86,9 @@ Flags Parse(int argc, char** argv) {
       f.dir = value;
     } else if (name == "--sagas") {
       f.sagas = std::atol(value.c_str());
+    } else if (name == "--only") {
+      f.only.clear();
+      for (absl::string_view part : absl::StrSplit(value, ',')) f.only.emplace(part);
     } else if (name == "--postgres") {
       f.postgres = value;
     } else if (name == "--mysql") {
@@ -83,7 +96,8 @@ Flags Parse(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR] "
-                   "[--postgres URL] [--mysql URL]\n");
+                   "[--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL] "
+                   "[--mysql URL] [--sagas N]\n");
       std::exit(2);
     }
   }
@@ -134,7 +148,7 @@ double RawCommits(const std::string& url, int clients, double seconds) {
 
 // Runs `clients` threads submitting 2-step sagas with wait_result for `seconds`.
 // Returns sagas/s; counts failures in *errors.
-double RunSagas(dtx::Coordinator& coordinator, const std::string& protocol,
+double RunSagas(dtx::Submitter& coordinator, const std::string& protocol,
                 const std::string& a, const std::string& b, int clients, double seconds,
                 long* errors) {
   std::atomic<long> done{0}, failed{0};
@@ -160,6 +174,51 @@ double RunSagas(dtx::Coordinator& coordinator, const std::string& protocol,
   return done / seconds;
 }
 
+// P1b's branch: a barrier and one UPDATE of a stock row (one of kStockRows, picked by
+// the gid, so that sagas do not queue on one row lock) in the branch's own database.
+constexpr int kStockRows = 1024;
+
+absl::Status PrepareStockTable(soci::connection_pool& pool) {
+  soci::session sql(pool);
+  if (absl::Status s = dtx::Barrier::CreateTable(sql); !s.ok()) return s;
+  absl::StatusOr<std::string> barrier = dtx::Barrier::TableName(sql);
+  if (!barrier.ok()) return barrier.status();
+  sql << "DELETE FROM " + *barrier;
+  sql << "DROP TABLE IF EXISTS bench_stock";
+  sql << "CREATE TABLE bench_stock (id BIGINT PRIMARY KEY, stock BIGINT NOT NULL)";
+  for (int id = 0; id < kStockRows; ++id) {
+    sql << "INSERT INTO bench_stock (id, stock) VALUES (:id, 1000000000)", soci::use(id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TakeStock(soci::connection_pool& pool, const dtx::BranchInfo& info,
+                       int delta) {
+  soci::session sql(pool);
+  long long id = static_cast<long long>(std::hash<std::string>{}(info.gid) % kStockRows);
+  return dtx::Barrier(info).Call(sql, [&](soci::session& tx) {
+    tx << "UPDATE bench_stock SET stock = stock + :d WHERE id = :id", soci::use(delta),
+        soci::use(id);
+    return absl::OkStatus();
+  });
+}
+
+// Drops the coordinator's tables so that each run starts from empty ones.
+bool DropStoreTables(const std::string& url) {
+  soci::session sql;
+  if (!dtx::OpenSession(sql, url).ok()) return false;
+  sql << "DROP TABLE IF EXISTS trans_branch_op";
+  sql << "DROP TABLE IF EXISTS trans_global";
+  return true;
+}
+
+void PrintRow(const std::string& store, const std::string& branches, int clients,
+              double raw, double rate, long errors) {
+  std::printf("%-20s %-24s %7d %12.0f %9.0f %6.2fx %6ld\n", store.c_str(),
+              branches.c_str(), clients, raw, rate, raw > 0 ? rate / raw : 0.0, errors);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,18 +228,28 @@ int main(int argc, char** argv) {
   dtx::LocalTransport local;
   local.Handle("local://a", [](const dtx::BranchRequest&) { return absl::OkStatus(); });
   local.Handle("local://b", [](const dtx::BranchRequest&) { return absl::OkStatus(); });
-  dtx::HttpBranchServer service;
+  // dtxd calls branches with up to 64 keep-alive connections, each holding a thread.
+  dtx::HttpBranchServer service(160);
   for (const char* path : {"/a", "/b"}) {
     service.Handle(path, [](const dtx::BranchInfo&, const httplib::Request&) {
       return absl::OkStatus();
     });
   }
+  // P1b's branches, on the database of the store being measured.
+  std::unique_ptr<soci::connection_pool> branch_db;
+  service.Handle("/take-a", [&](const dtx::BranchInfo& info, const httplib::Request&) {
+    return TakeStock(*branch_db, info, -1);
+  });
+  service.Handle("/take-b", [&](const dtx::BranchInfo& info, const httplib::Request&) {
+    return TakeStock(*branch_db, info, -1);
+  });
   absl::StatusOr<int> port = service.Start();
   if (!port.ok()) return 1;
   const std::string http_base = "http://127.0.0.1:" + std::to_string(*port);
   dtx::HttpTransport http;
 
-  {  // The coordinator's own cost: MemoryStore, in-process branches.
+  if (flags.Runs("memory") || flags.sagas > 0) {
+    // The coordinator's own cost: MemoryStore, in-process branches.
     dtx::MemoryStore memory;
     dtx::CoordinatorOptions options;
     options.store = &memory;
@@ -214,23 +283,23 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::vector<std::pair<std::string, std::string>> stores = {
-      {"SQLite (WAL, FULL)", "sqlite://" + flags.dir + "/dtx.db"}};
-  if (!flags.postgres.empty()) stores.push_back({"PostgreSQL", flags.postgres});
-  if (!flags.mysql.empty()) stores.push_back({"MariaDB", flags.mysql});
+  struct StoreUnderTest {
+    std::string part, name, url;
+  };
+  std::vector<StoreUnderTest> stores = {
+      {"sqlite", "SQLite (WAL, FULL)", "sqlite://" + flags.dir + "/dtx.db"}};
+  if (!flags.postgres.empty()) stores.push_back({"postgresql", "PostgreSQL", flags.postgres});
+  if (!flags.mysql.empty()) stores.push_back({"mysql", "MariaDB", flags.mysql});
 
-  std::printf("%-20s %-17s %7s %12s %9s %7s %6s\n", "store", "branches", "clients",
+  std::printf("%-20s %-24s %7s %12s %9s %7s %6s\n", "store", "branches", "clients",
               "raw commit/s", "sagas/s", "ratio", "errors");
-  for (const auto& [name, url] : stores) {
-    const bool sqlite = url.rfind("sqlite://", 0) == 0;
-    if (!sqlite) {  // start from empty tables
-      soci::session sql;
-      if (!dtx::OpenSession(sql, url).ok()) {
-        std::printf("%-20s cannot connect\n", name.c_str());
-        continue;
-      }
-      sql << "DROP TABLE IF EXISTS trans_branch_op";
-      sql << "DROP TABLE IF EXISTS trans_global";
+  // The embedded coordinator, in this process.
+  for (const auto& [part, name, url] : stores) {
+    if (!flags.Runs(part)) continue;
+    const bool sqlite = part == "sqlite";
+    if (!sqlite && !DropStoreTables(url)) {
+      std::printf("%-20s cannot connect\n", name.c_str());
+      continue;
     }
     auto store = dtx::SociStore::Open({.url = url, .pool_size = 16});
     if (!store.ok()) {
@@ -252,16 +321,45 @@ int main(int argc, char** argv) {
                                      is_http ? http_base + "/a" : "local://a",
                                      is_http ? http_base + "/b" : "local://b", clients,
                                      flags.seconds, &errors);
-        std::printf("%-20s %-17s %7d %12.0f %9.0f %6.2fx %6ld\n", name.c_str(),
-                    is_http ? "HTTP (127.0.0.1)" : "in-process", clients, raw, rate,
-                    raw > 0 ? rate / raw : 0.0, errors);
-        std::fflush(stdout);
+        PrintRow(name, is_http ? "HTTP (127.0.0.1)" : "in-process", clients, raw, rate,
+                 errors);
       }
     }
     (*coordinator)->Shutdown();
   }
+
+  // P1a and P1b: dtxd in its own process on a server store; sagas submitted to its HTTP
+  // API with wait_result; branches on HTTP in this process: trivial ones, then ones
+  // that each run a barrier and an UPDATE on the same database server.
+  for (const auto& [part, name, url] : stores) {
+    if (part == "sqlite" || !flags.Runs("dtxd")) continue;
+    if (!DropStoreTables(url)) continue;
+    branch_db = std::make_unique<soci::connection_pool>(64);
+    for (size_t i = 0; i < 64; ++i) {
+      if (!dtx::OpenSession(branch_db->at(i), url).ok()) return 1;
+    }
+    if (absl::Status s = PrepareStockTable(*branch_db); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    dtx::bench::DtxdChild dtxd(url, {"--store-connections", "16"});
+    dtx::HttpSubmitter submitter({.server = dtxd.http_base()});
+    for (int clients : flags.clients) {
+      const double raw = RawCommits(url, clients, flags.seconds);
+      long errors = 0;
+      double rate = RunSagas(submitter, "http", http_base + "/a", http_base + "/b",
+                             clients, flags.seconds, &errors);
+      PrintRow(name, "dtxd, HTTP", clients, raw, rate, errors);
+      rate = RunSagas(submitter, "http", http_base + "/take-a", http_base + "/take-b",
+                      clients, flags.seconds, &errors);
+      PrintRow(name, "dtxd, HTTP, barrier+UPDATE", clients, raw, rate, errors);
+    }
+  }
+  branch_db.reset();
   std::printf(
-      "per saga: 3 database transactions, 10 statements (create: 1 SELECT + 1+4 INSERT; "
-      "each action answer: 2 UPDATE, the last one with the final status)\n");
+      "per saga: 3 writes (create; each action's answer, the last with the final status), "
+      "6 statements (7 on MariaDB): INSERT global, INSERT of all branch rows, then 2 x "
+      "(UPDATE global, UPDATE branch); concurrent writes share transactions (group "
+      "commit)\n");
   return 0;
 }

@@ -4,9 +4,6 @@
 //
 // Usage: mall_bench [--seconds N] [--clients 1,8,32]
 #include <httplib.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,53 +17,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "dtxd_child.h"
 #include "mall_node.h"
-
-extern char** environ;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-// dtxd in its own process, on free ports.
-class Dtxd {
- public:
-  explicit Dtxd(const std::string& db) {
-    std::vector<std::string> args = {DTX_DTXD_BINARY, "--http-listen", "127.0.0.1:0",
-                                     "--grpc-listen", "127.0.0.1:0",   "--store",
-                                     "sqlite://" + db};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int out[2];
-    if (pipe(out) != 0) std::abort();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    FILE* stream = fdopen(out[0], "r");
-    char line[512] = {0};
-    if (fgets(line, sizeof(line), stream) == nullptr) std::abort();
-    fclose(stream);
-    int http = 0;
-    if (std::sscanf(line, "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http,
-                    &grpc_port_) != 2) {
-      std::abort();
-    }
-  }
-  ~Dtxd() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  std::string grpc_target() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
-
- private:
-  pid_t pid_ = -1;
-  int grpc_port_ = 0;
-};
 
 double RunOrders(int port, int64_t uid, int64_t pid, int clients, double seconds,
                  long* errors) {
@@ -119,8 +76,8 @@ int main(int argc, char** argv) {
   for (const char* mode : {"embedded", "dtxd"}) {
     const bool remote = std::string(mode) == "dtxd";
     const std::string sub = dir + "/" + mode;
-    std::unique_ptr<Dtxd> dtxd;
-    if (remote) dtxd = std::make_unique<Dtxd>(sub + "-dtxd.db");
+    std::unique_ptr<dtx::bench::DtxdChild> dtxd;
+    if (remote) dtxd = std::make_unique<dtx::bench::DtxdChild>("sqlite://" + sub + "-dtxd.db");
     mall::MallNodeOptions options;
     options.dir = sub;
     options.dtxd_grpc = remote ? dtxd->grpc_target() : "";

@@ -36,6 +36,7 @@ struct Flags {
   double retention = 0;
   int http_threads = 64;
   int branch_threads = 64;
+  int store_connections = 8;
 };
 
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
@@ -85,6 +86,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--branch-threads", f.branch_threads, "HTTP branch calls in flight")
       ->capture_default_str();
+  app.add_option("--store-connections", f.store_connections,
+                 "Database connections (half of them commit writes in groups)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   // A peer (or a reader of stdout) that went away must not kill the server.
@@ -96,7 +100,10 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto store = dtx::SociStore::Open({.url = f.store});
+  dtx::SociStoreOptions store_options;
+  store_options.url = f.store;
+  store_options.pool_size = std::max(1, f.store_connections);
+  auto store = dtx::SociStore::Open(store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "dtxd: %s\n", store.status().ToString().c_str());
     return 1;
