@@ -136,8 +136,7 @@ bool SagaPass::Advance() {
     }
     if (ended_) return false;
 
-    // 1. Record the answers.
-    std::vector<BranchUpdate> branch_updates;
+    // 1. Record the answers (in memory; they are written with the next global write).
     for (Answer& answer : batch) {
       TransBranch& b = branches_[answer.branch];
       const bool is_action = b.op == kOpAction;
@@ -148,13 +147,13 @@ bool SagaPass::Advance() {
       switch (ResultOf(answer.status)) {
         case BranchResult::kSuccess:
           b.status = std::string(kStatusSucceed);
-          branch_updates.push_back({b.branch_id, b.op, b.status});
+          unwritten_.push_back({b.branch_id, b.op, b.status});
           progressed_ = true;
           break;
         case BranchResult::kFailure:
           if (is_action) {
             b.status = std::string(kStatusFailed);
-            branch_updates.push_back({b.branch_id, b.op, b.status});
+            unwritten_.push_back({b.branch_id, b.op, b.status});
             if (!abort_wanted_) {
               abort_wanted_ = true;
               abort_reason_ =
@@ -227,9 +226,14 @@ bool SagaPass::Advance() {
       lease_until_ = now + ctx_.options->lease;
       update.next_cron_time = lease_until_;
     }
-    if (!branch_updates.empty() || update.status || update.next_cron_time) {
+    // Branch results alone are not written: they ride with the next change of the
+    // global row (a status, a lease renewal, or the end of the pass). Until then a
+    // crash loses at most answers, and their branches are called again, which they
+    // must absorb anyway (their barrier does).
+    if (update.status || update.next_cron_time) {
       absl::Status written = ctx_.store->Update(global_.gid, expected, ctx_.owner,
-                                                branch_updates, update, now);
+                                                unwritten_, update, now);
+      unwritten_.clear();
       if (!written.ok()) {
         store_error_ = written;
         if (in_flight_ > 0) return true;
@@ -314,8 +318,9 @@ bool SagaPass::Advance() {
     schedule.next_cron_interval = interval;
     schedule.retry_count = global_.retry_count;
     schedule.result = last_error_;
-    absl::Status written =
-        ctx_.store->Update(global_.gid, global_.status, ctx_.owner, {}, schedule, now);
+    absl::Status written = ctx_.store->Update(global_.gid, global_.status, ctx_.owner,
+                                              unwritten_, schedule, now);
+    unwritten_.clear();
     if (written.ok()) {
       global_.owner.clear();
       global_.next_cron_time = next;

@@ -89,6 +89,8 @@ class SagaPass : public std::enable_shared_from_this<SagaPass> {
   bool counted_retry_ = false;
   std::string last_error_;
   absl::Time lease_until_;
+  // Branch results recorded in branches_ but not yet in the store.
+  std::vector<BranchUpdate> unwritten_;
   absl::Status store_error_;  // a failed write: stop calling, drain, end
   bool ended_ = false;
 
