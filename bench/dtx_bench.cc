@@ -64,6 +64,7 @@ struct Flags {
   long sagas = 0;  // --sagas N: only the fixed MemoryStore run
   std::string postgres = Env("DTX_TEST_POSTGRES_URL");
   std::string mysql = Env("DTX_TEST_MYSQL_URL");
+  std::string dtxd_writers = "0";  // --dtxd-writers N: dtxd --store-writers
   // Which parts run: memory, sqlite, postgresql, mysql, dtxd (dtxd: P1a and P1b on
   // each server store given).
   std::set<std::string> only = {"memory", "sqlite", "postgresql", "mysql", "dtxd"};
@@ -89,6 +90,8 @@ Flags Parse(int argc, char** argv) {
     } else if (name == "--only") {
       f.only.clear();
       for (absl::string_view part : absl::StrSplit(value, ',')) f.only.emplace(part);
+    } else if (name == "--dtxd-writers") {
+      f.dtxd_writers = value;
     } else if (name == "--postgres") {
       f.postgres = value;
     } else if (name == "--mysql") {
@@ -97,7 +100,7 @@ Flags Parse(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR] "
                    "[--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL] "
-                   "[--mysql URL] [--sagas N]\n");
+                   "[--mysql URL] [--sagas N] [--dtxd-writers N]\n");
       std::exit(2);
     }
   }
@@ -342,7 +345,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;
     }
-    dtx::bench::DtxdChild dtxd(url, {"--store-connections", "16"});
+    dtx::bench::DtxdChild dtxd(
+        url, {"--store-connections", "16", "--store-writers", flags.dtxd_writers});
     dtx::HttpSubmitter submitter({.server = dtxd.http_base()});
     for (int clients : flags.clients) {
       const double raw = RawCommits(url, clients, flags.seconds);

@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "dtx/gid.h"
 #include "dtx/result.h"
+#include "internal/caller_runs.h"
 #include "internal/saga_pass.h"
 #include "internal/thread_pool.h"
 
@@ -283,12 +284,14 @@ absl::Status Coordinator::Impl::RunPassAndWait(TransGlobal claimed,
                                                std::vector<TransBranch> branches) {
   absl::Notification finished;
   absl::Status outcome;
+  // This thread only waits: it makes the pass's blocking branch calls itself.
+  internal::CallerRuns here;
   RunPass(std::move(claimed), std::move(branches),
           [&](const TransGlobal& g, absl::Status error) {
             outcome = Outcome(g, error);
             finished.Notify();
           });
-  finished.WaitForNotification();
+  here.RunUntil(finished);
   return outcome;
 }
 

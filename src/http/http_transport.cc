@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dtx/result.h"
 #include "http/client_pool.h"
+#include "internal/caller_runs.h"
 #include "internal/thread_pool.h"
 
 namespace dtx {
@@ -105,7 +106,9 @@ HttpTransport::HttpTransport(HttpTransportOptions options)
 HttpTransport::~HttpTransport() = default;
 
 void HttpTransport::Call(const BranchRequest& request, Callback done) {
-  impl_->threads.Schedule([this, request, done = std::move(done)]() mutable {
+  internal::CallerRuns::Work call = [this, request, done = std::move(done)]() mutable {
+    // The call that this answer leads to next runs on this thread too.
+    internal::CallerRuns continuation;
     absl::Status status;
     try {
       status = Perform(impl_->clients, request);
@@ -113,7 +116,9 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
       status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
     }
     std::move(done)(std::move(status));
-  });
+  };
+  // A thread that waits for this saga anyway makes the call itself.
+  if (!internal::CallerRuns::Offer(call)) impl_->threads.Schedule(std::move(call));
 }
 
 }  // namespace dtx

@@ -17,6 +17,7 @@
 #include "dtx/http/http_branch.h"
 #include "dtx/result.h"
 #include "dtx/saga.h"
+#include "internal/caller_runs.h"
 #include "saga_fixture.h"
 
 namespace dtx {
@@ -163,6 +164,54 @@ TEST_CASE("keep-alive connections are reused") {
   REQUIRE(ports.size() == 3);
   CHECK(ports[0] == ports[1]);
   CHECK(ports[1] == ports[2]);
+}
+
+TEST_CASE("a waiting caller makes the call itself; the answer's thread makes the next") {
+  HttpBranchServer server;
+  server.Handle("/Op", [](const BranchInfo&, const httplib::Request&) {
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Op";
+  HttpTransport transport({.threads = 2});
+  const std::thread::id me = std::this_thread::get_id();
+  std::thread::id first, second, parallel;
+  absl::Notification done;
+  {
+    internal::CallerRuns here;
+    transport.Call(Request(url), [&](absl::Status s) {
+      CHECK(s.ok());
+      first = std::this_thread::get_id();
+      // Issued from inside an answer: runs on this same thread once it returns.
+      transport.Call(Request(url), [&](absl::Status s2) {
+        CHECK(s2.ok());
+        second = std::this_thread::get_id();
+        done.Notify();
+      });
+    });
+    // Offered while the caller already holds one: a pool thread takes it.
+    absl::Notification parallel_done;
+    transport.Call(Request(url), [&](absl::Status s) {
+      CHECK(s.ok());
+      parallel = std::this_thread::get_id();
+      parallel_done.Notify();
+    });
+    parallel_done.WaitForNotification();
+    here.RunUntil(done);
+  }
+  CHECK(first == me);
+  CHECK(second == me);
+  CHECK(parallel != me);
+  // Without a CallerRuns on the thread, calls go to the pool.
+  std::thread::id pooled;
+  absl::Notification pooled_done;
+  transport.Call(Request(url), [&](absl::Status) {
+    pooled = std::this_thread::get_id();
+    pooled_done.Notify();
+  });
+  pooled_done.WaitForNotification();
+  CHECK(pooled != me);
 }
 
 TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not crashes") {

@@ -306,7 +306,7 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     impl->StartWriters(options.writers > 0 ? options.writers
                        : impl->dialect == internal::Dialect::kSqlite
                            ? 1
-                           : std::max(1, size / 2));
+                           : std::min(2, size));
     if (options.create_schema) {
       if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
           !s.ok()) {

@@ -37,6 +37,7 @@ struct Flags {
   int http_threads = 64;
   int branch_threads = 64;
   int store_connections = 8;
+  int store_writers = 0;
 };
 
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
@@ -87,7 +88,10 @@ int main(int argc, char** argv) {
   app.add_option("--branch-threads", f.branch_threads, "HTTP branch calls in flight")
       ->capture_default_str();
   app.add_option("--store-connections", f.store_connections,
-                 "Database connections (half of them commit writes in groups)")
+                 "Database connections")
+      ->capture_default_str();
+  app.add_option("--store-writers", f.store_writers,
+                 "Threads committing writes in groups; 0: 1 on SQLite, else 2")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -103,6 +107,7 @@ int main(int argc, char** argv) {
   dtx::SociStoreOptions store_options;
   store_options.url = f.store;
   store_options.pool_size = std::max(1, f.store_connections);
+  store_options.writers = f.store_writers;
   auto store = dtx::SociStore::Open(store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "dtxd: %s\n", store.status().ToString().c_str());

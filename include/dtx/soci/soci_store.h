@@ -28,7 +28,9 @@ struct SociStoreOptions {
   // At most this many writes share one commit. Default: 256.
   int max_batch = 256;
   // Writer threads, each committing its own batches (each holds a pooled connection
-  // while it writes). Default: 0, meaning 1 on SQLite and pool_size / 2 on a server.
+  // while it writes). Fewer writers make larger batches: fewer round trips for BEGIN
+  // and COMMIT and fewer log flushes. Default: 0, meaning 1 on SQLite and
+  // min(2, pool_size) on a server (measured best in bench/README.md).
   int writers = 0;
 };
 
