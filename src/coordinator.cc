@@ -175,7 +175,13 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global) {
   if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
 
   const absl::Time now = options_.clock->Now();
-  TransGlobal row = global;
+  TransGlobal row;  // what the global row holds: no steps or payloads
+  row.gid = global.gid;
+  row.trans_type = global.trans_type;
+  row.protocol = global.protocol;
+  row.custom_data = global.custom_data;
+  row.query_prepared = global.query_prepared;
+  row.options = global.options;
   row.status = std::string(kStatusSubmitted);
   row.owner = options_.owner;
   row.create_time = row.update_time = now;

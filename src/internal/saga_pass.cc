@@ -24,7 +24,13 @@ SagaPass::SagaPass(const PassContext& ctx, TransGlobal global,
       global_(std::move(global)),
       branches_(std::move(branches)),
       done_(std::move(done)),
-      lease_until_(global_.next_cron_time) {}
+      lease_until_(global_.next_cron_time) {
+  // A pass lives as long as its branch calls, which may be many at once: keep the gid
+  // once (in global_), and no steps or payloads there (the branch rows hold them).
+  for (TransBranch& b : branches_) b.gid = std::string();
+  global_.steps = {};
+  global_.payloads = {};
+}
 
 absl::StatusOr<std::shared_ptr<SagaPass>> SagaPass::Create(
     const PassContext& ctx, TransGlobal global, std::vector<TransBranch> branches,

@@ -16,7 +16,8 @@
 
 namespace dtx::internal {
 
-// What a pass needs of its coordinator. Everything pointed to outlives the pass.
+// What a pass needs of its coordinator. It, and everything it points to, outlive every
+// pass (a pass keeps a reference).
 struct PassContext {
   Store* store;
   const CoordinatorOptions* options;
@@ -71,7 +72,7 @@ class SagaPass : public std::enable_shared_from_this<SagaPass> {
   bool CompensationSettled(int step) const;
   absl::Duration RequestTimeout() const;
 
-  const PassContext ctx_;
+  const PassContext& ctx_;
   TransGlobal global_;
   std::vector<TransBranch> branches_;
   std::vector<StepState> steps_;
