@@ -165,6 +165,45 @@ TEST_CASE("updates are compare-and-set on status and owner, all or nothing") {
   CHECK(store->FindGlobal("cas-1")->result.size() == 1024);
 }
 
+TEST_CASE("a lost compare-and-set moves no branch, also inside a commit group") {
+  auto store = testing::FreshStore();
+  constexpr int kThreads = 8, kEach = 20;
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    const std::string gid = "cas-group-" + std::to_string(i);
+    REQUIRE(store->Create(Global(gid), Branches(gid, "")).ok());
+  }
+  // Many concurrent writers: losing and winning updates share commits.
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      for (int k = 0; k < kEach; ++k) {
+        const int i = t * kEach + k;
+        const std::string gid = "cas-group-" + std::to_string(i);
+        GlobalUpdate done;
+        done.status = "succeed";
+        std::vector<BranchUpdate> action = {{"01", "action", "succeed"},
+                                            {"01", "compensate", "succeed"}};
+        const bool odd = i % 2 == 1;  // odd ones expect another owner: they lose
+        absl::Status s = store->Update(gid, "submitted", odd ? "other" : "me", action,
+                                       done, kT0 + absl::Seconds(1));
+        CHECK((odd ? absl::IsAborted(s) : s.ok()));
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    const std::string gid = "cas-group-" + std::to_string(i);
+    const bool odd = i % 2 == 1;
+    std::vector<TransBranch> branches = *store->FindBranches(gid);
+    REQUIRE(branches.size() == 2);
+    CHECK(store->FindGlobal(gid)->status == (odd ? "submitted" : "succeed"));
+    for (const TransBranch& b : branches) CHECK(b.status == (odd ? "prepared" : "succeed"));
+  }
+}
+
 TEST_CASE("due transactions are claimed by exactly one claimer") {
   auto store = testing::FreshStore();
   for (int i = 0; i < 40; ++i) {

@@ -323,11 +323,9 @@ absl::Status SociStore::Create(const TransGlobal& g,
                                const std::vector<TransBranch>& branches) {
   absl::Status written = impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
-        internal::StoreStatements& statements = lease.statements();
-        if (!statements.InsertGlobal(g)) {
+        if (!lease.statements().Create(g, branches)) {
           return absl::AlreadyExistsError("transaction " + g.gid + " exists");
         }
-        statements.InsertBranches(g.gid, branches);
         return absl::OkStatus();
       },
       absl::StrCat("storing transaction ", g.gid));
@@ -418,13 +416,12 @@ absl::Status SociStore::Update(std::string_view gid_view,
   const long long now_ms = ToMillis(now);
   return impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
-        internal::StoreStatements& statements = lease.statements();
-        if (!statements.UpdateGlobal(gid, expected_status, expected_owner, u, now_ms)) {
+        if (!lease.statements().Update(gid, expected_status, expected_owner, branches,
+                                       u, now_ms)) {
           return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
                                                  expected_status, " and owned by '",
                                                  expected_owner, "'"));
         }
-        for (const BranchUpdate& b : branches) statements.UpdateBranch(gid, b, now_ms);
         return absl::OkStatus();
       },
       absl::StrCat("updating transaction ", gid));

@@ -35,17 +35,22 @@ void Prepare(soci::statement& st, const std::string& query) {
 
 }  // namespace
 
-struct StoreStatements::GlobalInsert {
+// The values of a new global row, bound to a statement in the order of kColumns.
+struct GlobalValues {
+  static constexpr const char* kColumns =
+      "gid, trans_type, status, query_prepared, protocol, create_time, update_time, "
+      "options, custom_data, next_cron_interval, next_cron_time, owner, result, "
+      "rollback_reason, retry_count";
+  static constexpr const char* kValues =
+      ":gid, :trans_type, :status, :query_prepared, :protocol, :create_time, "
+      ":update_time, :options, :custom_data, :interval, :next, :owner, '', '', "
+      ":retry_count";
+
   std::string gid, trans_type, status, query_prepared, protocol, options, custom_data,
       owner;
   long long create = 0, update = 0, interval = 0, next = 0, retry_count = 0;
-  soci::statement st;
-  // MySQL has no "ON CONFLICT DO NOTHING" that leaves other errors alone (INSERT
-  // IGNORE also swallows truncation), so there the gid is looked up first.
-  std::unique_ptr<soci::statement> exists;
-  int found = 0;
 
-  GlobalInsert(soci::session& sql, Dialect dialect) : st(sql) {
+  void Bind(soci::statement& st) {
     for (auto* v : {&gid, &trans_type, &status, &query_prepared, &protocol}) {
       st.exchange(soci::use(*v));
     }
@@ -57,32 +62,130 @@ struct StoreStatements::GlobalInsert {
     st.exchange(soci::use(next));
     st.exchange(soci::use(owner));
     st.exchange(soci::use(retry_count));
-    Prepare(st, absl::StrCat(
-                    "INSERT INTO trans_global (gid, trans_type, status, query_prepared, "
-                    "protocol, create_time, update_time, options, custom_data, "
-                    "next_cron_interval, next_cron_time, owner, result, rollback_reason, "
-                    "retry_count) VALUES (:gid, :trans_type, :status, :query_prepared, "
-                    ":protocol, :create_time, :update_time, :options, :custom_data, "
-                    ":interval, :next, :owner, '', '', :retry_count)",
-                    dialect == Dialect::kMysql ? "" : " ON CONFLICT (gid) DO NOTHING"));
+  }
+  void Set(const TransGlobal& g) {
+    gid = g.gid;
+    trans_type = g.trans_type;
+    status = g.status;
+    query_prepared = g.query_prepared;
+    protocol = g.protocol;
+    create = ToMillis(g.create_time);
+    update = ToMillis(g.update_time);
+    options = OptionsToJson(g.options);
+    custom_data = g.custom_data;
+    interval = absl::ToInt64Milliseconds(g.next_cron_interval);
+    next = ToMillis(g.next_cron_time);
+    owner = g.owner;
+    retry_count = g.retry_count;
+  }
+};
+
+// The values of up to n new branch rows of one gid. Each row has its own names
+// (SQLite wants every name once).
+struct BranchValues {
+  // Sized once: a statement holds the addresses of the elements.
+  explicit BranchValues(size_t n)
+      : url(n), bin(n), branch_id(n), op(n), status(n), create(n) {}
+
+  std::vector<std::string> url, bin, branch_id, op, status;
+  std::vector<long long> create;
+
+  // Binds row i as "url, bin_data, branch_id, op, status, create_time" (and
+  // create_time again, as update_time, when `twice`).
+  void Bind(soci::statement& st, size_t i, bool twice) {
+    st.exchange(soci::use(url[i]));
+    st.exchange(soci::use(bin[i]));
+    st.exchange(soci::use(branch_id[i]));
+    st.exchange(soci::use(op[i]));
+    st.exchange(soci::use(status[i]));
+    st.exchange(soci::use(create[i]));
+    if (twice) st.exchange(soci::use(create[i]));
+  }
+  // PostgreSQL's bytea takes the payload's bytes as hex text.
+  void Set(size_t i, const TransBranch& b, bool hex) {
+    url[i] = b.url;
+    bin[i] = hex ? absl::BytesToHexString(b.bin_data) : b.bin_data;
+    branch_id[i] = b.branch_id;
+    op[i] = b.op;
+    status[i] = b.status;
+    create[i] = ToMillis(b.create_time);
+  }
+};
+
+struct StoreStatements::GlobalInsert {
+  GlobalValues values;
+  soci::statement st;
+  // MySQL has no "ON CONFLICT DO NOTHING" that leaves other errors alone (INSERT
+  // IGNORE also swallows truncation), so there the gid is looked up first.
+  std::unique_ptr<soci::statement> exists;
+  int found = 0;
+
+  GlobalInsert(soci::session& sql, Dialect dialect) : st(sql) {
+    values.Bind(st);
+    Prepare(st, absl::StrCat("INSERT INTO trans_global (", GlobalValues::kColumns,
+                             ") VALUES (", GlobalValues::kValues, ")",
+                             dialect == Dialect::kMysql ? ""
+                                                        : " ON CONFLICT (gid) DO NOTHING"));
     if (dialect == Dialect::kMysql) {
       exists = std::make_unique<soci::statement>(sql);
       exists->exchange(soci::into(found));
-      exists->exchange(soci::use(gid));
+      exists->exchange(soci::use(values.gid));
       Prepare(*exists, "SELECT COUNT(*) FROM trans_global WHERE gid = :gid");
     }
   }
 };
 
-struct StoreStatements::GlobalCas {
+// PostgreSQL: the global row and n branch rows in one statement (one round trip). The
+// branch rows go in only if the global row did: it affects n rows, or none when the
+// gid exists.
+struct StoreStatements::PgCreate {
+  GlobalValues global;
+  BranchValues rows;
+  soci::statement st;
+
+  PgCreate(soci::session& sql, size_t n) : rows(n), st(sql) {
+    global.Bind(st);
+    std::string query = absl::StrCat(
+        "WITH g AS (INSERT INTO trans_global (", GlobalValues::kColumns, ") VALUES (",
+        GlobalValues::kValues,
+        ") ON CONFLICT (gid) DO NOTHING RETURNING gid) "
+        "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, status, "
+        "create_time, update_time) SELECT g.gid, v.u, decode(v.b, 'hex'), v.i, v.o, "
+        "v.s, v.c, v.c FROM g, (VALUES ");
+    for (size_t i = 0; i < n; ++i) {
+      const std::string k = std::to_string(i);
+      absl::StrAppend(&query, i == 0 ? "" : ", ", "(:u", k, ", :b", k, ", :i", k, ", :o",
+                      k, ", :s", k, ", CAST(:c", k, " AS BIGINT))");
+      rows.Bind(st, i, /*twice=*/false);
+    }
+    absl::StrAppend(&query, ") AS v(u, b, i, o, s, c)");
+    Prepare(st, query);
+  }
+};
+
+// The values of a compare-and-set of a global row, bound in the order of kSet, then
+// kWhere.
+struct CasValues {
+  static constexpr const char* kSet =
+      "update_time = :now, status = COALESCE(:status, status), "
+      "owner = COALESCE(:owner, owner), "
+      "next_cron_time = COALESCE(:next_cron_time, next_cron_time), "
+      "next_cron_interval = COALESCE(:interval, next_cron_interval), "
+      "rollback_reason = COALESCE(:rollback_reason, rollback_reason), "
+      "finish_time = COALESCE(:finish_time, finish_time), "
+      "rollback_time = COALESCE(:rollback_time, rollback_time), "
+      "result = COALESCE(:result, result), "
+      "retry_count = COALESCE(:retry_count, retry_count)";
+  static constexpr const char* kWhere =
+      "gid = :gid AND status = :expected_status AND owner = :expected_owner";
+
   long long now = 0;
   Nullable<std::string> status, owner, rollback_reason, result;
   Nullable<long long> next_cron_time, next_cron_interval, finish_time, rollback_time,
       retry_count;
   std::string gid, expected_status, expected_owner;
-  soci::statement st;
 
-  explicit GlobalCas(soci::session& sql) : st(sql) {
+  void Bind(soci::statement& st) {
     st.exchange(soci::use(now));
     st.exchange(soci::use(status.value, status.ind));
     st.exchange(soci::use(owner.value, owner.ind));
@@ -96,48 +199,93 @@ struct StoreStatements::GlobalCas {
     st.exchange(soci::use(gid));
     st.exchange(soci::use(expected_status));
     st.exchange(soci::use(expected_owner));
-    Prepare(st,
-            "UPDATE trans_global SET update_time = :now, "
-            "status = COALESCE(:status, status), owner = COALESCE(:owner, owner), "
-            "next_cron_time = COALESCE(:next_cron_time, next_cron_time), "
-            "next_cron_interval = COALESCE(:interval, next_cron_interval), "
-            "rollback_reason = COALESCE(:rollback_reason, rollback_reason), "
-            "finish_time = COALESCE(:finish_time, finish_time), "
-            "rollback_time = COALESCE(:rollback_time, rollback_time), "
-            "result = COALESCE(:result, result), "
-            "retry_count = COALESCE(:retry_count, retry_count) "
-            "WHERE gid = :gid AND status = :expected_status AND owner = :expected_owner");
+  }
+  void Set(const std::string& gid_, const std::string& expected_status_,
+           const std::string& expected_owner_, const GlobalUpdate& u, long long now_ms) {
+    auto same = [](const std::string& v) { return v; };
+    auto millis = [](absl::Time t) { return ToMillis(t); };
+    now = now_ms;
+    status.Set(u.status, same);
+    owner.Set(u.owner, same);
+    rollback_reason.Set(u.rollback_reason, Clip);
+    result.Set(u.result, Clip);
+    next_cron_time.Set(u.next_cron_time, millis);
+    next_cron_interval.Set(u.next_cron_interval, [](absl::Duration d) {
+      return static_cast<long long>(absl::ToInt64Milliseconds(d));
+    });
+    finish_time.Set(u.finish_time, millis);
+    rollback_time.Set(u.rollback_time, millis);
+    retry_count.Set(u.retry_count, [](int64_t n) { return static_cast<long long>(n); });
+    gid = gid_;
+    expected_status = expected_status_;
+    expected_owner = expected_owner_;
+  }
+};
+
+struct StoreStatements::GlobalCas {
+  CasValues values;
+  soci::statement st;
+
+  explicit GlobalCas(soci::session& sql) : st(sql) {
+    values.Bind(st);
+    Prepare(st, absl::StrCat("UPDATE trans_global SET ", CasValues::kSet, " WHERE ",
+                             CasValues::kWhere));
+  }
+};
+
+// PostgreSQL: the compare-and-set of a global row and n branch results in one
+// statement. The branches move only if the global row matched; the statement
+// answers how many global rows did (1 or 0).
+struct StoreStatements::PgUpdate {
+  CasValues global;
+  std::vector<std::string> branch_id, op, status;  // sized once, like BranchValues
+  long long now = 0;
+  long long matched = 0;
+  soci::statement st;
+
+  PgUpdate(soci::session& sql, size_t n) : branch_id(n), op(n), status(n), st(sql) {
+    global.Bind(st);
+    st.exchange(soci::use(now));
+    st.exchange(soci::use(now));
+    std::string query = absl::StrCat(
+        "WITH g AS (UPDATE trans_global SET ", CasValues::kSet, " WHERE ",
+        CasValues::kWhere,
+        " RETURNING id), b AS (UPDATE trans_branch_op t SET status = v.s, update_time = "
+        "CAST(:now2 AS BIGINT), finish_time = CAST(:now3 AS BIGINT) FROM (VALUES ");
+    for (size_t i = 0; i < n; ++i) {
+      const std::string k = std::to_string(i);
+      absl::StrAppend(&query, i == 0 ? "" : ", ", "(:i", k, ", :o", k, ", :s", k, ")");
+      st.exchange(soci::use(branch_id[i]));
+      st.exchange(soci::use(op[i]));
+      st.exchange(soci::use(status[i]));
+    }
+    st.exchange(soci::use(global.gid));
+    absl::StrAppend(&query,
+                    ") AS v(i, o, s) WHERE t.gid = :gid2 AND t.branch_id = v.i AND "
+                    "t.op = v.o AND t.status = 'prepared' AND EXISTS (SELECT 1 FROM g) "
+                    "RETURNING t.id) SELECT COUNT(*) FROM g");
+    st.exchange(soci::into(matched));
+    Prepare(st, query);
   }
 };
 
 struct StoreStatements::BranchRows {
-  // Sized once: the statement holds the addresses of the elements.
   std::string gid;
-  std::vector<std::string> url, bin, branch_id, op, status;
-  std::vector<long long> create;
+  BranchValues rows;
   soci::statement st;
 
-  BranchRows(soci::session& sql, Dialect dialect, size_t n)
-      : url(n), bin(n), branch_id(n), op(n), status(n), create(n), st(sql) {
-    // PostgreSQL's bytea takes the payload's bytes as hex text.
+  BranchRows(soci::session& sql, Dialect dialect, size_t n) : rows(n), st(sql) {
     const bool hex = dialect == Dialect::kPostgres;
     std::string query =
         "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, status, "
         "create_time, update_time) VALUES ";
     for (size_t i = 0; i < n; ++i) {
-      // SQLite wants every name once, so each row has its own.
       const std::string k = std::to_string(i);
       absl::StrAppend(&query, i == 0 ? "" : ", ", "(:g", k, ", :u", k, ", ",
                       hex ? "decode(:b" + k + ", 'hex')" : ":b" + k, ", :i", k, ", :o",
                       k, ", :s", k, ", :c", k, ", :t", k, ")");
       st.exchange(soci::use(gid));
-      st.exchange(soci::use(url[i]));
-      st.exchange(soci::use(bin[i]));
-      st.exchange(soci::use(branch_id[i]));
-      st.exchange(soci::use(op[i]));
-      st.exchange(soci::use(status[i]));
-      st.exchange(soci::use(create[i]));
-      st.exchange(soci::use(create[i]));
+      rows.Bind(st, i, /*twice=*/true);
     }
     Prepare(st, query);
   }
@@ -167,49 +315,74 @@ StoreStatements::StoreStatements(soci::session& sql, Dialect dialect)
 
 StoreStatements::~StoreStatements() = default;
 
+bool StoreStatements::Create(const TransGlobal& g,
+                             const std::vector<TransBranch>& branches) {
+  if (dialect_ != Dialect::kPostgres || branches.empty()) {
+    if (!InsertGlobal(g)) return false;
+    InsertBranches(g.gid, branches, 0);
+    return true;
+  }
+  const size_t n = std::min(kRowsPerInsert, branches.size());
+  std::unique_ptr<PgCreate>& s = pg_create_[n];
+  if (!s) s = std::make_unique<PgCreate>(sql_, n);
+  s->global.Set(g);
+  for (size_t i = 0; i < n; ++i) s->rows.Set(i, branches[i], /*hex=*/true);
+  s->st.execute(true);
+  if (s->st.get_affected_rows() != static_cast<long long>(n)) return false;
+  InsertBranches(g.gid, branches, n);
+  return true;
+}
+
 bool StoreStatements::InsertGlobal(const TransGlobal& g) {
   if (!insert_global_) insert_global_ = std::make_unique<GlobalInsert>(sql_, dialect_);
   GlobalInsert& s = *insert_global_;
-  s.gid = g.gid;
+  s.values.gid = g.gid;
   if (s.exists) {
     s.exists->execute(true);
     if (s.found > 0) return false;
   }
-  s.trans_type = g.trans_type;
-  s.status = g.status;
-  s.query_prepared = g.query_prepared;
-  s.protocol = g.protocol;
-  s.create = ToMillis(g.create_time);
-  s.update = ToMillis(g.update_time);
-  s.options = OptionsToJson(g.options);
-  s.custom_data = g.custom_data;
-  s.interval = absl::ToInt64Milliseconds(g.next_cron_interval);
-  s.next = ToMillis(g.next_cron_time);
-  s.owner = g.owner;
-  s.retry_count = g.retry_count;
+  s.values.Set(g);
   s.st.execute(true);
   return s.st.get_affected_rows() == 1;
 }
 
 void StoreStatements::InsertBranches(const std::string& gid,
-                                     const std::vector<TransBranch>& branches) {
+                                     const std::vector<TransBranch>& branches,
+                                     size_t from) {
   const bool hex = dialect_ == Dialect::kPostgres;
-  for (size_t first = 0; first < branches.size(); first += kRowsPerInsert) {
+  for (size_t first = from; first < branches.size(); first += kRowsPerInsert) {
     const size_t n = std::min(kRowsPerInsert, branches.size() - first);
     std::unique_ptr<BranchRows>& rows = insert_branches_[n];
     if (!rows) rows = std::make_unique<BranchRows>(sql_, dialect_, n);
     rows->gid = gid;
-    for (size_t i = 0; i < n; ++i) {
-      const TransBranch& b = branches[first + i];
-      rows->url[i] = b.url;
-      rows->bin[i] = hex ? absl::BytesToHexString(b.bin_data) : b.bin_data;
-      rows->branch_id[i] = b.branch_id;
-      rows->op[i] = b.op;
-      rows->status[i] = b.status;
-      rows->create[i] = ToMillis(b.create_time);
-    }
+    for (size_t i = 0; i < n; ++i) rows->rows.Set(i, branches[first + i], hex);
     rows->st.execute(true);
   }
+}
+
+bool StoreStatements::Update(const std::string& gid, const std::string& expected_status,
+                             const std::string& expected_owner,
+                             const std::vector<BranchUpdate>& branches,
+                             const GlobalUpdate& u, long long now_ms) {
+  if (dialect_ != Dialect::kPostgres || branches.empty()) {
+    if (!UpdateGlobal(gid, expected_status, expected_owner, u, now_ms)) return false;
+    for (const BranchUpdate& b : branches) UpdateBranch(gid, b, now_ms);
+    return true;
+  }
+  const size_t n = std::min(kRowsPerInsert, branches.size());
+  std::unique_ptr<PgUpdate>& s = pg_update_[n];
+  if (!s) s = std::make_unique<PgUpdate>(sql_, n);
+  s->global.Set(gid, expected_status, expected_owner, u, now_ms);
+  s->now = now_ms;
+  for (size_t i = 0; i < n; ++i) {
+    s->branch_id[i] = branches[i].branch_id;
+    s->op[i] = branches[i].op;
+    s->status[i] = branches[i].status;
+  }
+  s->st.execute(true);
+  if (s->matched != 1) return false;
+  for (size_t i = n; i < branches.size(); ++i) UpdateBranch(gid, branches[i], now_ms);
+  return true;
 }
 
 bool StoreStatements::UpdateGlobal(const std::string& gid,
@@ -218,23 +391,7 @@ bool StoreStatements::UpdateGlobal(const std::string& gid,
                                    const GlobalUpdate& u, long long now_ms) {
   if (!update_global_) update_global_ = std::make_unique<GlobalCas>(sql_);
   GlobalCas& s = *update_global_;
-  auto same = [](const std::string& v) { return v; };
-  auto millis = [](absl::Time t) { return ToMillis(t); };
-  s.now = now_ms;
-  s.status.Set(u.status, same);
-  s.owner.Set(u.owner, same);
-  s.rollback_reason.Set(u.rollback_reason, Clip);
-  s.result.Set(u.result, Clip);
-  s.next_cron_time.Set(u.next_cron_time, millis);
-  s.next_cron_interval.Set(u.next_cron_interval, [](absl::Duration d) {
-    return static_cast<long long>(absl::ToInt64Milliseconds(d));
-  });
-  s.finish_time.Set(u.finish_time, millis);
-  s.rollback_time.Set(u.rollback_time, millis);
-  s.retry_count.Set(u.retry_count, [](int64_t n) { return static_cast<long long>(n); });
-  s.gid = gid;
-  s.expected_status = expected_status;
-  s.expected_owner = expected_owner;
+  s.values.Set(gid, expected_status, expected_owner, u, now_ms);
   s.st.execute(true);
   return s.st.get_affected_rows() == 1;
 }

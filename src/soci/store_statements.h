@@ -30,23 +30,21 @@ class StoreStatements {
   StoreStatements(const StoreStatements&) = delete;
   StoreStatements& operator=(const StoreStatements&) = delete;
 
-  // Inserts the global row of `g` unless a row with its gid exists; false then, and
-  // nothing was written.
-  bool InsertGlobal(const TransGlobal& g);
+  // Inserts the global row of `g` and its branch rows, unless a row with its gid
+  // exists; false then, and nothing was written. On PostgreSQL one statement (up to
+  // kRowsPerInsert branches), on the others one for the global row and one per
+  // kRowsPerInsert branch rows.
+  bool Create(const TransGlobal& g, const std::vector<TransBranch>& branches);
 
-  // Inserts the branch rows of `gid`, up to kRowsPerInsert to a statement.
-  void InsertBranches(const std::string& gid, const std::vector<TransBranch>& branches);
-
-  // The compare-and-set of a global row: sets update_time to `now_ms` and every field
-  // `u` holds, if the row of `gid` has `expected_status` and `expected_owner`. False
-  // when it had not (nothing was written).
-  bool UpdateGlobal(const std::string& gid, const std::string& expected_status,
-                    const std::string& expected_owner, const GlobalUpdate& u,
-                    long long now_ms);
-
-  // Moves the branch (gid, b.branch_id, b.op) from 'prepared' to b.status; one that is
-  // no longer prepared is left as it is.
-  void UpdateBranch(const std::string& gid, const BranchUpdate& b, long long now_ms);
+  // The compare-and-set of a global row with its branch results: if the row of `gid`
+  // has `expected_status` and `expected_owner`, sets update_time to `now_ms` and every
+  // field `u` holds, and moves each branch (gid, branch_id, op) in `branches` from
+  // 'prepared' to its status (one no longer prepared is left as it is). False when the
+  // row did not match (nothing was written). On PostgreSQL one statement (up to
+  // kRowsPerInsert branches), on the others one plus one per branch.
+  bool Update(const std::string& gid, const std::string& expected_status,
+              const std::string& expected_owner, const std::vector<BranchUpdate>& branches,
+              const GlobalUpdate& u, long long now_ms);
 
   static constexpr size_t kRowsPerInsert = 16;
 
@@ -55,14 +53,27 @@ class StoreStatements {
   struct GlobalCas;
   struct BranchRows;
   struct BranchResult;
+  struct PgCreate;
+  struct PgUpdate;
+
+  bool InsertGlobal(const TransGlobal& g);
+  // The rows of `branches` from index `from` on.
+  void InsertBranches(const std::string& gid, const std::vector<TransBranch>& branches,
+                      size_t from);
+  bool UpdateGlobal(const std::string& gid, const std::string& expected_status,
+                    const std::string& expected_owner, const GlobalUpdate& u,
+                    long long now_ms);
+  void UpdateBranch(const std::string& gid, const BranchUpdate& b, long long now_ms);
 
   soci::session& sql_;
   const Dialect dialect_;
   std::unique_ptr<GlobalInsert> insert_global_;
   std::unique_ptr<GlobalCas> update_global_;
   std::unique_ptr<BranchResult> update_branch_;
-  // insert_branches_[n]: the INSERT of n rows, prepared on first use.
+  // [n]: the statement for n rows, prepared on first use.
   std::array<std::unique_ptr<BranchRows>, kRowsPerInsert + 1> insert_branches_;
+  std::array<std::unique_ptr<PgCreate>, kRowsPerInsert + 1> pg_create_;
+  std::array<std::unique_ptr<PgUpdate>, kRowsPerInsert + 1> pg_update_;
 };
 
 }  // namespace dtx::internal
