@@ -35,6 +35,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "dtx/coordinator.h"
 #include "dtx/gid.h"
 #include "dtx/http/http_branch.h"
@@ -226,6 +227,9 @@ void PrintRow(const std::string& store, const std::string& branches, int clients
 
 int main(int argc, char** argv) {
   Flags flags = Parse(argc, argv);
+  // Debian's abseil is built with mutex deadlock detection on: it keeps a lock graph
+  // on every Lock and Mutex destruction. dtxd turns it off too.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::printf("dtx_bench: %u cores, %.1f s per figure, work dir %s\n",
               std::thread::hardware_concurrency(), flags.seconds, flags.dir.c_str());
   dtx::LocalTransport local;
