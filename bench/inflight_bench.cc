@@ -2,18 +2,27 @@
 // the memory the coordinator holds per saga whose branch call is outstanding.
 //
 // Usage: inflight_bench [--sagas 10000] [--delay-ms 8000] [--clients 8] [--dir DIR]
+//                       [--transport local|grpc]
 //
 // The coordinator is embedded, on a SQLite store (WAL, synchronous=FULL) in DIR. Its
-// branches are a transport that answers every call OK after --delay-ms, from a few
-// threads of its own, as an asynchronous client would: so all the sagas' first calls
-// are outstanding at once. The program submits --sagas 2-step sagas (no wait_result)
+// branches answer every call OK after --delay-ms, so all the sagas' first calls are
+// outstanding at once. --transport local: an in-process transport answers from a few
+// threads of its own, as an asynchronous client would (the coordinator alone is
+// measured). --transport grpc: GrpcTransport over 127.0.0.1 to a gRPC server in a
+// child process (callback API: a call waiting for its answer holds no thread there
+// either), so the figures include the client side of each real call. The program submits --sagas 2-step sagas (no wait_result)
 // from --clients threads, waits until every first call is outstanding, and prints the
 // process's threads, resident memory and heap in use then, against the same figures
 // after a warm-up that ran 1000 sagas to their end. Then it waits until every saga has
 // succeeded (read back from the store) and exits 0, or 1 if any did not.
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
 #include <malloc.h>
+#include <signal.h>
 #include <soci/soci.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +33,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -31,6 +42,7 @@
 #include "absl/time/clock.h"
 #include "dtx/coordinator.h"
 #include "dtx/gid.h"
+#include "dtx/grpc/grpc_transport.h"
 #include "dtx/saga.h"
 #include "dtx/soci/soci_store.h"
 #include "dtx/soci/storage_url.h"
@@ -103,6 +115,108 @@ class DelayedTransport : public dtx::Transport {
   std::vector<std::thread> threads_;
 };
 
+// Counts the calls of `target` whose answer has not come yet.
+class CountingTransport : public dtx::TransportWrapper {
+ public:
+  using TransportWrapper::TransportWrapper;
+  void Call(const dtx::BranchRequest& request, Callback done) override {
+    ++outstanding_;
+    target()->Call(request, [this, done = std::move(done)](absl::Status s) mutable {
+      --outstanding_;
+      std::move(done)(std::move(s));
+    });
+  }
+  long outstanding() const { return outstanding_; }
+
+ private:
+  std::atomic<long> outstanding_{0};
+};
+
+// A gRPC server whose every method answers OK (an empty message) `delay` after the
+// request came. Each waiting call is a reactor; one thread answers them in due order.
+class DelayedGrpcServer : public grpc::CallbackGenericService {
+ public:
+  explicit DelayedGrpcServer(absl::Duration delay)
+      : delay_(delay), answerer_([this] { Answer(); }) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext*) override {
+    return new Call(this);
+  }
+
+ private:
+  class Call : public grpc::ServerGenericBidiReactor {
+   public:
+    explicit Call(DelayedGrpcServer* server) : server_(server) { StartRead(&request_); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
+      server_->Later(this);
+    }
+    void Reply() {
+      grpc::Slice empty;  // an empty message: a default ByteBuffer is not one
+      reply_ = grpc::ByteBuffer(&empty, 1);
+      StartWriteAndFinish(&reply_, grpc::WriteOptions(), grpc::Status::OK);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    DelayedGrpcServer* server_;
+    grpc::ByteBuffer request_, reply_;
+  };
+
+  void Later(Call* call) {
+    absl::MutexLock lock(&mu_);
+    due_.push_back({absl::Now() + delay_, call});
+  }
+  void Answer() {  // runs until the process is killed
+    while (true) {
+      Call* call = nullptr;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!due_.empty() && due_.front().first <= absl::Now()) {
+          call = due_.front().second;
+          due_.pop_front();
+        }
+      }
+      if (call != nullptr) {
+        call->Reply();
+      } else {
+        absl::SleepFor(absl::Milliseconds(2));
+      }
+    }
+  }
+
+  const absl::Duration delay_;
+  absl::Mutex mu_;
+  std::deque<std::pair<absl::Time, Call*>> due_ ABSL_GUARDED_BY(mu_);
+  std::thread answerer_;
+};
+
+// Forks a child that serves DelayedGrpcServer on 127.0.0.1 until it is killed;
+// returns its pid and port. Call before this process starts any thread.
+std::pair<pid_t, int> StartGrpcBranches(absl::Duration delay) {
+  int out[2];
+  if (pipe(out) != 0) std::abort();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(out[0]);
+    DelayedGrpcServer service(delay);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterCallbackGenericService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (server == nullptr || write(out[1], &port, sizeof(port)) != sizeof(port)) _exit(1);
+    server->Wait();
+    _exit(0);
+  }
+  close(out[1]);
+  int port = 0;
+  if (read(out[0], &port, sizeof(port)) != sizeof(port)) std::abort();
+  close(out[0]);
+  return {pid, port};
+}
+
 struct ProcessFigures {
   long threads = 0;
   long rss_kib = 0;
@@ -131,8 +245,14 @@ long CountSucceeded(const std::string& url) {
   return static_cast<long>(n);
 }
 
+// Where the sagas' branches are.
+struct Branches {
+  std::string protocol, a, a_revert, b, b_revert;
+};
+
 // Submits `count` 2-step sagas from `clients` threads; returns how many were accepted.
-long Submit(dtx::Coordinator& coordinator, long count, int clients) {
+long Submit(dtx::Coordinator& coordinator, const Branches& urls, long count,
+            int clients) {
   std::atomic<long> next{0}, accepted{0};
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
@@ -140,9 +260,9 @@ long Submit(dtx::Coordinator& coordinator, long count, int clients) {
       dtx::GidGenerator gids;
       while (next++ < count) {
         dtx::Saga saga(&coordinator, gids.Next());
-        saga.Add("delayed://a", "delayed://a-revert", R"({"amount":30})")
-            .Add("delayed://b", "delayed://b-revert", R"({"amount":30})")
-            .Protocol("delayed")
+        saga.Add(urls.a, urls.a_revert, R"({"amount":30})")
+            .Add(urls.b, urls.b_revert, R"({"amount":30})")
+            .Protocol(urls.protocol)
             .RequestTimeout(absl::Seconds(60));
         accepted += saga.Submit().ok();
       }
@@ -158,7 +278,7 @@ int main(int argc, char** argv) {
   long sagas = 10000;
   long delay_ms = 8000;
   int clients = 8;
-  std::string dir;
+  std::string dir, transport = "local";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string name = argv[i], value = argv[i + 1];
     if (name == "--sagas") {
@@ -169,12 +289,19 @@ int main(int argc, char** argv) {
       clients = std::max(1, std::atoi(value.c_str()));
     } else if (name == "--dir") {
       dir = value;
+    } else if (name == "--transport" && (value == "local" || value == "grpc")) {
+      transport = value;
     } else {
       std::fprintf(stderr,
                    "usage: inflight_bench [--sagas N] [--delay-ms MS] [--clients N] "
-                   "[--dir DIR]\n");
+                   "[--dir DIR] [--transport local|grpc]\n");
       return 2;
     }
+  }
+  pid_t grpc_pid = -1;
+  int grpc_port = 0;
+  if (transport == "grpc") {
+    std::tie(grpc_pid, grpc_port) = StartGrpcBranches(absl::Milliseconds(delay_ms));
   }
   if (dir.empty()) {
     char tmpl[] = "/tmp/dtx-inflight-XXXXXX";
@@ -188,34 +315,64 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;
   }
-  DelayedTransport branches(absl::ZeroDuration(), /*threads=*/8);
+  // The warm-up's branches answer at once; then they answer after the delay.
+  DelayedTransport local(absl::ZeroDuration(), /*threads=*/8);
+  CountingTransport local_counted(&local);
+  std::unique_ptr<dtx::GrpcTransport> grpc;
+  std::unique_ptr<CountingTransport> grpc_counted;
+  CountingTransport* branches = &local_counted;  // the measured sagas' branches
+  Branches warm_up_urls = {"local", "local://a", "local://a-revert", "local://b",
+                           "local://b-revert"};
+  Branches urls = warm_up_urls;
+  if (transport == "grpc") {
+    const std::string target = "127.0.0.1:" + std::to_string(grpc_port);
+    urls = {"grpc", target + "/bench.Branch/A", target + "/bench.Branch/ARevert",
+            target + "/bench.Branch/B", target + "/bench.Branch/BRevert"};
+    grpc = std::make_unique<dtx::GrpcTransport>();
+    grpc_counted = std::make_unique<CountingTransport>(grpc.get());
+    branches = grpc_counted.get();
+  }
   dtx::CoordinatorOptions options;
   options.store = store->get();
-  options.transports = {{"delayed", &branches}};
+  options.transports = {{"local", &local_counted}};
+  if (grpc_counted != nullptr) options.transports["grpc"] = grpc_counted.get();
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) return 1;
 
   // Warm-up: sagas that run to their end, so that pools, caches and arenas exist.
   constexpr long kWarmUp = 1000;
-  Submit(**coordinator, kWarmUp, clients);
-  while (CountSucceeded(url) < kWarmUp) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Submit(**coordinator, warm_up_urls, kWarmUp, clients);
+  while (CountSucceeded(url) < kWarmUp) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (grpc != nullptr) {  // one call, so that the channel exists before the baseline
+    Submit(**coordinator, urls, 1, 1);
+    while (CountSucceeded(url) < kWarmUp + 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  const long warmed = CountSucceeded(url);
   const ProcessFigures before = Measure();
 
-  branches.SetDelay(absl::Milliseconds(delay_ms));
+  local.SetDelay(absl::Milliseconds(delay_ms));
   const auto start = std::chrono::steady_clock::now();
-  const long accepted = Submit(**coordinator, sagas, clients);
+  const long accepted = Submit(**coordinator, urls, sagas, clients);
   const double submit_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  while (branches.outstanding() < accepted &&
+  while (branches->outstanding() < accepted &&
          std::chrono::steady_clock::now() - start <
              std::chrono::milliseconds(delay_ms)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  const long in_flight = branches.outstanding();
+  const long in_flight = branches->outstanding();
   const ProcessFigures peak = Measure();
 
-  std::printf("inflight_bench: %d cores, SQLite store (WAL, FULL), branches answer after %ld ms\n",
-              static_cast<int>(std::thread::hardware_concurrency()), delay_ms);
+  std::printf(
+      "inflight_bench: %d cores, SQLite store (WAL, FULL), %s branches answering after "
+      "%ld ms\n",
+      static_cast<int>(std::thread::hardware_concurrency()),
+      transport == "grpc" ? "gRPC (127.0.0.1, another process)" : "in-process",
+      delay_ms);
   std::printf("submitted %ld of %ld sagas in %.2f s (%d clients, no wait_result)\n",
               accepted, sagas, submit_s, clients);
   std::printf("branch calls outstanding at once: %ld\n", in_flight);
@@ -239,7 +396,7 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  const long want = kWarmUp + accepted;
+  const long want = warmed + accepted;
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(3 * delay_ms) + std::chrono::seconds(60);
   long succeeded = 0;
@@ -247,7 +404,11 @@ int main(int argc, char** argv) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  std::printf("succeeded: %ld of %ld\n", succeeded - kWarmUp, accepted);
+  std::printf("succeeded: %ld of %ld\n", succeeded - warmed, accepted);
   (*coordinator)->Shutdown();
+  if (grpc_pid > 0) {
+    kill(grpc_pid, SIGKILL);
+    waitpid(grpc_pid, nullptr, 0);
+  }
   return succeeded == want && accepted == sagas ? 0 : 1;
 }
