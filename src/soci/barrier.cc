@@ -143,10 +143,17 @@ absl::Status Barrier::Call(soci::session& sql,
   try {
     internal::LocalTransaction tx(sql, dialect);
     std::string op, reason;
-    soci::statement insert =
-        (sql.prepare << InsertIgnore(dialect, table), soci::use(info_.trans_type),
-         soci::use(info_.gid), soci::use(info_.branch_id), soci::use(op),
-         soci::use(barrier_id), soci::use(reason));
+    // A one-time statement: on PostgreSQL each execution is one round trip, where a
+    // prepared one would cost a PREPARE and a DEALLOCATE around it as well.
+    soci::statement insert(sql);
+    for (const std::string* v : std::initializer_list<const std::string*>{
+             &info_.trans_type, &info_.gid, &info_.branch_id, &op, &barrier_id,
+             &reason}) {
+      insert.exchange(soci::use(*v));
+    }
+    insert.alloc();
+    insert.prepare(InsertIgnore(dialect, table), soci::details::st_one_time_query);
+    insert.define_and_bind();
     long long origin_inserted = 0;
     if (!origin.empty()) {  // 1. a compensation first marks its action as done
       op = origin;
