@@ -204,6 +204,34 @@ TEST_CASE("a lost compare-and-set moves no branch, also inside a commit group") 
   }
 }
 
+TEST_CASE("a saga of many steps is written and updated whole") {
+  auto store = testing::FreshStore();
+  std::vector<TransBranch> branches;
+  for (int step = 1; step <= 20; ++step) {  // 40 rows: more than one statement's worth
+    for (TransBranch b : Branches("wide-1", "p" + std::to_string(step))) {
+      b.branch_id = absl::StrFormat("%02d", step);
+      branches.push_back(b);
+    }
+  }
+  REQUIRE(store->Create(Global("wide-1"), branches).ok());
+  CHECK(absl::IsAlreadyExists(store->Create(Global("wide-1"), branches)));
+  std::vector<BranchUpdate> results;
+  for (const TransBranch& b : branches) {
+    results.push_back({b.branch_id, b.op, b.op == "action" ? "succeed" : "failed"});
+  }
+  GlobalUpdate done;
+  done.status = "succeed";
+  REQUIRE(store->Update("wide-1", "submitted", "me", results, done, kT0).ok());
+  std::vector<TransBranch> read = *store->FindBranches("wide-1");
+  REQUIRE(read.size() == 40);
+  for (size_t i = 0; i < read.size(); ++i) {
+    CHECK(read[i].branch_id == branches[i].branch_id);  // insertion order
+    CHECK(read[i].op == branches[i].op);
+    CHECK(read[i].bin_data == branches[i].bin_data);
+    CHECK(read[i].status == (read[i].op == "action" ? "succeed" : "failed"));
+  }
+}
+
 TEST_CASE("due transactions are claimed by exactly one claimer") {
   auto store = testing::FreshStore();
   for (int i = 0; i < 40; ++i) {

@@ -112,13 +112,11 @@ struct BranchValues {
   }
 };
 
+// On MySQL a plain INSERT: a duplicate gid is an error there (INSERT IGNORE would also
+// swallow truncation), which SociStore turns into kAlreadyExists.
 struct StoreStatements::GlobalInsert {
   GlobalValues values;
   soci::statement st;
-  // MySQL has no "ON CONFLICT DO NOTHING" that leaves other errors alone (INSERT
-  // IGNORE also swallows truncation), so there the gid is looked up first.
-  std::unique_ptr<soci::statement> exists;
-  int found = 0;
 
   GlobalInsert(soci::session& sql, Dialect dialect) : st(sql) {
     values.Bind(st);
@@ -126,12 +124,6 @@ struct StoreStatements::GlobalInsert {
                              ") VALUES (", GlobalValues::kValues, ")",
                              dialect == Dialect::kMysql ? ""
                                                         : " ON CONFLICT (gid) DO NOTHING"));
-    if (dialect == Dialect::kMysql) {
-      exists = std::make_unique<soci::statement>(sql);
-      exists->exchange(soci::into(found));
-      exists->exchange(soci::use(values.gid));
-      Prepare(*exists, "SELECT COUNT(*) FROM trans_global WHERE gid = :gid");
-    }
   }
 };
 
@@ -291,22 +283,38 @@ struct StoreStatements::BranchRows {
   }
 };
 
-struct StoreStatements::BranchResult {
-  std::string status, gid, branch_id, op;
+// The results of n branches of one gid in one statement: each moves from 'prepared'
+// to its own status.
+struct StoreStatements::BranchResults {
+  std::string gid;
+  std::vector<std::string> branch_id, op, status;  // sized once
   long long now = 0;
   soci::statement st;
 
-  explicit BranchResult(soci::session& sql) : st(sql) {
-    st.exchange(soci::use(status));
+  BranchResults(soci::session& sql, size_t n) : branch_id(n), op(n), status(n), st(sql) {
+    std::string query = "UPDATE trans_branch_op SET status = CASE";
+    for (size_t i = 0; i < n; ++i) {
+      const std::string k = std::to_string(i);
+      absl::StrAppend(&query, " WHEN branch_id = :a", k, " AND op = :p", k, " THEN :s", k);
+      st.exchange(soci::use(branch_id[i]));
+      st.exchange(soci::use(op[i]));
+      st.exchange(soci::use(status[i]));
+    }
+    absl::StrAppend(&query,
+                    " ELSE status END, update_time = :now, finish_time = :finish WHERE "
+                    "gid = :gid AND status = 'prepared' AND (");
     st.exchange(soci::use(now));
     st.exchange(soci::use(now));
     st.exchange(soci::use(gid));
-    st.exchange(soci::use(branch_id));
-    st.exchange(soci::use(op));
-    Prepare(st,
-            "UPDATE trans_branch_op SET status = :status, update_time = :now, "
-            "finish_time = :finish WHERE gid = :gid AND branch_id = :branch_id AND op = "
-            ":op AND status = 'prepared'");
+    for (size_t i = 0; i < n; ++i) {
+      const std::string k = std::to_string(i);
+      absl::StrAppend(&query, i == 0 ? "" : " OR ", "(branch_id = :b", k, " AND op = :q",
+                      k, ")");
+      st.exchange(soci::use(branch_id[i]));
+      st.exchange(soci::use(op[i]));
+    }
+    absl::StrAppend(&query, ")");
+    Prepare(st, query);
   }
 };
 
@@ -336,11 +344,6 @@ bool StoreStatements::Create(const TransGlobal& g,
 bool StoreStatements::InsertGlobal(const TransGlobal& g) {
   if (!insert_global_) insert_global_ = std::make_unique<GlobalInsert>(sql_, dialect_);
   GlobalInsert& s = *insert_global_;
-  s.values.gid = g.gid;
-  if (s.exists) {
-    s.exists->execute(true);
-    if (s.found > 0) return false;
-  }
   s.values.Set(g);
   s.st.execute(true);
   return s.st.get_affected_rows() == 1;
@@ -366,7 +369,7 @@ bool StoreStatements::Update(const std::string& gid, const std::string& expected
                              const GlobalUpdate& u, long long now_ms) {
   if (dialect_ != Dialect::kPostgres || branches.empty()) {
     if (!UpdateGlobal(gid, expected_status, expected_owner, u, now_ms)) return false;
-    for (const BranchUpdate& b : branches) UpdateBranch(gid, b, now_ms);
+    UpdateBranches(gid, branches, 0, now_ms);
     return true;
   }
   const size_t n = std::min(kRowsPerInsert, branches.size());
@@ -381,7 +384,7 @@ bool StoreStatements::Update(const std::string& gid, const std::string& expected
   }
   s->st.execute(true);
   if (s->matched != 1) return false;
-  for (size_t i = n; i < branches.size(); ++i) UpdateBranch(gid, branches[i], now_ms);
+  UpdateBranches(gid, branches, n, now_ms);
   return true;
 }
 
@@ -396,16 +399,22 @@ bool StoreStatements::UpdateGlobal(const std::string& gid,
   return s.st.get_affected_rows() == 1;
 }
 
-void StoreStatements::UpdateBranch(const std::string& gid, const BranchUpdate& b,
-                                   long long now_ms) {
-  if (!update_branch_) update_branch_ = std::make_unique<BranchResult>(sql_);
-  BranchResult& s = *update_branch_;
-  s.status = b.status;
-  s.now = now_ms;
-  s.gid = gid;
-  s.branch_id = b.branch_id;
-  s.op = b.op;
-  s.st.execute(true);
+void StoreStatements::UpdateBranches(const std::string& gid,
+                                     const std::vector<BranchUpdate>& branches,
+                                     size_t from, long long now_ms) {
+  for (size_t first = from; first < branches.size(); first += kRowsPerInsert) {
+    const size_t n = std::min(kRowsPerInsert, branches.size() - first);
+    std::unique_ptr<BranchResults>& s = update_branches_[n];
+    if (!s) s = std::make_unique<BranchResults>(sql_, n);
+    s->gid = gid;
+    s->now = now_ms;
+    for (size_t i = 0; i < n; ++i) {
+      s->branch_id[i] = branches[first + i].branch_id;
+      s->op[i] = branches[first + i].op;
+      s->status[i] = branches[first + i].status;
+    }
+    s->st.execute(true);
+  }
 }
 
 }  // namespace dtx::internal

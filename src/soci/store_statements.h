@@ -32,8 +32,8 @@ class StoreStatements {
 
   // Inserts the global row of `g` and its branch rows, unless a row with its gid
   // exists; false then, and nothing was written. On PostgreSQL one statement (up to
-  // kRowsPerInsert branches), on the others one for the global row and one per
-  // kRowsPerInsert branch rows.
+  // kRowsPerInsert branches), on the others two. On MySQL a gid that exists throws
+  // (duplicate key) instead of answering false.
   bool Create(const TransGlobal& g, const std::vector<TransBranch>& branches);
 
   // The compare-and-set of a global row with its branch results: if the row of `gid`
@@ -41,7 +41,7 @@ class StoreStatements {
   // field `u` holds, and moves each branch (gid, branch_id, op) in `branches` from
   // 'prepared' to its status (one no longer prepared is left as it is). False when the
   // row did not match (nothing was written). On PostgreSQL one statement (up to
-  // kRowsPerInsert branches), on the others one plus one per branch.
+  // kRowsPerInsert branches), on the others two.
   bool Update(const std::string& gid, const std::string& expected_status,
               const std::string& expected_owner, const std::vector<BranchUpdate>& branches,
               const GlobalUpdate& u, long long now_ms);
@@ -52,7 +52,7 @@ class StoreStatements {
   struct GlobalInsert;
   struct GlobalCas;
   struct BranchRows;
-  struct BranchResult;
+  struct BranchResults;
   struct PgCreate;
   struct PgUpdate;
 
@@ -63,17 +63,19 @@ class StoreStatements {
   bool UpdateGlobal(const std::string& gid, const std::string& expected_status,
                     const std::string& expected_owner, const GlobalUpdate& u,
                     long long now_ms);
-  void UpdateBranch(const std::string& gid, const BranchUpdate& b, long long now_ms);
+  // The results in `branches` from index `from` on, kRowsPerInsert to a statement.
+  void UpdateBranches(const std::string& gid, const std::vector<BranchUpdate>& branches,
+                      size_t from, long long now_ms);
 
   soci::session& sql_;
   const Dialect dialect_;
   std::unique_ptr<GlobalInsert> insert_global_;
   std::unique_ptr<GlobalCas> update_global_;
-  std::unique_ptr<BranchResult> update_branch_;
   // [n]: the statement for n rows, prepared on first use.
   std::array<std::unique_ptr<BranchRows>, kRowsPerInsert + 1> insert_branches_;
   std::array<std::unique_ptr<PgCreate>, kRowsPerInsert + 1> pg_create_;
   std::array<std::unique_ptr<PgUpdate>, kRowsPerInsert + 1> pg_update_;
+  std::array<std::unique_ptr<BranchResults>, kRowsPerInsert + 1> update_branches_;
 };
 
 }  // namespace dtx::internal
