@@ -188,7 +188,9 @@ class SociStore::Impl {
   // many threads share one transaction: each caller returns once the commit that
   // holds its op is durable. An op must make no change when it returns an error (it
   // checks before it writes), so that the others' changes can commit with it.
-  absl::Status Write(Op op, const std::string& what);
+  // `one_statement`: the op is a single statement, atomic by itself; on PostgreSQL one
+  // that is written alone then runs without BEGIN and COMMIT (two round trips fewer).
+  absl::Status Write(Op op, const std::string& what, bool one_statement = false);
 
   soci::connection_pool pool;
   // statements[i]: those of pool.at(i); only the holder of its lease touches one.
@@ -199,11 +201,12 @@ class SociStore::Impl {
   struct Pending {
     const Op* op;
     const std::string* what;
+    bool one_statement;
     absl::Status result;
     bool done = false;
   };
 
-  absl::Status WriteAlone(const Op& op, const std::string& what);
+  absl::Status WriteAlone(const Op& op, const std::string& what, bool one_statement);
   void WriterLoop();
 
   const bool group_commit;
@@ -215,9 +218,13 @@ class SociStore::Impl {
   std::vector<std::thread> writers;
 };
 
-absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what) {
+absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
+                                         bool one_statement) {
   Lease lease(*this);
   try {
+    if (one_statement && dialect == internal::Dialect::kPostgres) {
+      return op(lease);  // autocommit: the statement commits (durably) on its own
+    }
     LocalTransaction tx(lease.sql(), dialect);
     absl::Status s = op(lease);
     if (s.ok()) tx.Commit();
@@ -227,9 +234,9 @@ absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what) 
   }
 }
 
-absl::Status SociStore::Impl::Write(Op op, const std::string& what) {
-  if (!group_commit) return WriteAlone(op, what);
-  Pending pending{&op, &what, absl::OkStatus(), false};
+absl::Status SociStore::Impl::Write(Op op, const std::string& what, bool one_statement) {
+  if (!group_commit) return WriteAlone(op, what, one_statement);
+  Pending pending{&op, &what, one_statement, absl::OkStatus(), false};
   {
     absl::MutexLock lock(&mu);
     if (stopping) return absl::UnavailableError("store is closing");
@@ -243,7 +250,7 @@ absl::Status SociStore::Impl::Write(Op op, const std::string& what) {
       return pending.result;
     }
   }
-  absl::Status result = WriteAlone(op, what);
+  absl::Status result = WriteAlone(op, what, one_statement);
   absl::MutexLock lock(&mu);
   --in_flight;
   return result;
@@ -265,6 +272,13 @@ void SociStore::Impl::WriterLoop() {
         queue.pop_front();
       }
     }
+    if (batch.size() == 1) {  // nothing to share the commit with
+      Pending* p = batch.front();
+      p->result = WriteAlone(*p->op, *p->what, p->one_statement);
+      absl::MutexLock lock(&mu);
+      p->done = true;
+      continue;
+    }
     bool failed = false;
     {
       Lease lease(*this);
@@ -278,7 +292,9 @@ void SociStore::Impl::WriterLoop() {
       }
     }
     if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
-      for (Pending* p : batch) p->result = WriteAlone(*p->op, *p->what);
+      for (Pending* p : batch) {
+        p->result = WriteAlone(*p->op, *p->what, p->one_statement);
+      }
     }
     absl::MutexLock lock(&mu);
     for (Pending* p : batch) p->done = true;
@@ -328,7 +344,9 @@ absl::Status SociStore::Create(const TransGlobal& g,
         }
         return absl::OkStatus();
       },
-      absl::StrCat("storing transaction ", g.gid));
+      absl::StrCat("storing transaction ", g.gid),
+      /*one_statement=*/!branches.empty() &&
+          branches.size() <= internal::StoreStatements::kRowsPerInsert);
   if (absl::IsUnavailable(written)) {
     // Two creators of one gid at once: the loser hits the unique key.
     absl::StatusOr<TransGlobal> existing = FindGlobal(g.gid);
@@ -424,7 +442,8 @@ absl::Status SociStore::Update(std::string_view gid_view,
         }
         return absl::OkStatus();
       },
-      absl::StrCat("updating transaction ", gid));
+      absl::StrCat("updating transaction ", gid),
+      /*one_statement=*/branches.size() <= internal::StoreStatements::kRowsPerInsert);
 }
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,

@@ -11,9 +11,10 @@
 namespace dtx {
 
 struct HttpTransportOptions {
-  // Calls in flight at once; each holds a thread while it waits (cpp-httplib is
-  // blocking). Connections are kept alive and shared: a peer sees at most this many.
-  // Default: 16.
+  // Calls in flight at once on the transport's own threads; each holds a thread while
+  // it waits (cpp-httplib is blocking). A call made for a Submit with wait_result runs
+  // on the submitting thread instead (it waits anyway), and so do the calls that its
+  // answers lead to. Connections are kept alive and shared. Default: 16.
   int threads = 16;
 };
 
