@@ -1,19 +1,24 @@
-// dtx_bench: sagas per second on the embedded coordinator, next to the raw commit rate
-// of the database it stores them in, measured in the same run.
+// dtx_bench: sagas per second next to the raw commit rate of the database they are
+// stored in, measured in the same run.
 //
-// Usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR]
-//                  [--postgres URL] [--mysql URL]
+// Usage: dtx_bench [--seconds N] [--clients 1,8,32] [--dir DIR]
+//                  [--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL]
+//                  [--mysql URL] [--dtxd-writers N] [--sagas N]
 //
 // For each store (SQLite in WAL mode with synchronous=FULL, and PostgreSQL / MariaDB
 // when their URLs are given, by default from DTX_TEST_POSTGRES_URL / DTX_TEST_MYSQL_URL)
 // and each client count, prints:
 //  - raw: single-row INSERT commits per second with that many writers, each in its own
-//    connection, one INSERT per transaction;
-//  - 2-step sagas/s with in-process branches (LocalTransport), each client submitting
-//    with wait_result, and the ratio to raw;
-// and for SQLite also 2-step sagas/s with HTTP branches on 127.0.0.1. First it prints
-// the coordinator's own cost: sagas/s and CPU per saga with MemoryStore and in-process
-// branches (the whole process's CPU, clients included).
+//    connection, one INSERT per transaction; measured before and after the sagas, and
+//    the mean is what the ratio divides by;
+//  - 2-step sagas/s of the embedded coordinator with in-process branches
+//    (LocalTransport), each client submitting with wait_result, and the ratio to raw;
+//    on SQLite also with HTTP branches on 127.0.0.1;
+//  - on the server stores, the same through dtxd in its own process: sagas submitted to
+//    its HTTP API, branches on HTTP in this process, trivial ones (P1a of issue 5),
+//    then ones running a barrier and an UPDATE on the same database (P1b).
+// First it prints the coordinator's own cost: sagas/s and CPU per saga with
+// MemoryStore and in-process branches (the whole process's CPU, clients included).
 //
 // dtx_bench --sagas N runs exactly N sagas on MemoryStore, one client, and prints the
 // CPU per saga: under `valgrind --tool=callgrind` the instruction count divided by N is
@@ -216,10 +221,22 @@ bool DropStoreTables(const std::string& url) {
   return true;
 }
 
-void PrintRow(const std::string& store, const std::string& branches, int clients,
-              double raw, double rate, long errors) {
-  std::printf("%-20s %-24s %7d %12.0f %9.0f %6.2fx %6ld\n", store.c_str(),
-              branches.c_str(), clients, raw, rate, raw > 0 ? rate / raw : 0.0, errors);
+struct Row {
+  std::string branches;
+  double rate = 0;  // sagas/s
+  long errors = 0;
+};
+
+// Prints the rows measured between two raw runs, against their mean: the disk's rate
+// drifts, and this halves what the drift does to a ratio.
+void PrintRows(const std::string& store, int clients, double raw_before, double raw_after,
+               const std::vector<Row>& rows) {
+  const double raw = (raw_before + raw_after) / 2;
+  for (const Row& row : rows) {
+    std::printf("%-20s %-26s %7d %12.0f %9.0f %6.2fx %6ld   (raw %.0f, %.0f)\n",
+                store.c_str(), row.branches.c_str(), clients, raw, row.rate,
+                raw > 0 ? row.rate / raw : 0.0, row.errors, raw_before, raw_after);
+  }
   std::fflush(stdout);
 }
 
@@ -298,7 +315,7 @@ int main(int argc, char** argv) {
   if (!flags.postgres.empty()) stores.push_back({"postgresql", "PostgreSQL", flags.postgres});
   if (!flags.mysql.empty()) stores.push_back({"mysql", "MariaDB", flags.mysql});
 
-  std::printf("%-20s %-24s %7s %12s %9s %7s %6s\n", "store", "branches", "clients",
+  std::printf("%-20s %-26s %7s %12s %9s %7s %6s\n", "store", "branches", "clients",
               "raw commit/s", "sagas/s", "ratio", "errors");
   // The embedded coordinator, in this process.
   for (const auto& [part, name, url] : stores) {
@@ -320,17 +337,19 @@ int main(int argc, char** argv) {
     if (!coordinator.ok()) return 1;
     const std::string raw_url = sqlite ? "sqlite://" + flags.dir + "/raw.db" : url;
     for (int clients : flags.clients) {
-      const double raw = RawCommits(raw_url, clients, flags.seconds);
+      const double raw_before = RawCommits(raw_url, clients, flags.seconds);
+      std::vector<Row> rows;
       for (const bool is_http : {false, true}) {
         if (is_http && !sqlite) continue;
-        long errors = 0;
-        const double rate = RunSagas(**coordinator, is_http ? "http" : "local",
-                                     is_http ? http_base + "/a" : "local://a",
-                                     is_http ? http_base + "/b" : "local://b", clients,
-                                     flags.seconds, &errors);
-        PrintRow(name, is_http ? "HTTP (127.0.0.1)" : "in-process", clients, raw, rate,
-                 errors);
+        Row row{is_http ? "HTTP (127.0.0.1)" : "in-process"};
+        row.rate = RunSagas(**coordinator, is_http ? "http" : "local",
+                            is_http ? http_base + "/a" : "local://a",
+                            is_http ? http_base + "/b" : "local://b", clients,
+                            flags.seconds, &row.errors);
+        rows.push_back(row);
       }
+      PrintRows(name, clients, raw_before, RawCommits(raw_url, clients, flags.seconds),
+                rows);
     }
     (*coordinator)->Shutdown();
   }
@@ -353,14 +372,14 @@ int main(int argc, char** argv) {
         url, {"--store-connections", "16", "--store-writers", flags.dtxd_writers});
     dtx::HttpSubmitter submitter({.server = dtxd.http_base()});
     for (int clients : flags.clients) {
-      const double raw = RawCommits(url, clients, flags.seconds);
-      long errors = 0;
-      double rate = RunSagas(submitter, "http", http_base + "/a", http_base + "/b",
-                             clients, flags.seconds, &errors);
-      PrintRow(name, "dtxd, HTTP", clients, raw, rate, errors);
-      rate = RunSagas(submitter, "http", http_base + "/take-a", http_base + "/take-b",
-                      clients, flags.seconds, &errors);
-      PrintRow(name, "dtxd, HTTP, barrier+UPDATE", clients, raw, rate, errors);
+      const double raw_before = RawCommits(url, clients, flags.seconds);
+      std::vector<Row> rows = {{"dtxd, HTTP"}, {"dtxd, HTTP, barrier+UPDATE"}};
+      rows[0].rate = RunSagas(submitter, "http", http_base + "/a", http_base + "/b",
+                              clients, flags.seconds, &rows[0].errors);
+      rows[1].rate = RunSagas(submitter, "http", http_base + "/take-a",
+                              http_base + "/take-b", clients, flags.seconds,
+                              &rows[1].errors);
+      PrintRows(name, clients, raw_before, RawCommits(url, clients, flags.seconds), rows);
     }
   }
   branch_db.reset();
