@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "dtx/result.h"
+#include "http/async_http_client.h"
 #include "http/client_pool.h"
 #include "internal/caller_runs.h"
 #include "internal/thread_pool.h"
@@ -90,14 +91,39 @@ absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request) {
   return StatusFromHttp(result->status, result->body);
 }
 
+// "http://host:port" -> host (brackets of an IPv6 address dropped) and port.
+bool SplitOrigin(const std::string& origin, std::string* host, std::string* port) {
+  std::string rest = origin.substr(origin.find("://") + 3);
+  if (rest.empty()) return false;
+  *port = "80";
+  if (rest[0] == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string::npos) return false;
+    *host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return false;
+      *port = rest.substr(close + 2);
+    }
+  } else {
+    const size_t colon = rest.find(':');
+    *host = rest.substr(0, colon);
+    if (colon != std::string::npos) *port = rest.substr(colon + 1);
+  }
+  return !host->empty() && !port->empty() &&
+         port->find_first_not_of("0123456789") == std::string::npos;
+}
+
 }  // namespace
 
 class HttpTransport::Impl {
  public:
   explicit Impl(const HttpTransportOptions& options)
-      : clients(std::max(1, options.threads)), threads(std::max(1, options.threads)) {}
-  internal::ClientPool clients;
-  internal::ThreadPool threads;  // destroyed first: waits for the calls in flight
+      : clients(std::max(1, options.threads)),
+        threads(std::max(1, options.threads)),
+        async(/*max_idle_per_origin=*/256) {}
+  internal::ClientPool clients;   // blocking calls
+  internal::ThreadPool threads;   // blocking calls, and answers of asynchronous ones
+  internal::AsyncHttpClient async;  // destroyed first: answers what is in flight
 };
 
 HttpTransport::HttpTransport(HttpTransportOptions options)
@@ -106,19 +132,52 @@ HttpTransport::HttpTransport(HttpTransportOptions options)
 HttpTransport::~HttpTransport() = default;
 
 void HttpTransport::Call(const BranchRequest& request, Callback done) {
-  internal::CallerRuns::Work call = [this, request, done = std::move(done)]() mutable {
-    // The call that this answer leads to next runs on this thread too.
-    internal::CallerRuns continuation;
-    absl::Status status;
-    try {
-      status = Perform(impl_->clients, request);
-    } catch (const std::exception& e) {
-      status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
-    }
-    std::move(done)(std::move(status));
-  };
-  // A thread that waits for this saga anyway makes the call itself.
-  if (!internal::CallerRuns::Offer(call)) impl_->threads.Schedule(std::move(call));
+  absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
+  internal::HttpRequest async;
+  if (url.ok() && url->origin.rfind("http://", 0) == 0 &&
+      !SplitOrigin(url->origin, &async.host, &async.port)) {
+    url = absl::InvalidArgumentError("bad host or port in '" + request.url + "'");
+  }
+  if (!url.ok()) {
+    std::move(done)(url.status());
+    return;
+  }
+  // A thread that waits for this saga anyway makes the call itself, blocking; so does
+  // a transport thread for https (cpp-httplib's client).
+  const bool https = url->origin.rfind("https://", 0) == 0;
+  if (https || internal::CallerRuns::Available()) {
+    internal::CallerRuns::Work call = [this, request, done = std::move(done)]() mutable {
+      absl::Status status;
+      try {
+        status = Perform(impl_->clients, request);
+      } catch (const std::exception& e) {
+        status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
+      }
+      std::move(done)(std::move(status));
+    };
+    if (!internal::CallerRuns::Offer(call)) impl_->threads.Schedule(std::move(call));
+    return;
+  }
+  // Otherwise no thread waits: the answer comes on the client's loop and is handed to
+  // a transport thread (the coordinator writes its database there).
+  async.method = request.payload.empty() ? "GET" : "POST";
+  async.target = WithBranchQuery(url->target, request);
+  async.headers.assign(request.headers.begin(), request.headers.end());
+  async.content_type = "application/json";
+  async.body = request.payload;
+  async.timeout = request.timeout;
+  impl_->async.Send(
+      std::move(async), [this, where = request.url, done = std::move(done)](
+                            absl::StatusOr<internal::HttpResponse> answer) mutable {
+        absl::Status status =
+            answer.ok() ? StatusFromHttp(answer->status, answer->body)
+                        : absl::Status(answer.status().code(),
+                                       absl::StrCat(where, ": ", answer.status().message()));
+        impl_->threads.Schedule(
+            [done = std::move(done), status = std::move(status)]() mutable {
+              std::move(done)(std::move(status));
+            });
+      });
 }
 
 }  // namespace dtx

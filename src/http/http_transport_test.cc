@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
 #include "dtx/coordinator.h"
 #include "dtx/http/http_branch.h"
@@ -212,6 +213,78 @@ TEST_CASE("a waiting caller makes the call itself; the answer's thread makes the
   });
   pooled_done.WaitForNotification();
   CHECK(pooled != me);
+}
+
+TEST_CASE("calls in flight hold no thread: 20 at once on a transport of 2 threads") {
+  constexpr int kCalls = 20;
+  HttpBranchServer server(/*threads=*/kCalls + 4);
+  absl::Mutex mu;
+  int inside = 0, peak = 0;
+  server.Handle("/Gather", [&](const BranchInfo&, const httplib::Request&) {
+    absl::MutexLock lock(&mu);
+    peak = std::max(peak, ++inside);
+    // Answers once all calls are here (or after 5 s, so that a failure cannot hang).
+    mu.AwaitWithTimeout(absl::Condition(
+                            +[](int* n) { return *n >= kCalls; }, &peak),
+                        absl::Seconds(5));
+    --inside;
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  HttpTransport transport({.threads = 2});
+  std::atomic<int> ok{0};
+  absl::BlockingCounter answered(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    BranchRequest r = Request("http://127.0.0.1:" + std::to_string(*port) + "/Gather");
+    r.timeout = absl::Seconds(10);
+    transport.Call(r, [&](absl::Status s) {
+      ok += s.ok();
+      answered.DecrementCount();
+    });
+  }
+  answered.Wait();
+  CHECK(ok == kCalls);
+  CHECK(peak == kCalls);
+}
+
+TEST_CASE("answers chunked, delimited by close, truncated or stale are read right") {
+  HttpTransport transport;
+  auto call = [&](const RawServer& server) {
+    return CallOnce(transport,
+                    Request("http://127.0.0.1:" + std::to_string(server.port()) + "/x"));
+  };
+  // The body decides the result (DTM's fallback), so a decoded body shows.
+  RawServer chunked(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\nFAIL\r\n3;x=1\r\nURE\r\n0\r\nX-T: 1\r\n\r\n");
+  CHECK(IsFailure(call(chunked)));
+  RawServer until_close("HTTP/1.0 200 OK\r\n\r\nresult: ONGOING");
+  CHECK(IsOngoing(call(until_close)));
+  RawServer truncated("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
+  CHECK(absl::IsUnavailable(call(truncated)));
+  RawServer bad_chunk("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+  CHECK(absl::IsUnavailable(call(bad_chunk)));
+  // Keeps the connection for reuse, but the server closes it: the next call goes out
+  // on a new one.
+  RawServer closes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  for (int i = 0; i < 5; ++i) CHECK(call(closes).ok());
+  // A header that would split the request is refused, not sent.
+  HttpBranchServer server;
+  bool reached = false;
+  server.Handle("/H", [&](const BranchInfo&, const httplib::Request&) {
+    reached = true;
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  BranchRequest r = Request("http://127.0.0.1:" + std::to_string(*port) + "/H");
+  r.headers = {{"x-a", "1\r\nX-Evil: 1"}};
+  CHECK(absl::IsInvalidArgument(CallOnce(transport, r)));
+  CHECK(!reached);
+  r.headers.clear();
+  CHECK(CallOnce(transport, r).ok());
+  CHECK(reached);
 }
 
 TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not crashes") {

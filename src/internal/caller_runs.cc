@@ -16,8 +16,10 @@ CallerRuns::~CallerRuns() {
   current = outer_;
 }
 
+bool CallerRuns::Available() { return current != nullptr && !current->queued_; }
+
 bool CallerRuns::Offer(Work& work) {
-  if (current == nullptr || current->queued_) return false;
+  if (!Available()) return false;
   current->queued_ = std::move(work);
   return true;
 }

@@ -26,6 +26,8 @@ class CallerRuns {
   // Offers `work` to the current thread's CallerRuns. True, and `work` was taken, when
   // there is one and it holds nothing yet; false, and `work` is untouched, otherwise.
   static bool Offer(Work& work);
+  // Whether Offer would take work now.
+  static bool Available();
 
   // Runs queued work (and whatever it queues in turn) until none is left.
   void RunQueued();

@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--http-threads", f.http_threads, "Threads serving the HTTP API")
       ->capture_default_str();
-  app.add_option("--branch-threads", f.branch_threads, "HTTP branch calls in flight")
+  app.add_option("--branch-threads", f.branch_threads,
+                 "Threads delivering HTTP branch answers (and making https calls)")
       ->capture_default_str();
   app.add_option("--store-connections", f.store_connections,
                  "Database connections")

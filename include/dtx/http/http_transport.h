@@ -11,16 +11,19 @@
 namespace dtx {
 
 struct HttpTransportOptions {
-  // Calls in flight at once on the transport's own threads; each holds a thread while
-  // it waits (cpp-httplib is blocking). A call made for a Submit with wait_result runs
-  // on the submitting thread instead (it waits anyway), and so do the calls that its
-  // answers lead to. Connections are kept alive and shared. Default: 16.
+  // Threads that deliver answers to the coordinator, and make https calls (blocking:
+  // cpp-httplib's client holds a thread per https call in flight). Plain http calls
+  // hold no thread while they wait: they run on one epoll thread, on keep-alive
+  // connections reused per host. A call made for a Submit with wait_result runs on the
+  // submitting thread instead (it waits anyway), and so do the calls its answers lead
+  // to. Default: 16.
   int threads = 16;
 };
 
 // Thread-safe. An answer is classified by StatusFromHttp (dtx/result.h); a connection
-// failure or timeout is kUnavailable, a URL it cannot parse kInvalidArgument.
-// The destructor waits for the calls in flight.
+// failure, a timeout or an answer that is not HTTP is kUnavailable; a URL it cannot
+// parse, or a branch header holding a line break, kInvalidArgument.
+// The destructor answers the calls in flight (kUnavailable) and waits for them.
 class HttpTransport : public Transport {
  public:
   explicit HttpTransport(HttpTransportOptions options = {});

@@ -1,0 +1,561 @@
+#include "http/async_http_client.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <thread>
+#include <unordered_map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace dtx::internal {
+namespace {
+
+constexpr size_t kMaxHead = 64 * 1024;
+constexpr size_t kMaxBody = 16 * 1024 * 1024;
+constexpr uint64_t kWakeId = 0;
+
+bool HasLineBreak(const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; }
+
+// The parse of one response, kept across reads.
+struct Parser {
+  bool head_done = false;
+  int status = 0;
+  bool chunked = false;
+  long long length = -1;  // Content-Length; -1: none
+  bool close = false;     // the connection ends with this response
+  size_t pos = 0;         // where the body (or the next chunk) starts in the input
+  std::string body;
+};
+
+enum class Parsed { kMore, kDone, kError };
+
+Parsed Fail(std::string* error, std::string message) {
+  *error = std::move(message);
+  return Parsed::kError;
+}
+
+Parsed ParseHead(const std::string& in, Parser& p, bool eof, std::string* error) {
+  const size_t end = in.find("\r\n\r\n");
+  if (end == std::string::npos) {
+    if (in.size() > kMaxHead) return Fail(error, "answer head over 64 KiB");
+    if (eof) {
+      return Fail(error, in.empty() ? "connection closed before an answer"
+                                    : "connection closed inside the answer's head");
+    }
+    return Parsed::kMore;
+  }
+  const size_t line_end = in.find("\r\n");
+  const absl::string_view line(in.data(), line_end);
+  const size_t space = line.find(' ');
+  if (!absl::StartsWith(line, "HTTP/1.") || space == absl::string_view::npos ||
+      line.size() < space + 4 || !absl::SimpleAtoi(line.substr(space + 1, 3), &p.status) ||
+      p.status < 100 || p.status > 999) {
+    return Fail(error, "not an HTTP answer");
+  }
+  if (p.status < 200) return Fail(error, "unexpected interim answer");
+  p.close = line.substr(0, space) == "HTTP/1.0";
+  for (size_t at = line_end + 2; at < end;) {
+    const size_t e = in.find("\r\n", at);
+    const absl::string_view header(in.data() + at, e - at);
+    at = e + 2;
+    const size_t colon = header.find(':');
+    if (colon == absl::string_view::npos) return Fail(error, "malformed answer header");
+    const std::string name = absl::AsciiStrToLower(header.substr(0, colon));
+    const std::string value =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(header.substr(colon + 1)));
+    if (name == "content-length") {
+      if (!absl::SimpleAtoi(value, &p.length) || p.length < 0 ||
+          p.length > static_cast<long long>(kMaxBody)) {
+        return Fail(error, "bad Content-Length in the answer");
+      }
+    } else if (name == "transfer-encoding") {
+      p.chunked = value.find("chunked") != std::string::npos;
+    } else if (name == "connection") {
+      if (value == "close") p.close = true;
+      if (value == "keep-alive") p.close = false;
+    }
+  }
+  if (p.status == 204 || p.status == 304) {
+    p.length = 0;
+    p.chunked = false;
+  }
+  p.head_done = true;
+  p.pos = end + 4;
+  return Parsed::kMore;
+}
+
+Parsed ParseChunks(const std::string& in, Parser& p, bool eof, std::string* error) {
+  while (true) {
+    const size_t e = in.find("\r\n", p.pos);
+    if (e == std::string::npos) {
+      return eof ? Fail(error, "connection closed inside a chunk") : Parsed::kMore;
+    }
+    absl::string_view size_text(in.data() + p.pos, e - p.pos);
+    size_text = size_text.substr(0, size_text.find(';'));
+    size_t size = 0;
+    if (size_text.empty() || size_text.size() > 8) return Fail(error, "bad chunk size");
+    for (char c : size_text) {
+      const int digit = absl::ascii_isdigit(c) ? c - '0'
+                        : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                        : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                                 : -1;
+      if (digit < 0) return Fail(error, "bad chunk size");
+      size = size * 16 + digit;
+    }
+    if (size == 0) {  // the last chunk, then trailers up to an empty line
+      for (size_t t = e + 2;;) {
+        const size_t te = in.find("\r\n", t);
+        if (te == std::string::npos) {
+          return eof ? Fail(error, "connection closed inside the trailers")
+                     : Parsed::kMore;
+        }
+        if (te == t) {
+          p.pos = te + 2;
+          return Parsed::kDone;
+        }
+        t = te + 2;
+      }
+    }
+    if (p.body.size() + size > kMaxBody) return Fail(error, "answer body over 16 MiB");
+    if (in.size() < e + 2 + size + 2) {
+      return eof ? Fail(error, "connection closed inside a chunk") : Parsed::kMore;
+    }
+    if (in.compare(e + 2 + size, 2, "\r\n") != 0) return Fail(error, "malformed chunk");
+    p.body.append(in, e + 2, size);
+    p.pos = e + 2 + size + 2;
+  }
+}
+
+// Parses what has arrived of a response; `eof`: nothing more will.
+Parsed ParseResponse(const std::string& in, Parser& p, bool eof, std::string* error) {
+  if (!p.head_done) {
+    if (Parsed r = ParseHead(in, p, eof, error); r == Parsed::kError) return r;
+    if (!p.head_done) return Parsed::kMore;
+  }
+  if (p.chunked) return ParseChunks(in, p, eof, error);
+  if (p.length >= 0) {
+    if (in.size() - p.pos >= static_cast<size_t>(p.length)) {
+      p.body = in.substr(p.pos, p.length);
+      p.pos += p.length;
+      return Parsed::kDone;
+    }
+    return eof ? Fail(error, "connection closed inside the answer's body")
+               : Parsed::kMore;
+  }
+  p.close = true;  // no length: the body runs to the end of the connection
+  if (in.size() - p.pos > kMaxBody) return Fail(error, "answer body over 16 MiB");
+  if (!eof) return Parsed::kMore;
+  p.body = in.substr(p.pos);
+  p.pos = in.size();
+  return Parsed::kDone;
+}
+
+std::string Errno(const char* what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
+
+}  // namespace
+
+class AsyncHttpClient::Loop {
+ public:
+  explicit Loop(size_t max_idle) : max_idle_(max_idle) {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWakeId;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &ev);
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Loop() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    Wake();
+    thread_.join();
+    close(wake_);
+    close(epoll_);
+  }
+
+  void Send(HttpRequest request, Done done) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stopping_) {
+        jobs_.push_back({std::move(request), std::move(done)});
+        Wake();
+        return;
+      }
+    }
+    std::move(done)(absl::UnavailableError("HTTP client is closing"));
+  }
+
+ private:
+  struct Job {
+    HttpRequest request;
+    Done done;
+  };
+  // One connection; while a request is on it, `done` holds its caller.
+  struct Conn {
+    uint64_t id = 0;
+    int fd = -1;
+    std::string origin;  // host:port: the key of the idle pool and of addresses_
+    bool connected = false;
+    bool reused = false;  // taken from the idle pool: a stale one gets one retry
+    bool idle = false;
+    std::string out;
+    size_t sent = 0;
+    std::string in;
+    Parser parser;
+    Done done;
+    std::multimap<absl::Time, Conn*>::iterator timer;
+    bool has_timer = false;
+  };
+  struct Address {
+    sockaddr_storage addr;
+    socklen_t len;
+  };
+
+  void Wake() {
+    uint64_t one = 1;
+    (void)!write(wake_, &one, sizeof(one));
+  }
+
+  void Run() {
+    epoll_event events[128];
+    while (true) {
+      int timeout_ms = -1;
+      if (!timers_.empty()) {
+        const absl::Duration left = timers_.begin()->first - absl::Now();
+        timeout_ms = static_cast<int>(
+            std::max<int64_t>(0, absl::ToInt64Milliseconds(left) + 1));
+      }
+      const int n = epoll_wait(epoll_, events, 128, timeout_ms);
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.u64 == kWakeId) {
+          uint64_t count;
+          (void)!read(wake_, &count, sizeof(count));
+          std::vector<Job> jobs;
+          bool stopping;
+          {
+            absl::MutexLock lock(&mu_);
+            stopping = stopping_;
+            jobs.swap(jobs_);
+          }
+          if (stopping) {
+            for (Job& job : jobs) {
+              std::move(job.done)(absl::UnavailableError("HTTP client is closing"));
+            }
+            return Drain();
+          }
+          for (Job& job : jobs) Start(std::move(job));
+          continue;
+        }
+        auto it = conns_.find(events[i].data.u64);
+        if (it != conns_.end()) OnEvent(it->second.get(), events[i].events);
+      }
+      Expire();
+    }
+  }
+
+  // Stopping: every caller still waiting hears it.
+  void Drain() {
+    std::vector<Done> waiting;
+    for (auto& [id, conn] : conns_) {
+      if (conn->done) waiting.push_back(std::move(conn->done));
+      close(conn->fd);
+    }
+    conns_.clear();
+    idle_.clear();
+    timers_.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      for (Job& job : jobs_) waiting.push_back(std::move(job.done));
+      jobs_.clear();
+    }
+    for (Done& done : waiting) {
+      std::move(done)(absl::UnavailableError("HTTP client is closing"));
+    }
+  }
+
+  void Start(Job job) {
+    HttpRequest& r = job.request;
+    bool clean = !HasLineBreak(r.host) && !HasLineBreak(r.port) &&
+                 !HasLineBreak(r.method) && !HasLineBreak(r.target) &&
+                 !HasLineBreak(r.content_type) &&
+                 r.target.find(' ') == std::string::npos;
+    for (const auto& [name, value] : r.headers) {
+      clean = clean && !name.empty() && !HasLineBreak(name) && !HasLineBreak(value) &&
+              name.find(':') == std::string::npos;
+    }
+    if (!clean) {
+      std::move(job.done)(absl::InvalidArgumentError(
+          "a request line or header holds a line break or a bad character"));
+      return;
+    }
+    const bool v6 = r.host.find(':') != std::string::npos;
+    std::string host_header = v6 ? absl::StrCat("[", r.host, "]") : r.host;
+    if (r.port != "80") absl::StrAppend(&host_header, ":", r.port);
+    std::string out = absl::StrCat(r.method, " ", r.target, " HTTP/1.1\r\nHost: ",
+                                   host_header, "\r\nConnection: keep-alive\r\n");
+    for (const auto& [name, value] : r.headers) {
+      absl::StrAppend(&out, name, ": ", value, "\r\n");
+    }
+    if (r.method != "GET" || !r.body.empty()) {
+      if (!r.content_type.empty()) absl::StrAppend(&out, "Content-Type: ", r.content_type, "\r\n");
+      absl::StrAppend(&out, "Content-Length: ", r.body.size(), "\r\n");
+    }
+    absl::StrAppend(&out, "\r\n", r.body);
+
+    const std::string origin = absl::StrCat(r.host, ":", r.port);
+    const absl::Time deadline = absl::Now() + r.timeout;
+    std::vector<Conn*>& idle = idle_[origin];
+    if (!idle.empty()) {
+      Conn* conn = idle.back();
+      idle.pop_back();
+      conn->idle = false;
+      conn->reused = true;
+      Begin(conn, std::move(out), std::move(job.done), deadline);
+      if (Flush(conn)) Read(conn);  // a peer that closed it meanwhile shows now
+      return;
+    }
+    Open(origin, r.host, r.port, std::move(out), std::move(job.done), deadline);
+  }
+
+  void Begin(Conn* conn, std::string out, Done done, absl::Time deadline) {
+    conn->out = std::move(out);
+    conn->sent = 0;
+    conn->in.clear();
+    conn->parser = Parser();
+    conn->done = std::move(done);
+    conn->timer = timers_.emplace(deadline, conn);
+    conn->has_timer = true;
+  }
+
+  // Opens a new connection for a request; answers `done` at once if it cannot.
+  void Open(const std::string& origin, const std::string& host, const std::string& port,
+            std::string out, Done done, absl::Time deadline) {
+    auto known = addresses_.find(origin);
+    if (known == addresses_.end()) {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_flags = AI_NUMERICSERV;
+      addrinfo* found = nullptr;
+      const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+      if (rc != 0 || found == nullptr) {
+        std::move(done)(absl::UnavailableError(
+            absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc))));
+        return;
+      }
+      Address a{};
+      std::memcpy(&a.addr, found->ai_addr, found->ai_addrlen);
+      a.len = found->ai_addrlen;
+      freeaddrinfo(found);
+      known = addresses_.emplace(origin, a).first;
+    }
+    const Address& a = known->second;
+    const int fd =
+        socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      std::move(done)(absl::UnavailableError(Errno("socket")));
+      return;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto owned = std::make_unique<Conn>();
+    Conn* conn = owned.get();
+    conn->id = ++last_id_;
+    conn->fd = fd;
+    conn->origin = origin;
+    conns_.emplace(conn->id, std::move(owned));
+    Begin(conn, std::move(out), std::move(done), deadline);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = conn->id;
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return Finish(conn, absl::UnavailableError(Errno("epoll_ctl")));
+    }
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len) == 0) {
+      conn->connected = true;
+      Flush(conn);
+    } else if (errno != EINPROGRESS) {
+      Finish(conn, absl::UnavailableError(Errno("connect")));
+    }
+  }
+
+  void OnEvent(Conn* conn, uint32_t events) {
+    if (conn->idle) return Close(conn);  // the peer closed it, or sent what nobody asked
+    if (!conn->connected) {
+      if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+      int error = 0;
+      socklen_t len = sizeof(error);
+      getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &error, &len);
+      if (error != 0) {
+        return Finish(conn, absl::UnavailableError(
+                                absl::StrCat("connect: ", std::strerror(error))));
+      }
+      conn->connected = true;
+    }
+    if (Flush(conn)) Read(conn);
+  }
+
+  // Sends what is left of the request. False when the connection is gone.
+  bool Flush(Conn* conn) {
+    while (conn->sent < conn->out.size()) {
+      const ssize_t n = send(conn->fd, conn->out.data() + conn->sent,
+                             conn->out.size() - conn->sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        conn->sent += n;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return true;
+      } else {
+        Broken(conn, Errno("send"));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void Read(Conn* conn) {
+    bool eof = false;
+    std::string failure;
+    char buffer[16384];
+    while (true) {
+      const ssize_t n = recv(conn->fd, buffer, sizeof(buffer), 0);
+      if (n > 0) {
+        conn->in.append(buffer, n);
+        if (conn->in.size() > kMaxHead + kMaxBody) break;  // the parse refuses it
+      } else if (n == 0) {
+        eof = true;
+        break;
+      } else if (errno == EINTR) {
+        continue;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      } else {
+        eof = true;
+        failure = Errno("recv");
+        break;
+      }
+    }
+    if (conn->in.empty() && !eof) return;
+    std::string error;
+    switch (ParseResponse(conn->in, conn->parser, eof, &error)) {
+      case Parsed::kMore:
+        return;
+      case Parsed::kDone:
+        return Complete(conn);
+      case Parsed::kError:
+        return Broken(conn, failure.empty() ? error : failure);
+    }
+  }
+
+  // The connection failed. A reused one that had not answered may have been closed by
+  // the peer while idle: the request goes again, once, on a new connection.
+  void Broken(Conn* conn, const std::string& message) {
+    if (conn->reused && conn->in.empty() && conn->has_timer) {
+      const std::string origin = conn->origin;
+      const absl::Time deadline = conn->timer->first;
+      std::string out = std::move(conn->out);
+      Done done = std::move(conn->done);
+      const size_t colon = origin.rfind(':');
+      Close(conn);
+      Open(origin, origin.substr(0, colon), origin.substr(colon + 1), std::move(out),
+           std::move(done), deadline);
+      return;
+    }
+    Finish(conn, absl::UnavailableError(message));
+  }
+
+  void Complete(Conn* conn) {
+    HttpResponse response{conn->parser.status, std::move(conn->parser.body)};
+    Done done = std::move(conn->done);
+    Untime(conn);
+    std::vector<Conn*>& idle = idle_[conn->origin];
+    if (!conn->parser.close && conn->parser.pos == conn->in.size() &&
+        idle.size() < max_idle_) {
+      conn->idle = true;
+      conn->reused = false;
+      conn->out.clear();
+      conn->in.clear();
+      idle.push_back(conn);
+    } else {
+      Close(conn);
+    }
+    std::move(done)(std::move(response));
+  }
+
+  // Ends the connection and answers its caller with `status`.
+  void Finish(Conn* conn, absl::Status status) {
+    Done done = std::move(conn->done);
+    Close(conn);
+    if (done) std::move(done)(std::move(status));
+  }
+
+  void Untime(Conn* conn) {
+    if (conn->has_timer) timers_.erase(conn->timer);
+    conn->has_timer = false;
+  }
+
+  void Close(Conn* conn) {
+    Untime(conn);
+    if (conn->idle) {
+      std::vector<Conn*>& idle = idle_[conn->origin];
+      idle.erase(std::remove(idle.begin(), idle.end(), conn), idle.end());
+    }
+    close(conn->fd);  // also leaves the epoll set
+    conns_.erase(conn->id);
+  }
+
+  void Expire() {
+    const absl::Time now = absl::Now();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      Finish(timers_.begin()->second, absl::UnavailableError("timed out"));
+    }
+  }
+
+  const size_t max_idle_;
+  int epoll_ = -1;
+  int wake_ = -1;
+
+  absl::Mutex mu_;
+  std::vector<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  // The loop thread's own.
+  uint64_t last_id_ = kWakeId;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::unordered_map<std::string, std::vector<Conn*>> idle_;
+  std::unordered_map<std::string, Address> addresses_;
+  std::multimap<absl::Time, Conn*> timers_;
+
+  std::thread thread_;
+};
+
+AsyncHttpClient::AsyncHttpClient(size_t max_idle_per_origin)
+    : loop_(std::make_unique<Loop>(max_idle_per_origin)) {}
+
+AsyncHttpClient::~AsyncHttpClient() = default;
+
+void AsyncHttpClient::Send(HttpRequest request, Done done) {
+  loop_->Send(std::move(request), std::move(done));
+}
+
+}  // namespace dtx::internal

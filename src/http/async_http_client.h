@@ -1,0 +1,60 @@
+// An HTTP/1.1 client on non-blocking sockets and one epoll thread: a request in flight
+// holds a socket and its buffers, no thread. Plain http only (no TLS).
+#ifndef DTX_HTTP_ASYNC_HTTP_CLIENT_H_
+#define DTX_HTTP_ASYNC_HTTP_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace dtx::internal {
+
+struct HttpRequest {
+  std::string host;    // a name or an address; IPv6 without brackets
+  std::string port;    // decimal
+  std::string method;  // GET or POST
+  std::string target;  // /path?query
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type;  // with a body
+  std::string body;          // POST only
+  absl::Duration timeout = absl::Seconds(3);
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+// Thread-safe. Idle keep-alive connections are reused per host:port (at most
+// `max_idle_per_origin` are kept); a request never waits for a connection: it opens
+// one when none is idle. A reused connection that the peer had closed is retried once
+// on a new one. Answers: the response, or kUnavailable for a connection failure, a
+// timeout or an answer that is not HTTP, kInvalidArgument for a request that cannot
+// be sent (a header with CR or LF, a host that does not resolve).
+class AsyncHttpClient {
+ public:
+  // Runs exactly once, on the client's thread: it must not block.
+  using Done = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
+
+  explicit AsyncHttpClient(size_t max_idle_per_origin);
+  // Answers the requests still in flight kUnavailable, then joins its thread.
+  ~AsyncHttpClient();
+  AsyncHttpClient(const AsyncHttpClient&) = delete;
+  AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;
+
+  void Send(HttpRequest request, Done done);
+
+  class Loop;
+
+ private:
+  std::unique_ptr<Loop> loop_;
+};
+
+}  // namespace dtx::internal
+
+#endif  // DTX_HTTP_ASYNC_HTTP_CLIENT_H_
