@@ -2,7 +2,7 @@
 // the memory the coordinator holds per saga whose branch call is outstanding.
 //
 // Usage: inflight_bench [--sagas 10000] [--delay-ms 8000] [--clients 8] [--dir DIR]
-//                       [--transport local|grpc]
+//                       [--transport local|grpc|http]
 //
 // The coordinator is embedded, on a SQLite store (WAL, synchronous=FULL) in DIR. Its
 // branches answer every call OK after --delay-ms, so all the sagas' first calls are
@@ -10,7 +10,9 @@
 // threads of its own, as an asynchronous client would (the coordinator alone is
 // measured). --transport grpc: GrpcTransport over 127.0.0.1 to a gRPC server in a
 // child process (callback API: a call waiting for its answer holds no thread there
-// either), so the figures include the client side of each real call. The program submits --sagas 2-step sagas (no wait_result)
+// either), so the figures include the client side of each real call. --transport
+// http: HttpTransport over 127.0.0.1 to an epoll HTTP server in a child process (one
+// connection per call in flight). The program submits --sagas 2-step sagas (no wait_result)
 // from --clients threads, waits until every first call is outstanding, and prints the
 // process's threads, resident memory and heap in use then, against the same figures
 // after a warm-up that ran 1000 sagas to their end. Then it waits until every saga has
@@ -21,6 +23,9 @@
 #include <signal.h>
 #include <soci/soci.h>
 #include <sqlite3.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +36,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -43,6 +49,7 @@
 #include "dtx/coordinator.h"
 #include "dtx/gid.h"
 #include "dtx/grpc/grpc_transport.h"
+#include "dtx/http/http_transport.h"
 #include "dtx/saga.h"
 #include "dtx/soci/soci_store.h"
 #include "dtx/soci/storage_url.h"
@@ -192,6 +199,78 @@ class DelayedGrpcServer : public grpc::CallbackGenericService {
   std::thread answerer_;
 };
 
+// Serves HTTP on `listener` from one epoll thread: every request is answered 200 with
+// an empty body `delay` after it arrived, on a kept-alive connection. Runs until the
+// process is killed.
+[[noreturn]] void ServeDelayedHttp(int listener, absl::Duration delay) {
+  const int ep = epoll_create1(0);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = listener;
+  epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+  std::map<int, std::string> input;                // per connection, what came so far
+  std::deque<std::pair<absl::Time, int>> due;      // answers owed, in arrival order
+  static constexpr char kAnswer[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  std::vector<epoll_event> events(1024);
+  while (true) {
+    const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 2);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == listener) {
+        for (int c; (c = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
+          epoll_event cev{};
+          cev.events = EPOLLIN;
+          cev.data.fd = c;
+          epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+          input[c];
+        }
+        continue;
+      }
+      char buffer[8192];
+      const ssize_t got = read(fd, buffer, sizeof(buffer));
+      if (got <= 0) {
+        close(fd);
+        input.erase(fd);
+        continue;
+      }
+      std::string& in = input[fd];
+      in.append(buffer, got);
+      // Whole requests: a head, then Content-Length bytes of body.
+      for (size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+        size_t length = 0;
+        const size_t at = in.find("Content-Length: ");
+        if (at != std::string::npos && at < end) length = std::atol(in.c_str() + at + 16);
+        if (in.size() < end + 4 + length) break;
+        in.erase(0, end + 4 + length);
+        due.push_back({absl::Now() + delay, fd});
+      }
+    }
+    for (const absl::Time now = absl::Now(); !due.empty() && due.front().first <= now;) {
+      const int fd = due.front().second;
+      due.pop_front();
+      if (input.count(fd) != 0) (void)!write(fd, kAnswer, sizeof(kAnswer) - 1);
+    }
+  }
+}
+
+// Forks a child that serves ServeDelayedHttp on 127.0.0.1; returns its pid and port.
+std::pair<pid_t, int> StartHttpBranches(absl::Duration delay) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(listener, 4096) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::abort();
+  }
+  const pid_t pid = fork();
+  if (pid == 0) ServeDelayedHttp(listener, delay);
+  close(listener);
+  return {pid, ntohs(addr.sin_port)};
+}
+
 // Forks a child that serves DelayedGrpcServer on 127.0.0.1 until it is killed;
 // returns its pid and port. Call before this process starts any thread.
 std::pair<pid_t, int> StartGrpcBranches(absl::Duration delay) {
@@ -289,19 +368,22 @@ int main(int argc, char** argv) {
       clients = std::max(1, std::atoi(value.c_str()));
     } else if (name == "--dir") {
       dir = value;
-    } else if (name == "--transport" && (value == "local" || value == "grpc")) {
+    } else if (name == "--transport" &&
+               (value == "local" || value == "grpc" || value == "http")) {
       transport = value;
     } else {
       std::fprintf(stderr,
                    "usage: inflight_bench [--sagas N] [--delay-ms MS] [--clients N] "
-                   "[--dir DIR] [--transport local|grpc]\n");
+                   "[--dir DIR] [--transport local|grpc|http]\n");
       return 2;
     }
   }
-  pid_t grpc_pid = -1;
-  int grpc_port = 0;
+  pid_t child = -1;  // the branches' server, for grpc and http
+  int port = 0;
   if (transport == "grpc") {
-    std::tie(grpc_pid, grpc_port) = StartGrpcBranches(absl::Milliseconds(delay_ms));
+    std::tie(child, port) = StartGrpcBranches(absl::Milliseconds(delay_ms));
+  } else if (transport == "http") {
+    std::tie(child, port) = StartHttpBranches(absl::Milliseconds(delay_ms));
   }
   if (dir.empty()) {
     char tmpl[] = "/tmp/dtx-inflight-XXXXXX";
@@ -318,24 +400,30 @@ int main(int argc, char** argv) {
   // The warm-up's branches answer at once; then they answer after the delay.
   DelayedTransport local(absl::ZeroDuration(), /*threads=*/8);
   CountingTransport local_counted(&local);
-  std::unique_ptr<dtx::GrpcTransport> grpc;
-  std::unique_ptr<CountingTransport> grpc_counted;
+  std::unique_ptr<dtx::Transport> remote;  // GrpcTransport or HttpTransport
+  std::unique_ptr<CountingTransport> remote_counted;
   CountingTransport* branches = &local_counted;  // the measured sagas' branches
   Branches warm_up_urls = {"local", "local://a", "local://a-revert", "local://b",
                            "local://b-revert"};
   Branches urls = warm_up_urls;
   if (transport == "grpc") {
-    const std::string target = "127.0.0.1:" + std::to_string(grpc_port);
+    const std::string target = "127.0.0.1:" + std::to_string(port);
     urls = {"grpc", target + "/bench.Branch/A", target + "/bench.Branch/ARevert",
             target + "/bench.Branch/B", target + "/bench.Branch/BRevert"};
-    grpc = std::make_unique<dtx::GrpcTransport>();
-    grpc_counted = std::make_unique<CountingTransport>(grpc.get());
-    branches = grpc_counted.get();
+    remote = std::make_unique<dtx::GrpcTransport>();
+  } else if (transport == "http") {
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    urls = {"http", base + "/a", base + "/a-revert", base + "/b", base + "/b-revert"};
+    remote = std::make_unique<dtx::HttpTransport>();
+  }
+  if (remote != nullptr) {
+    remote_counted = std::make_unique<CountingTransport>(remote.get());
+    branches = remote_counted.get();
   }
   dtx::CoordinatorOptions options;
   options.store = store->get();
   options.transports = {{"local", &local_counted}};
-  if (grpc_counted != nullptr) options.transports["grpc"] = grpc_counted.get();
+  if (remote_counted != nullptr) options.transports[urls.protocol] = remote_counted.get();
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) return 1;
 
@@ -345,7 +433,7 @@ int main(int argc, char** argv) {
   while (CountSucceeded(url) < kWarmUp) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (grpc != nullptr) {  // one call, so that the channel exists before the baseline
+  if (remote != nullptr) {  // one saga, so that the client exists before the baseline
     Submit(**coordinator, urls, 1, 1);
     while (CountSucceeded(url) < kWarmUp + 1) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -371,7 +459,9 @@ int main(int argc, char** argv) {
       "inflight_bench: %d cores, SQLite store (WAL, FULL), %s branches answering after "
       "%ld ms\n",
       static_cast<int>(std::thread::hardware_concurrency()),
-      transport == "grpc" ? "gRPC (127.0.0.1, another process)" : "in-process",
+      transport == "grpc"   ? "gRPC (127.0.0.1, another process)"
+      : transport == "http" ? "HTTP (127.0.0.1, another process)"
+                            : "in-process",
       delay_ms);
   std::printf("submitted %ld of %ld sagas in %.2f s (%d clients, no wait_result)\n",
               accepted, sagas, submit_s, clients);
@@ -406,9 +496,9 @@ int main(int argc, char** argv) {
   }
   std::printf("succeeded: %ld of %ld\n", succeeded - warmed, accepted);
   (*coordinator)->Shutdown();
-  if (grpc_pid > 0) {
-    kill(grpc_pid, SIGKILL);
-    waitpid(grpc_pid, nullptr, 0);
+  if (child > 0) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
   }
   return succeeded == want && accepted == sagas ? 0 : 1;
 }
