@@ -22,12 +22,14 @@ SagaPass::SagaPass(const PassContext& ctx, TransGlobal global,
                    std::vector<TransBranch> branches, DoneCallback done)
     : ctx_(ctx),
       global_(std::move(global)),
-      branches_(std::move(branches)),
       done_(std::move(done)),
       lease_until_(global_.next_cron_time) {
-  // A pass lives as long as its branch calls, which may be many at once: keep the gid
-  // once (in global_), and no steps or payloads there (the branch rows hold them).
-  for (TransBranch& b : branches_) b.gid = std::string();
+  branches_.reserve(branches.size());
+  for (TransBranch& b : branches) {
+    branches_.push_back({std::move(b.url), std::move(b.bin_data), std::move(b.branch_id),
+                         std::move(b.op), std::move(b.status)});
+  }
+  // The branch rows hold the steps and payloads.
   global_.steps = {};
   global_.payloads = {};
 }
@@ -49,7 +51,7 @@ absl::Status SagaPass::Index() {
   }
   steps_.assign(step_count, StepState{});
   for (int i = 0; i < static_cast<int>(branches_.size()); ++i) {
-    const TransBranch& b = branches_[i];
+    const Branch& b = branches_[i];
     int number = 0;
     const char* end = b.branch_id.data() + b.branch_id.size();
     auto [ptr, ec] = std::from_chars(b.branch_id.data(), end, number);
@@ -144,7 +146,7 @@ bool SagaPass::Advance() {
 
     // 1. Record the answers (in memory; they are written with the next global write).
     for (Answer& answer : batch) {
-      TransBranch& b = branches_[answer.branch];
+      Branch& b = branches_[answer.branch];
       const bool is_action = b.op == kOpAction;
       StepState& step = steps_[std::stoi(b.branch_id) - 1];
       (is_action ? step.action_in_flight : step.compensate_in_flight) = false;
@@ -339,7 +341,7 @@ bool SagaPass::Advance() {
 }
 
 void SagaPass::Issue(int branch) {
-  const TransBranch& b = branches_[branch];
+  const Branch& b = branches_[branch];
   StepState& step = steps_[std::stoi(b.branch_id) - 1];
   if (b.op == kOpAction) {
     step.action_in_flight = step.action_tried = true;
@@ -366,7 +368,7 @@ void SagaPass::Issue(int branch) {
   request.trans_type = global_.trans_type;
   request.branch_id = b.branch_id;
   request.op = b.op;
-  request.payload = b.bin_data;
+  request.payload = b.payload;
   request.headers = global_.options.branch_headers;
   request.timeout = RequestTimeout();
   transport->second->Call(request, [self = shared_from_this(), branch](absl::Status s) {

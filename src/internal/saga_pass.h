@@ -52,6 +52,15 @@ class SagaPass : public std::enable_shared_from_this<SagaPass> {
     bool action_tried = false;      // called in this pass
     bool compensate_tried = false;  // called in this pass
   };
+  // What a pass keeps of a branch row (a pass lives as long as its calls, which may be
+  // many at once: no gid, no times).
+  struct Branch {
+    std::string url;
+    std::string payload;
+    std::string branch_id;
+    std::string op;      // short enough to need no allocation
+    std::string status;  // likewise
+  };
   struct Answer {
     int branch;  // index in branches_
     absl::Status status;
@@ -74,7 +83,7 @@ class SagaPass : public std::enable_shared_from_this<SagaPass> {
 
   const PassContext& ctx_;
   TransGlobal global_;
-  std::vector<TransBranch> branches_;
+  std::vector<Branch> branches_;
   std::vector<StepState> steps_;
   std::vector<std::vector<int>> preds_;
   std::vector<std::vector<int>> succs_;
