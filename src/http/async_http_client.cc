@@ -430,6 +430,11 @@ class AsyncHttpClient::Loop {
         return false;
       }
     }
+    // Sent whole: only a reused connection may need it again (its one retry).
+    if (!conn->reused && !conn->out.empty()) {
+      std::string().swap(conn->out);
+      conn->sent = 0;
+    }
     return true;
   }
 
