@@ -399,7 +399,12 @@ class AsyncHttpClient::Loop {
   }
 
   void OnEvent(Conn* conn, uint32_t events) {
-    if (conn->idle) return Close(conn);  // the peer closed it, or sent what nobody asked
+    if (conn->idle) {
+      // The peer closed it, or sent what nobody asked for. (EPOLLOUT alone comes when
+      // the peer acknowledges bytes sent earlier: nothing wrong.)
+      if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) Close(conn);
+      return;
+    }
     if (!conn->connected) {
       if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
       int error = 0;
@@ -494,8 +499,9 @@ class AsyncHttpClient::Loop {
     Done done = std::move(conn->done);
     Untime(conn);
     std::vector<Conn*>& idle = idle_[conn->origin];
+    // Kept for the next request only if this one was sent whole and answered exactly.
     if (!conn->parser.close && conn->parser.pos == conn->in.size() &&
-        idle.size() < max_idle_) {
+        conn->sent == conn->out.size() && idle.size() < max_idle_) {
       conn->idle = true;
       conn->reused = false;
       conn->out.clear();

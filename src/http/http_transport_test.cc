@@ -167,7 +167,7 @@ TEST_CASE("keep-alive connections are reused") {
   CHECK(ports[1] == ports[2]);
 }
 
-TEST_CASE("a waiting caller makes the call itself; the answer's thread makes the next") {
+TEST_CASE("a waiting caller makes the call itself, and the answer's thread the next") {
   HttpBranchServer server;
   server.Handle("/Op", [](const BranchInfo&, const httplib::Request&) {
     return absl::OkStatus();
