@@ -1,7 +1,7 @@
 // Lets a thread that would otherwise sit idle run blocking work itself, instead of
 // handing it to another thread and waiting: a submit with wait_result runs its saga's
-// branch calls on its own thread, and a transport thread runs the call its answer
-// caused next. Each hand-over saved is two context switches.
+// branch calls on its own thread, one after the other, each answer leading to the
+// next call there. Each hand-over saved is two context switches.
 #ifndef DTX_INTERNAL_CALLER_RUNS_H_
 #define DTX_INTERNAL_CALLER_RUNS_H_
 
