@@ -365,5 +365,48 @@ TEST_CASE("a saga over HTTP: garbage and hanging branches are retried, then succ
   CHECK(state.branches[1].status == "prepared");
 }
 
+TEST_CASE("a concurrent saga over HTTP: parallel calls, with and without wait_result") {
+  constexpr int kSteps = 4;
+  HttpBranchServer server(/*threads=*/kSteps + 4);
+  absl::Mutex mu;
+  int inside = 0, peak = 0, calls = 0;
+  server.Handle("/Par", [&](const BranchInfo&, const httplib::Request&) {
+    absl::MutexLock lock(&mu);
+    ++calls;
+    peak = std::max(peak, ++inside);
+    // Holds each call until all steps are in (at most 2 s): they must run in parallel.
+    mu.AwaitWithTimeout(absl::Condition(
+                            +[](int* n) { return *n >= kSteps; }, &inside),
+                        absl::Seconds(2));
+    --inside;
+    return absl::OkStatus();
+  });
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Par";
+  HttpTransport transport({.threads = 2});
+  testing::SagaFixture f(
+      [&](CoordinatorOptions& o) { o.transports["http"] = &transport; });
+  for (const bool wait : {true, false}) {
+    {
+      absl::MutexLock lock(&mu);
+      peak = calls = 0;
+    }
+    const std::string gid = wait ? "par-wait" : "par-nowait";
+    Saga saga(f.coordinator.get(), gid);
+    for (int i = 0; i < kSteps; ++i) saga.Add(url, url, "{}");
+    REQUIRE(saga.EnableConcurrent().RequestTimeout(absl::Seconds(5)).WaitResult(wait)
+                .Submit()
+                .ok());
+    for (int i = 0; i < 200 && f.State(gid).global.status != "succeed"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(f.State(gid).global.status == "succeed");
+    absl::MutexLock lock(&mu);
+    CHECK(calls == kSteps);
+    CHECK(peak == kSteps);
+  }
+}
+
 }  // namespace
 }  // namespace dtx
