@@ -138,6 +138,13 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
       !SplitOrigin(url->origin, &async.host, &async.port)) {
     url = absl::InvalidArgumentError("bad host or port in '" + request.url + "'");
   }
+  for (const auto& [name, value] : request.headers) {
+    if (url.ok() && (name.empty() || name.find_first_of(":\r\n") != std::string::npos ||
+                     value.find_first_of("\r\n") != std::string::npos)) {
+      url = absl::InvalidArgumentError("branch header '" + name.substr(0, 64) +
+                                       "' holds a line break or a colon in its name");
+    }
+  }
   if (!url.ok()) {
     std::move(done)(url.status());
     return;

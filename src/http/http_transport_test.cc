@@ -281,6 +281,15 @@ TEST_CASE("answers chunked, delimited by close, truncated or stale are read righ
   BranchRequest r = Request("http://127.0.0.1:" + std::to_string(*port) + "/H");
   r.headers = {{"x-a", "1\r\nX-Evil: 1"}};
   CHECK(absl::IsInvalidArgument(CallOnce(transport, r)));
+  {
+    internal::CallerRuns here;  // the blocking path refuses it too
+    absl::Notification refused;
+    transport.Call(r, [&](absl::Status s) {
+      CHECK(absl::IsInvalidArgument(s));
+      refused.Notify();
+    });
+    here.RunUntil(refused);
+  }
   CHECK(!reached);
   r.headers.clear();
   CHECK(CallOnce(transport, r).ok());
