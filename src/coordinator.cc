@@ -163,6 +163,16 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
   for (const SagaStep& s : g.steps) {
     calls_something = calls_something || !s.action.empty() || !s.compensate.empty();
   }
+  for (const auto& [name, value] : g.options.branch_headers) {
+    // Headers travel as HTTP header lines (or gRPC metadata): a line break would
+    // split a request.
+    if (name.empty() || name.find_first_of(":\r\n") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "branch header '", name.substr(0, 64), "' has an empty name, a colon in its "
+          "name or a line break"));
+    }
+  }
   if (calls_something && !options_.transports.contains(g.protocol)) {
     return absl::InvalidArgumentError(
         absl::StrCat("no transport for protocol '", g.protocol.substr(0, 32), "'"));

@@ -362,10 +362,15 @@ TEST_CASE("bad transactions are refused and nothing is stored") {
   TransGlobal payloads = f.NewSaga("payloads-1").Add(f.Url("a1"), "", "").Build();
   payloads.payloads.push_back("extra");
   CHECK(absl::IsInvalidArgument(f.coordinator->Submit(payloads)));
+  CHECK(absl::IsInvalidArgument(f.NewSaga("header-1")
+                                    .Add(f.Url("a1"), "", "")
+                                    .BranchHeader("x-a", "1\r\nX-Evil: 1")
+                                    .Submit()));
   TransGlobal tcc = f.NewSaga("tcc-1").Build();
   tcc.trans_type = "tcc";
   CHECK(absl::IsUnimplemented(f.coordinator->Submit(tcc)));
-  for (const char* gid : {"cycle-1", "order-1", "proto-1", "payloads-1", "tcc-1"}) {
+  for (const char* gid :
+       {"cycle-1", "order-1", "proto-1", "payloads-1", "header-1", "tcc-1"}) {
     CHECK(absl::IsNotFound(f.coordinator->Query(gid).status()));
   }
   CHECK(f.CallCount("a1") == 0);
