@@ -1,6 +1,7 @@
 // One pass of the coordinator over one saga: from the stored state, call every branch
 // that can run now, record each answer, move the global status on, and when nothing is
-// left in flight either finish the saga or schedule its next pass.
+// left in flight either finish the saga or schedule its next pass. Answers are written
+// to the store with the next write of the global row, not each on its own.
 #ifndef DTX_INTERNAL_SAGA_PASS_H_
 #define DTX_INTERNAL_SAGA_PASS_H_
 
