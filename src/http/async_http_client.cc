@@ -214,6 +214,7 @@ class AsyncHttpClient::Loop {
     uint64_t id = 0;
     int fd = -1;
     std::string origin;  // host:port: the key of the idle pool and of addresses_
+    size_t address = 0;  // which of addresses_[origin] it connects to
     bool connected = false;
     bool reused = false;  // taken from the idle pool: a stale one gets one retry
     bool idle = false;
@@ -333,7 +334,7 @@ class AsyncHttpClient::Loop {
       if (Flush(conn)) Read(conn);  // a peer that closed it meanwhile shows now
       return;
     }
-    Open(origin, r.host, r.port, std::move(out), std::move(job.done), deadline);
+    Open(origin, std::move(out), std::move(job.done), deadline);
   }
 
   void Begin(Conn* conn, std::string out, Done done, absl::Time deadline) {
@@ -346,11 +347,14 @@ class AsyncHttpClient::Loop {
     conn->has_timer = true;
   }
 
-  // Opens a new connection for a request; answers `done` at once if it cannot.
-  void Open(const std::string& origin, const std::string& host, const std::string& port,
-            std::string out, Done done, absl::Time deadline) {
+  // Opens a new connection for a request to the `address`-th address of its origin;
+  // answers `done` at once if it cannot.
+  void Open(const std::string& origin, std::string out, Done done, absl::Time deadline,
+            size_t address = 0) {
     auto known = addresses_.find(origin);
     if (known == addresses_.end()) {
+      const size_t colon = origin.rfind(':');
+      const std::string host = origin.substr(0, colon), port = origin.substr(colon + 1);
       addrinfo hints{};
       hints.ai_family = AF_UNSPEC;
       hints.ai_socktype = SOCK_STREAM;
@@ -362,13 +366,17 @@ class AsyncHttpClient::Loop {
             absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc))));
         return;
       }
-      Address a{};
-      std::memcpy(&a.addr, found->ai_addr, found->ai_addrlen);
-      a.len = found->ai_addrlen;
+      std::vector<Address> all;  // in the resolver's order: tried one after the other
+      for (addrinfo* i = found; i != nullptr; i = i->ai_next) {
+        Address a{};
+        std::memcpy(&a.addr, i->ai_addr, i->ai_addrlen);
+        a.len = i->ai_addrlen;
+        all.push_back(a);
+      }
       freeaddrinfo(found);
-      known = addresses_.emplace(origin, a).first;
+      known = addresses_.emplace(origin, std::move(all)).first;
     }
-    const Address& a = known->second;
+    const Address& a = known->second[address];
     const int fd =
         socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -382,6 +390,7 @@ class AsyncHttpClient::Loop {
     conn->id = ++last_id_;
     conn->fd = fd;
     conn->origin = origin;
+    conn->address = address;
     conns_.emplace(conn->id, std::move(owned));
     Begin(conn, std::move(out), std::move(done), deadline);
     epoll_event ev{};
@@ -394,8 +403,23 @@ class AsyncHttpClient::Loop {
       conn->connected = true;
       Flush(conn);
     } else if (errno != EINPROGRESS) {
-      Finish(conn, absl::UnavailableError(Errno("connect")));
+      NotConnected(conn, Errno("connect"));
     }
+  }
+
+  // A connection could not be made: the request goes to the origin's next address
+  // (a name may resolve to ::1 and 127.0.0.1, a server listen on one only), or fails.
+  void NotConnected(Conn* conn, const std::string& message) {
+    const size_t next = conn->address + 1;
+    if (next >= addresses_[conn->origin].size() || !conn->has_timer) {
+      return Finish(conn, absl::UnavailableError(message));
+    }
+    const std::string origin = conn->origin;
+    const absl::Time deadline = conn->timer->first;
+    std::string out = std::move(conn->out);
+    Done done = std::move(conn->done);
+    Close(conn);
+    Open(origin, std::move(out), std::move(done), deadline, next);
   }
 
   void OnEvent(Conn* conn, uint32_t events) {
@@ -410,10 +434,7 @@ class AsyncHttpClient::Loop {
       int error = 0;
       socklen_t len = sizeof(error);
       getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &error, &len);
-      if (error != 0) {
-        return Finish(conn, absl::UnavailableError(
-                                absl::StrCat("connect: ", std::strerror(error))));
-      }
+      if (error != 0) return NotConnected(conn, absl::StrCat("connect: ", std::strerror(error)));
       conn->connected = true;
     }
     if (Flush(conn)) Read(conn);
@@ -485,10 +506,8 @@ class AsyncHttpClient::Loop {
       const absl::Time deadline = conn->timer->first;
       std::string out = std::move(conn->out);
       Done done = std::move(conn->done);
-      const size_t colon = origin.rfind(':');
       Close(conn);
-      Open(origin, origin.substr(0, colon), origin.substr(colon + 1), std::move(out),
-           std::move(done), deadline);
+      Open(origin, std::move(out), std::move(done), deadline);
       return;
     }
     Finish(conn, absl::UnavailableError(message));
@@ -554,7 +573,7 @@ class AsyncHttpClient::Loop {
   uint64_t last_id_ = kWakeId;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, std::vector<Conn*>> idle_;
-  std::unordered_map<std::string, Address> addresses_;
+  std::unordered_map<std::string, std::vector<Address>> addresses_;
   std::multimap<absl::Time, Conn*> timers_;
 
   std::thread thread_;

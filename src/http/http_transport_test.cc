@@ -294,6 +294,9 @@ TEST_CASE("answers chunked, delimited by close, truncated or stale are read righ
   r.headers.clear();
   CHECK(CallOnce(transport, r).ok());
   CHECK(reached);
+  // A name, resolved by the client (each of its addresses tried in turn).
+  CHECK(CallOnce(transport, Request("http://localhost:" + std::to_string(*port) + "/H"))
+            .ok());
 }
 
 TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not crashes") {
