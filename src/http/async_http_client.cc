@@ -492,7 +492,7 @@ class AsyncHttpClient::Loop {
       case Parsed::kMore:
         return;
       case Parsed::kDone:
-        return Complete(conn);
+        return Complete(conn, /*reusable=*/!eof);
       case Parsed::kError:
         return Broken(conn, failure.empty() ? error : failure);
     }
@@ -513,13 +513,14 @@ class AsyncHttpClient::Loop {
     Finish(conn, absl::UnavailableError(message));
   }
 
-  void Complete(Conn* conn) {
+  // `reusable`: the peer has not closed the connection.
+  void Complete(Conn* conn, bool reusable) {
     HttpResponse response{conn->parser.status, std::move(conn->parser.body)};
     Done done = std::move(conn->done);
     Untime(conn);
     std::vector<Conn*>& idle = idle_[conn->origin];
     // Kept for the next request only if this one was sent whole and answered exactly.
-    if (!conn->parser.close && conn->parser.pos == conn->in.size() &&
+    if (reusable && !conn->parser.close && conn->parser.pos == conn->in.size() &&
         conn->sent == conn->out.size() && idle.size() < max_idle_) {
       conn->idle = true;
       conn->reused = false;
