@@ -84,6 +84,47 @@ class RawServer {
   std::thread thread_;
 };
 
+// A branch handler that holds every call until `n` calls have been inside at once (or
+// `limit` passed, so that a failure cannot hang), then answers OK: it shows whether
+// `n` calls were in flight together. Counts the calls.
+class Gather {
+ public:
+  Gather(int n, absl::Duration limit) : n_(n), limit_(limit) {}
+
+  BranchHandler Handler() {
+    return [this](const BranchInfo&, const httplib::Request&) {
+      absl::MutexLock lock(&mu_);
+      ++calls_;
+      peak_ = std::max(peak_, ++inside_);
+      mu_.AwaitWithTimeout(absl::Condition(this, &Gather::AllCame), limit_);
+      --inside_;
+      return absl::OkStatus();
+    };
+  }
+  int peak() {
+    absl::MutexLock lock(&mu_);
+    return peak_;
+  }
+  int calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  void Reset() {
+    absl::MutexLock lock(&mu_);
+    peak_ = calls_ = 0;
+  }
+
+ private:
+  bool AllCame() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return peak_ >= n_; }
+
+  const int n_;
+  const absl::Duration limit_;
+  absl::Mutex mu_;
+  int inside_ ABSL_GUARDED_BY(mu_) = 0;
+  int peak_ ABSL_GUARDED_BY(mu_) = 0;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 TEST_CASE("branch calls carry the query, body, headers, and read the answer") {
   HttpBranchServer server;
   std::string seen_method, seen_body, seen_header, seen_content_type;
@@ -218,18 +259,8 @@ TEST_CASE("a waiting caller makes the call itself, and the answer's thread the n
 TEST_CASE("calls in flight hold no thread: 20 at once on a transport of 2 threads") {
   constexpr int kCalls = 20;
   HttpBranchServer server(/*threads=*/kCalls + 4);
-  absl::Mutex mu;
-  int inside = 0, peak = 0;
-  server.Handle("/Gather", [&](const BranchInfo&, const httplib::Request&) {
-    absl::MutexLock lock(&mu);
-    peak = std::max(peak, ++inside);
-    // Answers once all calls are here (or after 5 s, so that a failure cannot hang).
-    mu.AwaitWithTimeout(absl::Condition(
-                            +[](int* n) { return *n >= kCalls; }, &peak),
-                        absl::Seconds(5));
-    --inside;
-    return absl::OkStatus();
-  });
+  Gather gather(kCalls, absl::Seconds(5));
+  server.Handle("/Gather", gather.Handler());
   absl::StatusOr<int> port = server.Start();
   REQUIRE(port.ok());
   HttpTransport transport({.threads = 2});
@@ -245,7 +276,7 @@ TEST_CASE("calls in flight hold no thread: 20 at once on a transport of 2 thread
   }
   answered.Wait();
   CHECK(ok == kCalls);
-  CHECK(peak == kCalls);
+  CHECK(gather.peak() == kCalls);
 }
 
 TEST_CASE("answers chunked, delimited by close, truncated or stale are read right") {
@@ -380,19 +411,8 @@ TEST_CASE("a saga over HTTP: garbage and hanging branches are retried, then succ
 TEST_CASE("a concurrent saga over HTTP: parallel calls, with and without wait_result") {
   constexpr int kSteps = 4;
   HttpBranchServer server(/*threads=*/kSteps + 4);
-  absl::Mutex mu;
-  int inside = 0, peak = 0, calls = 0;
-  server.Handle("/Par", [&](const BranchInfo&, const httplib::Request&) {
-    absl::MutexLock lock(&mu);
-    ++calls;
-    peak = std::max(peak, ++inside);
-    // Holds each call until all steps are in (at most 2 s): they must run in parallel.
-    mu.AwaitWithTimeout(absl::Condition(
-                            +[](int* n) { return *n >= kSteps; }, &inside),
-                        absl::Seconds(2));
-    --inside;
-    return absl::OkStatus();
-  });
+  Gather gather(kSteps, absl::Seconds(2));  // the steps must run in parallel
+  server.Handle("/Par", gather.Handler());
   absl::StatusOr<int> port = server.Start();
   REQUIRE(port.ok());
   const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Par";
@@ -400,10 +420,7 @@ TEST_CASE("a concurrent saga over HTTP: parallel calls, with and without wait_re
   testing::SagaFixture f(
       [&](CoordinatorOptions& o) { o.transports["http"] = &transport; });
   for (const bool wait : {true, false}) {
-    {
-      absl::MutexLock lock(&mu);
-      peak = calls = 0;
-    }
+    gather.Reset();
     const std::string gid = wait ? "par-wait" : "par-nowait";
     Saga saga(f.coordinator.get(), gid);
     for (int i = 0; i < kSteps; ++i) saga.Add(url, url, "{}");
@@ -414,9 +431,8 @@ TEST_CASE("a concurrent saga over HTTP: parallel calls, with and without wait_re
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     CHECK(f.State(gid).global.status == "succeed");
-    absl::MutexLock lock(&mu);
-    CHECK(calls == kSteps);
-    CHECK(peak == kSteps);
+    CHECK(gather.calls() == kSteps);
+    CHECK(gather.peak() == kSteps);
   }
 }
 
