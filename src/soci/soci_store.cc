@@ -188,8 +188,9 @@ class SociStore::Impl {
   // many threads share one transaction: each caller returns once the commit that
   // holds its op is durable. An op must make no change when it returns an error (it
   // checks before it writes), so that the others' changes can commit with it.
-  // `one_statement`: the op is a single statement, atomic by itself; on PostgreSQL one
-  // that is written alone then runs without BEGIN and COMMIT (two round trips fewer).
+  // `one_statement`: the op is a single statement, atomic by itself (see
+  // StoreStatements::IsOneStatement); one written alone then runs without BEGIN and
+  // COMMIT (two round trips fewer).
   absl::Status Write(Op op, const std::string& what, bool one_statement = false);
 
   soci::connection_pool pool;
@@ -222,7 +223,7 @@ absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
                                          bool one_statement) {
   Lease lease(*this);
   try {
-    if (one_statement && dialect == internal::Dialect::kPostgres) {
+    if (one_statement) {
       return op(lease);  // autocommit: the statement commits (durably) on its own
     }
     LocalTransaction tx(lease.sql(), dialect);
@@ -345,8 +346,7 @@ absl::Status SociStore::Create(const TransGlobal& g,
         return absl::OkStatus();
       },
       absl::StrCat("storing transaction ", g.gid),
-      /*one_statement=*/!branches.empty() &&
-          branches.size() <= internal::StoreStatements::kRowsPerInsert);
+      internal::StoreStatements::IsOneStatement(impl_->dialect, branches.size()));
   if (absl::IsUnavailable(written)) {
     // Two creators of one gid at once: the loser hits the unique key.
     absl::StatusOr<TransGlobal> existing = FindGlobal(g.gid);
@@ -443,7 +443,7 @@ absl::Status SociStore::Update(std::string_view gid_view,
         return absl::OkStatus();
       },
       absl::StrCat("updating transaction ", gid),
-      /*one_statement=*/branches.size() <= internal::StoreStatements::kRowsPerInsert);
+      internal::StoreStatements::IsOneStatement(impl_->dialect, branches.size()));
 }
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,

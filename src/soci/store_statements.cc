@@ -225,17 +225,34 @@ struct StoreStatements::GlobalCas {
   }
 };
 
+// The results of up to n branches of one gid: (branch_id, op) and the new status.
+struct ResultValues {
+  // Sized once: a statement holds the addresses of the elements.
+  explicit ResultValues(size_t n) : branch_id(n), op(n), status(n) {}
+
+  std::vector<std::string> branch_id, op, status;
+
+  // Rows i = 0.. take branches[from + i].
+  void Set(const std::vector<BranchUpdate>& branches, size_t from, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      branch_id[i] = branches[from + i].branch_id;
+      op[i] = branches[from + i].op;
+      status[i] = branches[from + i].status;
+    }
+  }
+};
+
 // PostgreSQL: the compare-and-set of a global row and n branch results in one
 // statement. The branches move only if the global row matched; the statement
 // answers how many global rows did (1 or 0).
 struct StoreStatements::PgUpdate {
   CasValues global;
-  std::vector<std::string> branch_id, op, status;  // sized once, like BranchValues
+  ResultValues results;
   long long now = 0;
   long long matched = 0;
   soci::statement st;
 
-  PgUpdate(soci::session& sql, size_t n) : branch_id(n), op(n), status(n), st(sql) {
+  PgUpdate(soci::session& sql, size_t n) : results(n), st(sql) {
     global.Bind(st);
     st.exchange(soci::use(now));
     st.exchange(soci::use(now));
@@ -247,9 +264,9 @@ struct StoreStatements::PgUpdate {
     for (size_t i = 0; i < n; ++i) {
       const std::string k = std::to_string(i);
       absl::StrAppend(&query, i == 0 ? "" : ", ", "(:i", k, ", :o", k, ", :s", k, ")");
-      st.exchange(soci::use(branch_id[i]));
-      st.exchange(soci::use(op[i]));
-      st.exchange(soci::use(status[i]));
+      st.exchange(soci::use(results.branch_id[i]));
+      st.exchange(soci::use(results.op[i]));
+      st.exchange(soci::use(results.status[i]));
     }
     st.exchange(soci::use(global.gid));
     absl::StrAppend(&query,
@@ -287,18 +304,18 @@ struct StoreStatements::BranchRows {
 // to its own status.
 struct StoreStatements::BranchResults {
   std::string gid;
-  std::vector<std::string> branch_id, op, status;  // sized once
+  ResultValues results;
   long long now = 0;
   soci::statement st;
 
-  BranchResults(soci::session& sql, size_t n) : branch_id(n), op(n), status(n), st(sql) {
+  BranchResults(soci::session& sql, size_t n) : results(n), st(sql) {
     std::string query = "UPDATE trans_branch_op SET status = CASE";
     for (size_t i = 0; i < n; ++i) {
       const std::string k = std::to_string(i);
       absl::StrAppend(&query, " WHEN branch_id = :a", k, " AND op = :p", k, " THEN :s", k);
-      st.exchange(soci::use(branch_id[i]));
-      st.exchange(soci::use(op[i]));
-      st.exchange(soci::use(status[i]));
+      st.exchange(soci::use(results.branch_id[i]));
+      st.exchange(soci::use(results.op[i]));
+      st.exchange(soci::use(results.status[i]));
     }
     absl::StrAppend(&query,
                     " ELSE status END, update_time = :now, finish_time = :finish WHERE "
@@ -310,8 +327,8 @@ struct StoreStatements::BranchResults {
       const std::string k = std::to_string(i);
       absl::StrAppend(&query, i == 0 ? "" : " OR ", "(branch_id = :b", k, " AND op = :q",
                       k, ")");
-      st.exchange(soci::use(branch_id[i]));
-      st.exchange(soci::use(op[i]));
+      st.exchange(soci::use(results.branch_id[i]));
+      st.exchange(soci::use(results.op[i]));
     }
     absl::StrAppend(&query, ")");
     Prepare(st, query);
@@ -322,6 +339,10 @@ StoreStatements::StoreStatements(soci::session& sql, Dialect dialect)
     : sql_(sql), dialect_(dialect) {}
 
 StoreStatements::~StoreStatements() = default;
+
+bool StoreStatements::IsOneStatement(Dialect dialect, size_t rows) {
+  return dialect == Dialect::kPostgres && rows <= kRowsPerInsert;
+}
 
 bool StoreStatements::Create(const TransGlobal& g,
                              const std::vector<TransBranch>& branches) {
@@ -377,11 +398,7 @@ bool StoreStatements::Update(const std::string& gid, const std::string& expected
   if (!s) s = std::make_unique<PgUpdate>(sql_, n);
   s->global.Set(gid, expected_status, expected_owner, u, now_ms);
   s->now = now_ms;
-  for (size_t i = 0; i < n; ++i) {
-    s->branch_id[i] = branches[i].branch_id;
-    s->op[i] = branches[i].op;
-    s->status[i] = branches[i].status;
-  }
+  s->results.Set(branches, 0, n);
   s->st.execute(true);
   if (s->matched != 1) return false;
   UpdateBranches(gid, branches, n, now_ms);
@@ -408,11 +425,7 @@ void StoreStatements::UpdateBranches(const std::string& gid,
     if (!s) s = std::make_unique<BranchResults>(sql_, n);
     s->gid = gid;
     s->now = now_ms;
-    for (size_t i = 0; i < n; ++i) {
-      s->branch_id[i] = branches[first + i].branch_id;
-      s->op[i] = branches[first + i].op;
-      s->status[i] = branches[first + i].status;
-    }
+    s->results.Set(branches, first, n);
     s->st.execute(true);
   }
 }

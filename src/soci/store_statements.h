@@ -48,6 +48,10 @@ class StoreStatements {
 
   static constexpr size_t kRowsPerInsert = 16;
 
+  // Whether Create or Update with `rows` branch rows is a single statement in
+  // `dialect` (atomic alone, so it may run without BEGIN and COMMIT).
+  static bool IsOneStatement(Dialect dialect, size_t rows);
+
  private:
   struct GlobalInsert;
   struct GlobalCas;
