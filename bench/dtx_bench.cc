@@ -53,6 +53,7 @@
 #include "dtx/soci/soci_store.h"
 #include "dtx/soci/storage_url.h"
 #include "dtxd_child.h"
+#include "process_cpu.h"
 
 namespace {
 
@@ -221,11 +222,64 @@ bool DropStoreTables(const std::string& url) {
   return true;
 }
 
+// The name of the processes of a store's database server on this machine ("" for
+// SQLite, which runs inside the bench).
+std::string DatabaseProcess(const std::string& part) {
+  if (part == "postgresql") return "postgres";
+  if (part == "mysql") return "mariadbd";
+  return "";
+}
+
 struct Row {
+  explicit Row(std::string what) : branches(std::move(what)) {}
   std::string branches;
   double rate = 0;  // sagas/s
   long errors = 0;
+  std::string cpu;  // where the CPU went, per saga
 };
+
+// The CPU a run costs per saga, by process: this one (clients, branches, and the
+// coordinator when embedded), dtxd when it is a child, the database server when it
+// runs on this machine (its processes are found by name).
+class CpuMeter {
+ public:
+  CpuMeter(pid_t dtxd, std::string db_process)
+      : dtxd_(dtxd), db_process_(std::move(db_process)) {
+    self_ = CpuSeconds();
+    if (dtxd_ > 0) dtxd_cpu_ = dtx::bench::ProcessCpuSeconds(dtxd_);
+    if (!db_process_.empty()) db_cpu_ = dtx::bench::NamedProcessesCpuSeconds(db_process_);
+  }
+  std::string PerSaga(double sagas) const {
+    if (sagas <= 0) return "";
+    auto us = [&](double seconds) { return static_cast<long>(seconds * 1e6 / sagas); };
+    std::string out = "CPU per saga: this process " +
+                      std::to_string(us(CpuSeconds() - self_)) + " us";
+    if (dtxd_ > 0) {
+      out += ", dtxd " + std::to_string(us(dtx::bench::ProcessCpuSeconds(dtxd_) - dtxd_cpu_)) +
+             " us";
+    }
+    if (!db_process_.empty()) {
+      out += ", " + db_process_ + " " +
+             std::to_string(
+                 us(dtx::bench::NamedProcessesCpuSeconds(db_process_) - db_cpu_)) +
+             " us";
+    }
+    return out;
+  }
+
+ private:
+  const pid_t dtxd_;
+  const std::string db_process_;
+  double self_ = 0, dtxd_cpu_ = 0, db_cpu_ = 0;
+};
+
+// Runs RunSagas into `row` and notes where its CPU went.
+void MeasureRow(Row* row, pid_t dtxd, const std::string& db_process,
+                const std::function<double(long*)>& run, double seconds) {
+  CpuMeter meter(dtxd, db_process);
+  row->rate = run(&row->errors);
+  row->cpu = meter.PerSaga(row->rate * seconds);
+}
 
 // Prints the rows measured between two raw runs, against their mean: the disk's rate
 // drifts, and this halves what the drift does to a ratio.
@@ -236,6 +290,7 @@ void PrintRows(const std::string& store, int clients, double raw_before, double 
     std::printf("%-20s %-26s %7d %12.0f %9.0f %6.2fx %6ld   (raw %.0f, %.0f)\n",
                 store.c_str(), row.branches.c_str(), clients, raw, row.rate,
                 raw > 0 ? row.rate / raw : 0.0, row.errors, raw_before, raw_after);
+    if (!row.cpu.empty()) std::printf("    %s\n", row.cpu.c_str());
   }
   std::fflush(stdout);
 }
@@ -336,16 +391,22 @@ int main(int argc, char** argv) {
     auto coordinator = dtx::Coordinator::Start(options);
     if (!coordinator.ok()) return 1;
     const std::string raw_url = sqlite ? "sqlite://" + flags.dir + "/raw.db" : url;
+    const std::string db_process = DatabaseProcess(part);
     for (int clients : flags.clients) {
       const double raw_before = RawCommits(raw_url, clients, flags.seconds);
       std::vector<Row> rows;
       for (const bool is_http : {false, true}) {
         if (is_http && !sqlite) continue;
-        Row row{is_http ? "HTTP (127.0.0.1)" : "in-process"};
-        row.rate = RunSagas(**coordinator, is_http ? "http" : "local",
-                            is_http ? http_base + "/a" : "local://a",
-                            is_http ? http_base + "/b" : "local://b", clients,
-                            flags.seconds, &row.errors);
+        Row row(is_http ? "HTTP (127.0.0.1)" : "in-process");
+        MeasureRow(
+            &row, 0, db_process,
+            [&](long* errors) {
+              return RunSagas(**coordinator, is_http ? "http" : "local",
+                              is_http ? http_base + "/a" : "local://a",
+                              is_http ? http_base + "/b" : "local://b", clients,
+                              flags.seconds, errors);
+            },
+            flags.seconds);
         rows.push_back(row);
       }
       PrintRows(name, clients, raw_before, RawCommits(raw_url, clients, flags.seconds),
@@ -373,12 +434,19 @@ int main(int argc, char** argv) {
     dtx::HttpSubmitter submitter({.server = dtxd.http_base()});
     for (int clients : flags.clients) {
       const double raw_before = RawCommits(url, clients, flags.seconds);
-      std::vector<Row> rows = {{"dtxd, HTTP"}, {"dtxd, HTTP, barrier+UPDATE"}};
-      rows[0].rate = RunSagas(submitter, "http", http_base + "/a", http_base + "/b",
-                              clients, flags.seconds, &rows[0].errors);
-      rows[1].rate = RunSagas(submitter, "http", http_base + "/take-a",
-                              http_base + "/take-b", clients, flags.seconds,
-                              &rows[1].errors);
+      std::vector<Row> rows = {Row("dtxd, HTTP"), Row("dtxd, HTTP, barrier+UPDATE")};
+      for (Row& row : rows) {
+        const bool barrier = &row == &rows[1];
+        MeasureRow(
+            &row, dtxd.pid(), DatabaseProcess(part),
+            [&](long* errors) {
+              return RunSagas(submitter, "http",
+                              http_base + (barrier ? "/take-a" : "/a"),
+                              http_base + (barrier ? "/take-b" : "/b"), clients,
+                              flags.seconds, errors);
+            },
+            flags.seconds);
+      }
       PrintRows(name, clients, raw_before, RawCommits(url, clients, flags.seconds), rows);
     }
   }
