@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -247,7 +248,7 @@ class CpuMeter {
       : dtxd_(dtxd), db_process_(std::move(db_process)) {
     self_ = CpuSeconds();
     if (dtxd_ > 0) dtxd_cpu_ = dtx::bench::ProcessCpuSeconds(dtxd_);
-    if (!db_process_.empty()) db_cpu_ = dtx::bench::NamedProcessesCpuSeconds(db_process_);
+    if (!db_process_.empty()) db_cpu_ = dtx::bench::NamedProcessesCpu(db_process_);
   }
   std::string PerSaga(double sagas) const {
     if (sagas <= 0) return "";
@@ -260,8 +261,8 @@ class CpuMeter {
     }
     if (!db_process_.empty()) {
       out += ", " + db_process_ + " " +
-             std::to_string(
-                 us(dtx::bench::NamedProcessesCpuSeconds(db_process_) - db_cpu_)) +
+             std::to_string(us(dtx::bench::CpuSince(
+                 db_cpu_, dtx::bench::NamedProcessesCpu(db_process_)))) +
              " us";
     }
     return out;
@@ -270,7 +271,8 @@ class CpuMeter {
  private:
   const pid_t dtxd_;
   const std::string db_process_;
-  double self_ = 0, dtxd_cpu_ = 0, db_cpu_ = 0;
+  double self_ = 0, dtxd_cpu_ = 0;
+  std::map<pid_t, double> db_cpu_;
 };
 
 // Runs RunSagas into `row` and notes where its CPU went.

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 namespace dtx::bench {
@@ -36,14 +37,12 @@ inline double ProcessCpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// The sum of ProcessCpuSeconds over every process whose name (comm) is `name`, such
-// as "postgres" (the postmaster and every backend) or "mariadbd". A process that
-// exits between two readings takes its time with it: measure across long-lived
-// connections.
-inline double NamedProcessesCpuSeconds(const std::string& name) {
-  double total = 0;
+// ProcessCpuSeconds of every process whose name (comm) is `name`, such as "postgres"
+// (the postmaster and every backend) or "mariadbd", by pid.
+inline std::map<pid_t, double> NamedProcessesCpu(const std::string& name) {
+  std::map<pid_t, double> out;
   DIR* proc = opendir("/proc");
-  if (proc == nullptr) return 0;
+  if (proc == nullptr) return out;
   while (dirent* e = readdir(proc)) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
@@ -56,9 +55,22 @@ inline double NamedProcessesCpuSeconds(const std::string& name) {
     std::fclose(f);
     if (!got) continue;
     comm[std::strcspn(comm, "\n")] = '\0';
-    if (name == comm) total += ProcessCpuSeconds(static_cast<pid_t>(pid));
+    if (name == comm) out[static_cast<pid_t>(pid)] = ProcessCpuSeconds(static_cast<pid_t>(pid));
   }
   closedir(proc);
+  return out;
+}
+
+// The CPU seconds the processes in `after` spent since `before` was read: a process
+// that started in between counts whole; one that exited in between is not counted
+// (measure across long-lived connections).
+inline double CpuSince(const std::map<pid_t, double>& before,
+                       const std::map<pid_t, double>& after) {
+  double total = 0;
+  for (const auto& [pid, seconds] : after) {
+    auto it = before.find(pid);
+    total += seconds - (it == before.end() ? 0 : it->second);
+  }
   return total;
 }
 

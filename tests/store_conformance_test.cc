@@ -128,6 +128,56 @@ TEST_CASE("a write the database refuses fails alone, not its commit group") {
   }
 }
 
+TEST_CASE("concurrent writes share commits, on PostgreSQL as pipelines") {
+  auto store = testing::FreshStore();
+  auto* soci_store = dynamic_cast<SociStore*>(store.get());
+  if (soci_store == nullptr) return;  // MemoryStore has no commits
+  constexpr int kThreads = 16, kEach = 10;
+  std::atomic<bool> go{false};
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      for (int k = 0; k < kEach; ++k) {
+        const std::string gid = absl::StrFormat("shared-%d-%d", t, k);
+        if (!store->Create(Global(gid), Branches(gid, "p")).ok()) continue;
+        GlobalUpdate done;
+        done.status = "succeed";
+        // Every third one with no branch result: the compare-and-set alone.
+        std::vector<BranchUpdate> results;
+        if (k % 3 != 0) results = {{"01", "action", "succeed"}};
+        if (store->Update(gid, "submitted", "me", results, done, kT0 + absl::Seconds(1))
+                .ok()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  CHECK(ok == kThreads * kEach);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int k = 0; k < kEach; ++k) {
+      const std::string gid = absl::StrFormat("shared-%d-%d", t, k);
+      CHECK(store->FindGlobal(gid)->status == "succeed");
+      std::vector<TransBranch> branches = *store->FindBranches(gid);
+      REQUIRE(branches.size() == 2);
+      CHECK(branches[0].status == "prepared");  // the compensation
+      CHECK(branches[1].status == (k % 3 != 0 ? "succeed" : "prepared"));
+      CHECK(branches[1].bin_data == "p");
+    }
+  }
+  const SociStoreCounts counts = soci_store->Counts();
+  CHECK(counts.writes == 2 * kThreads * kEach);
+  CHECK(counts.commits < counts.writes);
+  if (testing::ConformanceBackend() == "postgresql") {
+    CHECK(counts.pipelined_commits > 0);
+  } else {
+    CHECK(counts.pipelined_commits == 0);
+  }
+}
+
 TEST_CASE("updates are compare-and-set on status and owner, all or nothing") {
   auto store = testing::FreshStore();
   REQUIRE(store->Create(Global("cas-1"), Branches("cas-1", "")).ok());

@@ -2,6 +2,8 @@
 
 #include <soci/soci.h>
 
+#include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -14,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "internal/options_json.h"
+#include "soci/pg_pipeline.h"
 #include "soci/schema_sql.h"
 #include "soci/sql.h"
 #include "soci/store_statements.h"
@@ -139,6 +142,8 @@ class SociStore::Impl {
     Lease& operator=(const Lease&) = delete;
 
     soci::session& sql() { return impl_.pool.at(pos_); }
+    // Drops the statements: the next user prepares them again.
+    void ForgetStatements() { impl_.statements[pos_].reset(); }
     // Prepared on first use. Throws soci::soci_error.
     internal::StoreStatements& statements() {
       std::unique_ptr<internal::StoreStatements>& s = impl_.statements[pos_];
@@ -164,6 +169,15 @@ class SociStore::Impl {
   };
 
   using Op = std::function<absl::Status(Lease&)>;
+  // The same write as one statement in a PostgreSQL pipeline (see PgPipeline): `send`
+  // queues it, `read` takes its answer (nullopt: it failed or was skipped, *error
+  // says why).
+  struct Piped {
+    std::function<void(internal::StoreStatements&, internal::PgPipeline&)> send;
+    std::function<std::optional<absl::Status>(internal::StoreStatements&,
+                                              internal::PgPipeline&, std::string*)>
+        read;
+  };
 
   Impl(int size, bool group_commit, int max_batch)
       : pool(size),
@@ -191,7 +205,10 @@ class SociStore::Impl {
   // `one_statement`: the op is a single statement, atomic by itself (see
   // StoreStatements::IsOneStatement); one written alone then runs without BEGIN and
   // COMMIT (two round trips fewer).
-  absl::Status Write(Op op, const std::string& what, bool one_statement = false);
+  // `piped`: the op as a pipelined statement (PostgreSQL, one statement ops only): a
+  // batch whose ops all have one is sent in one round trip and committed together.
+  absl::Status Write(Op op, const std::string& what, bool one_statement = false,
+                     const Piped* piped = nullptr);
 
   soci::connection_pool pool;
   // statements[i]: those of pool.at(i); only the holder of its lease touches one.
@@ -203,11 +220,15 @@ class SociStore::Impl {
     const Op* op;
     const std::string* what;
     bool one_statement;
+    const Piped* piped;
     absl::Status result;
     bool done = false;
   };
 
   absl::Status WriteAlone(const Op& op, const std::string& what, bool one_statement);
+  // Writes `batch` (every op has `piped`) as one pipeline. False when it did not
+  // commit: nothing of it was written.
+  bool WritePiped(const std::vector<Pending*>& batch);
   void WriterLoop();
 
   const bool group_commit;
@@ -217,10 +238,15 @@ class SociStore::Impl {
   bool stopping ABSL_GUARDED_BY(mu) = false;
   int in_flight ABSL_GUARDED_BY(mu) = 0;  // writes queued or being written
   std::vector<std::thread> writers;
+
+ public:
+  std::atomic<int64_t> writes{0}, commits{0}, pipelined_commits{0};
 };
 
 absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
                                          bool one_statement) {
+  ++writes;
+  ++commits;
   Lease lease(*this);
   try {
     if (one_statement) {
@@ -235,9 +261,10 @@ absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
   }
 }
 
-absl::Status SociStore::Impl::Write(Op op, const std::string& what, bool one_statement) {
+absl::Status SociStore::Impl::Write(Op op, const std::string& what, bool one_statement,
+                                    const Piped* piped) {
   if (!group_commit) return WriteAlone(op, what, one_statement);
-  Pending pending{&op, &what, one_statement, absl::OkStatus(), false};
+  Pending pending{&op, &what, one_statement, piped, absl::OkStatus(), false};
   {
     absl::MutexLock lock(&mu);
     if (stopping) return absl::UnavailableError("store is closing");
@@ -280,8 +307,14 @@ void SociStore::Impl::WriterLoop() {
       p->done = true;
       continue;
     }
+    writes += static_cast<int64_t>(batch.size());
+    ++commits;
     bool failed = false;
-    {
+    const bool piped = std::all_of(batch.begin(), batch.end(),
+                                   [](const Pending* p) { return p->piped != nullptr; });
+    if (piped) {
+      failed = !WritePiped(batch);
+    } else {
       Lease lease(*this);
       try {
         LocalTransaction tx(lease.sql(), dialect);
@@ -293,6 +326,7 @@ void SociStore::Impl::WriterLoop() {
       }
     }
     if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
+      writes -= static_cast<int64_t>(batch.size());  // counted again, alone
       for (Pending* p : batch) {
         p->result = WriteAlone(*p->op, *p->what, p->one_statement);
       }
@@ -302,7 +336,45 @@ void SociStore::Impl::WriterLoop() {
   }
 }
 
+bool SociStore::Impl::WritePiped(const std::vector<Pending*>& batch) {
+  Lease lease(*this);
+  try {
+    internal::StoreStatements& statements = lease.statements();
+    internal::PgPipeline pipe(lease.sql());
+    for (Pending* p : batch) p->piped->send(statements, pipe);
+    pipe.Sync();
+    bool committed = true;
+    for (Pending* p : batch) {
+      std::string error;
+      std::optional<absl::Status> result = p->piped->read(statements, pipe, &error);
+      if (result) {
+        p->result = *std::move(result);
+      } else {
+        committed = false;
+      }
+    }
+    pipe.Finish();
+    if (committed) {
+      ++pipelined_commits;
+    } else {
+      lease.ForgetStatements();  // the failed statement may have been a Prepare
+    }
+    return committed;
+  } catch (const std::exception& e) {
+    (void)lease.Failed("group commit", e);
+    return false;
+  }
+}
+
 SociStore::SociStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SociStoreCounts SociStore::Counts() const {
+  SociStoreCounts c;
+  c.writes = impl_->writes;
+  c.commits = impl_->commits;
+  c.pipelined_commits = impl_->pipelined_commits;
+  return c;
+}
 SociStore::~SociStore() = default;
 
 absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
@@ -319,11 +391,12 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     }
     soci::session sql(impl->pool);
     if (absl::Status s = internal::DialectOf(sql, &impl->dialect); !s.ok()) return s;
-    // SQLite has one writer at a time anyway; a server takes several batches at once.
+    // SQLite has one writer at a time; a PostgreSQL batch is one round trip (a
+    // pipeline), so one writer makes the largest batches; MySQL's run a round trip per
+    // write, and a second writer overlaps one batch's statements with another's commit.
     impl->StartWriters(options.writers > 0 ? options.writers
-                       : impl->dialect == internal::Dialect::kSqlite
-                           ? 1
-                           : std::min(2, size));
+                       : impl->dialect == internal::Dialect::kMysql ? std::min(2, size)
+                                                                     : 1);
     if (options.create_schema) {
       if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
           !s.ok()) {
@@ -338,15 +411,26 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
 
 absl::Status SociStore::Create(const TransGlobal& g,
                                const std::vector<TransBranch>& branches) {
+  const bool one_statement =
+      internal::StoreStatements::IsOneStatement(impl_->dialect, branches.size());
+  auto exists = [&] { return absl::AlreadyExistsError("transaction " + g.gid + " exists"); };
+  const Impl::Piped piped{
+      [&](internal::StoreStatements& s, internal::PgPipeline& pipe) {
+        s.SendCreate(pipe, g, branches);
+      },
+      [&](internal::StoreStatements& s, internal::PgPipeline& pipe,
+          std::string* error) -> std::optional<absl::Status> {
+        std::optional<bool> written = s.ReadCreate(pipe, branches.size(), error);
+        if (!written) return std::nullopt;
+        return *written ? absl::OkStatus() : exists();
+      }};
   absl::Status written = impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
-        if (!lease.statements().Create(g, branches)) {
-          return absl::AlreadyExistsError("transaction " + g.gid + " exists");
-        }
+        if (!lease.statements().Create(g, branches)) return exists();
         return absl::OkStatus();
       },
-      absl::StrCat("storing transaction ", g.gid),
-      internal::StoreStatements::IsOneStatement(impl_->dialect, branches.size()));
+      absl::StrCat("storing transaction ", g.gid), one_statement,
+      one_statement && impl_->dialect == internal::Dialect::kPostgres ? &piped : nullptr);
   if (absl::IsUnavailable(written)) {
     // Two creators of one gid at once: the loser hits the unique key.
     absl::StatusOr<TransGlobal> existing = FindGlobal(g.gid);
@@ -432,18 +516,33 @@ absl::Status SociStore::Update(std::string_view gid_view,
   const std::string gid(gid_view), expected_status(expected_status_view),
       expected_owner(expected_owner_view);
   const long long now_ms = ToMillis(now);
+  const bool one_statement =
+      internal::StoreStatements::IsOneStatement(impl_->dialect, branches.size());
+  auto lost = [&] {
+    return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
+                                           expected_status, " and owned by '",
+                                           expected_owner, "'"));
+  };
+  const Impl::Piped piped{
+      [&](internal::StoreStatements& s, internal::PgPipeline& pipe) {
+        s.SendUpdate(pipe, gid, expected_status, expected_owner, branches, u, now_ms);
+      },
+      [&](internal::StoreStatements& s, internal::PgPipeline& pipe,
+          std::string* error) -> std::optional<absl::Status> {
+        std::optional<bool> matched = s.ReadUpdate(pipe, error);
+        if (!matched) return std::nullopt;
+        return *matched ? absl::OkStatus() : lost();
+      }};
   return impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
         if (!lease.statements().Update(gid, expected_status, expected_owner, branches,
                                        u, now_ms)) {
-          return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
-                                                 expected_status, " and owned by '",
-                                                 expected_owner, "'"));
+          return lost();
         }
         return absl::OkStatus();
       },
-      absl::StrCat("updating transaction ", gid),
-      internal::StoreStatements::IsOneStatement(impl_->dialect, branches.size()));
+      absl::StrCat("updating transaction ", gid), one_statement,
+      one_statement && impl_->dialect == internal::Dialect::kPostgres ? &piped : nullptr);
 }
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,

@@ -1,5 +1,8 @@
 #include "soci/store_statements.h"
 
+#include <atomic>
+#include <type_traits>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "internal/options_json.h"
@@ -25,6 +28,21 @@ struct Nullable {
     if (v) value = convert(*v);
   }
 };
+
+// The values of a pipelined statement (PgPipeline), in the order its query names
+// them; nullopt is NULL.
+using Params = std::vector<std::optional<std::string>>;
+
+template <typename T>
+void AddNullable(const Nullable<T>& v, Params* out) {
+  if (v.ind != soci::i_ok) {
+    out->push_back(std::nullopt);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    out->push_back(v.value);
+  } else {
+    out->push_back(std::to_string(v.value));
+  }
+}
 
 // Prepares `query` on `st` once its use() elements are exchanged.
 void Prepare(soci::statement& st, const std::string& query) {
@@ -62,6 +80,20 @@ struct GlobalValues {
     st.exchange(soci::use(next));
     st.exchange(soci::use(owner));
     st.exchange(soci::use(retry_count));
+  }
+  // The same values as Bind, as text.
+  void AppendTo(Params* out) const {
+    for (const std::string* v : {&gid, &trans_type, &status, &query_prepared, &protocol}) {
+      out->push_back(*v);
+    }
+    out->push_back(std::to_string(create));
+    out->push_back(std::to_string(update));
+    out->push_back(options);
+    out->push_back(custom_data);
+    out->push_back(std::to_string(interval));
+    out->push_back(std::to_string(next));
+    out->push_back(owner);
+    out->push_back(std::to_string(retry_count));
   }
   void Set(const TransGlobal& g) {
     gid = g.gid;
@@ -101,6 +133,13 @@ struct BranchValues {
     st.exchange(soci::use(create[i]));
     if (twice) st.exchange(soci::use(create[i]));
   }
+  // Row i as Bind(st, i, /*twice=*/false) binds it, as text.
+  void AppendTo(size_t i, Params* out) const {
+    for (const std::string* v : {&url[i], &bin[i], &branch_id[i], &op[i], &status[i]}) {
+      out->push_back(*v);
+    }
+    out->push_back(std::to_string(create[i]));
+  }
   // PostgreSQL's bytea takes the payload's bytes as hex text.
   void Set(size_t i, const TransBranch& b, bool hex) {
     url[i] = b.url;
@@ -120,10 +159,12 @@ struct StoreStatements::GlobalInsert {
 
   GlobalInsert(soci::session& sql, Dialect dialect) : st(sql) {
     values.Bind(st);
-    Prepare(st, absl::StrCat("INSERT INTO trans_global (", GlobalValues::kColumns,
-                             ") VALUES (", GlobalValues::kValues, ")",
-                             dialect == Dialect::kMysql ? ""
-                                                        : " ON CONFLICT (gid) DO NOTHING"));
+    Prepare(st, Query(dialect));
+  }
+  static std::string Query(Dialect dialect) {
+    return absl::StrCat("INSERT INTO trans_global (", GlobalValues::kColumns, ") VALUES (",
+                        GlobalValues::kValues, ")",
+                        dialect == Dialect::kMysql ? "" : " ON CONFLICT (gid) DO NOTHING");
   }
 };
 
@@ -137,6 +178,11 @@ struct StoreStatements::PgCreate {
 
   PgCreate(soci::session& sql, size_t n) : rows(n), st(sql) {
     global.Bind(st);
+    for (size_t i = 0; i < n; ++i) rows.Bind(st, i, /*twice=*/false);
+    Prepare(st, Query(n));
+  }
+  // Names the values of GlobalValues, then of each row as BranchValues binds it.
+  static std::string Query(size_t n) {
     std::string query = absl::StrCat(
         "WITH g AS (INSERT INTO trans_global (", GlobalValues::kColumns, ") VALUES (",
         GlobalValues::kValues,
@@ -148,10 +194,9 @@ struct StoreStatements::PgCreate {
       const std::string k = std::to_string(i);
       absl::StrAppend(&query, i == 0 ? "" : ", ", "(:u", k, ", :b", k, ", :i", k, ", :o",
                       k, ", :s", k, ", CAST(:c", k, " AS BIGINT))");
-      rows.Bind(st, i, /*twice=*/false);
     }
     absl::StrAppend(&query, ") AS v(u, b, i, o, s, c)");
-    Prepare(st, query);
+    return query;
   }
 };
 
@@ -192,6 +237,22 @@ struct CasValues {
     st.exchange(soci::use(expected_status));
     st.exchange(soci::use(expected_owner));
   }
+  // The same values as Bind, as text.
+  void AppendTo(Params* out) const {
+    out->push_back(std::to_string(now));
+    AddNullable(status, out);
+    AddNullable(owner, out);
+    AddNullable(next_cron_time, out);
+    AddNullable(next_cron_interval, out);
+    AddNullable(rollback_reason, out);
+    AddNullable(finish_time, out);
+    AddNullable(rollback_time, out);
+    AddNullable(result, out);
+    AddNullable(retry_count, out);
+    out->push_back(gid);
+    out->push_back(expected_status);
+    out->push_back(expected_owner);
+  }
   void Set(const std::string& gid_, const std::string& expected_status_,
            const std::string& expected_owner_, const GlobalUpdate& u, long long now_ms) {
     auto same = [](const std::string& v) { return v; };
@@ -220,8 +281,11 @@ struct StoreStatements::GlobalCas {
 
   explicit GlobalCas(soci::session& sql) : st(sql) {
     values.Bind(st);
-    Prepare(st, absl::StrCat("UPDATE trans_global SET ", CasValues::kSet, " WHERE ",
-                             CasValues::kWhere));
+    Prepare(st, Query());
+  }
+  static std::string Query() {
+    return absl::StrCat("UPDATE trans_global SET ", CasValues::kSet, " WHERE ",
+                        CasValues::kWhere);
   }
 };
 
@@ -256,6 +320,18 @@ struct StoreStatements::PgUpdate {
     global.Bind(st);
     st.exchange(soci::use(now));
     st.exchange(soci::use(now));
+    for (size_t i = 0; i < n; ++i) {
+      st.exchange(soci::use(results.branch_id[i]));
+      st.exchange(soci::use(results.op[i]));
+      st.exchange(soci::use(results.status[i]));
+    }
+    st.exchange(soci::use(global.gid));
+    st.exchange(soci::into(matched));
+    Prepare(st, Query(n));
+  }
+  // Names the values of CasValues, the time twice, each result (branch_id, op,
+  // status), then the gid again.
+  static std::string Query(size_t n) {
     std::string query = absl::StrCat(
         "WITH g AS (UPDATE trans_global SET ", CasValues::kSet, " WHERE ",
         CasValues::kWhere,
@@ -264,17 +340,12 @@ struct StoreStatements::PgUpdate {
     for (size_t i = 0; i < n; ++i) {
       const std::string k = std::to_string(i);
       absl::StrAppend(&query, i == 0 ? "" : ", ", "(:i", k, ", :o", k, ", :s", k, ")");
-      st.exchange(soci::use(results.branch_id[i]));
-      st.exchange(soci::use(results.op[i]));
-      st.exchange(soci::use(results.status[i]));
     }
-    st.exchange(soci::use(global.gid));
     absl::StrAppend(&query,
                     ") AS v(i, o, s) WHERE t.gid = :gid2 AND t.branch_id = v.i AND "
                     "t.op = v.o AND t.status = 'prepared' AND EXISTS (SELECT 1 FROM g) "
                     "RETURNING t.id) SELECT COUNT(*) FROM g");
-    st.exchange(soci::into(matched));
-    Prepare(st, query);
+    return query;
   }
 };
 
@@ -428,6 +499,80 @@ void StoreStatements::UpdateBranches(const std::string& gid,
     s->results.Set(branches, first, n);
     s->st.execute(true);
   }
+}
+
+const std::string& StoreStatements::Piped(PgPipeline& pipe, int kind, size_t rows,
+                                          absl::FunctionRef<std::string()> query) {
+  static std::atomic<long> objects{0};
+  std::string& name = piped_[kind][rows];
+  if (name.empty()) {
+    const std::string candidate = absl::StrCat("dtx_", kind == 0 ? "create_" : "update_",
+                                               rows, "_", objects.fetch_add(1));
+    pipe.Prepare(candidate, query());
+    name = candidate;
+  }
+  return name;
+}
+
+void StoreStatements::SendCreate(PgPipeline& pipe, const TransGlobal& g,
+                                 const std::vector<TransBranch>& branches) {
+  const size_t n = branches.size();
+  const std::string& name = Piped(pipe, 0, n, [&] {
+    return n == 0 ? GlobalInsert::Query(Dialect::kPostgres) : PgCreate::Query(n);
+  });
+  GlobalValues global;
+  global.Set(g);
+  Params params;
+  global.AppendTo(&params);
+  BranchValues rows(n);
+  for (size_t i = 0; i < n; ++i) {
+    rows.Set(i, branches[i], /*hex=*/true);
+    rows.AppendTo(i, &params);
+  }
+  pipe.Send(name, params);
+}
+
+std::optional<bool> StoreStatements::ReadCreate(PgPipeline& pipe, size_t rows,
+                                                std::string* error) {
+  const std::optional<long long> affected = pipe.Next(error);
+  if (!affected) return std::nullopt;
+  // The global row alone, or with all its branch rows; none when the gid exists.
+  return *affected == static_cast<long long>(rows == 0 ? 1 : rows);
+}
+
+void StoreStatements::SendUpdate(PgPipeline& pipe, const std::string& gid,
+                                 const std::string& expected_status,
+                                 const std::string& expected_owner,
+                                 const std::vector<BranchUpdate>& branches,
+                                 const GlobalUpdate& u, long long now_ms) {
+  const size_t n = branches.size();
+  const std::string& name = Piped(pipe, 1, n, [&] {
+    return n == 0 ? GlobalCas::Query() : PgUpdate::Query(n);
+  });
+  CasValues global;
+  global.Set(gid, expected_status, expected_owner, u, now_ms);
+  Params params;
+  global.AppendTo(&params);
+  if (n > 0) {
+    params.push_back(std::to_string(now_ms));
+    params.push_back(std::to_string(now_ms));
+    ResultValues results(n);
+    results.Set(branches, 0, n);
+    for (size_t i = 0; i < n; ++i) {
+      params.push_back(results.branch_id[i]);
+      params.push_back(results.op[i]);
+      params.push_back(results.status[i]);
+    }
+    params.push_back(gid);
+  }
+  pipe.Send(name, params);
+}
+
+std::optional<bool> StoreStatements::ReadUpdate(PgPipeline& pipe, std::string* error) {
+  // Rows affected by the compare-and-set alone, or how many global rows it matched.
+  const std::optional<long long> matched = pipe.Next(error);
+  if (!matched) return std::nullopt;
+  return *matched == 1;
 }
 
 }  // namespace dtx::internal

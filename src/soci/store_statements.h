@@ -11,11 +11,14 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "dtx/store.h"
 #include "dtx/transaction.h"
+#include "absl/functional/function_ref.h"
+#include "soci/pg_pipeline.h"
 #include "soci/sql.h"
 
 namespace dtx::internal {
@@ -46,6 +49,19 @@ class StoreStatements {
               const std::string& expected_owner, const std::vector<BranchUpdate>& branches,
               const GlobalUpdate& u, long long now_ms);
 
+  // PostgreSQL, writes that IsOneStatement: Create and Update as one statement each,
+  // queued on `pipe` (see PgPipeline); the matching Read takes its answer, in the order
+  // sent. A Read answers what Create / Update would have, or nullopt when the statement
+  // failed or was skipped (*error says why; nothing of its group was committed).
+  void SendCreate(PgPipeline& pipe, const TransGlobal& g,
+                  const std::vector<TransBranch>& branches);
+  std::optional<bool> ReadCreate(PgPipeline& pipe, size_t rows, std::string* error);
+  void SendUpdate(PgPipeline& pipe, const std::string& gid,
+                  const std::string& expected_status, const std::string& expected_owner,
+                  const std::vector<BranchUpdate>& branches, const GlobalUpdate& u,
+                  long long now_ms);
+  std::optional<bool> ReadUpdate(PgPipeline& pipe, std::string* error);
+
   static constexpr size_t kRowsPerInsert = 16;
 
   // Whether Create or Update with `rows` branch rows is a single statement in
@@ -71,8 +87,16 @@ class StoreStatements {
   void UpdateBranches(const std::string& gid, const std::vector<BranchUpdate>& branches,
                       size_t from, long long now_ms);
 
+  // The name of the pipelined statement `kind` (0 create, 1 update) for `rows` rows,
+  // prepared on `pipe` on first use with the query `query` makes.
+  const std::string& Piped(PgPipeline& pipe, int kind, size_t rows,
+                           absl::FunctionRef<std::string()> query);
+
   soci::session& sql_;
   const Dialect dialect_;
+  // Names of the statements prepared for pipelines on this connection ("" until then);
+  // unique to this object, as a connection outlives the objects made for it.
+  std::array<std::array<std::string, kRowsPerInsert + 1>, 2> piped_;
   std::unique_ptr<GlobalInsert> insert_global_;
   std::unique_ptr<GlobalCas> update_global_;
   // [n]: the statement for n rows, prepared on first use.

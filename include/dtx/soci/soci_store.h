@@ -29,9 +29,19 @@ struct SociStoreOptions {
   int max_batch = 256;
   // Writer threads, each committing its own batches (each holds a pooled connection
   // while it writes). Fewer writers make larger batches: fewer round trips for BEGIN
-  // and COMMIT and fewer log flushes. Default: 0, meaning 1 on SQLite and
-  // min(2, pool_size) on a server (measured best in bench/README.md).
+  // and COMMIT and fewer log flushes. On PostgreSQL a batch of one-statement writes
+  // (up to 16 branch rows each) is one round trip: its statements go out together in
+  // libpq's pipeline mode and commit as one transaction. Default: 0, meaning 1 on
+  // SQLite and PostgreSQL and min(2, pool_size) on MySQL (measured best in
+  // bench/README.md).
   int writers = 0;
+};
+
+// What the writes of a SociStore cost the database so far; for benches and monitoring.
+struct SociStoreCounts {
+  int64_t writes = 0;            // Create and Update calls that reached the database
+  int64_t commits = 0;  // database transactions begun for them (group commit: fewer)
+  int64_t pipelined_commits = 0;  // of which sent as one PostgreSQL pipeline
 };
 
 // Thread-safe. See Store for the meaning of each result.
@@ -60,6 +70,8 @@ class SociStore : public Store {
   absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(absl::Time created_before,
                                                           int limit) override;
   absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) override;
+
+  SociStoreCounts Counts() const;
 
  private:
   class Impl;
