@@ -391,12 +391,11 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     }
     soci::session sql(impl->pool);
     if (absl::Status s = internal::DialectOf(sql, &impl->dialect); !s.ok()) return s;
-    // SQLite has one writer at a time; a PostgreSQL batch is one round trip (a
-    // pipeline), so one writer makes the largest batches; MySQL's run a round trip per
-    // write, and a second writer overlaps one batch's statements with another's commit.
+    // SQLite has one writer at a time; on a server a second writer sends its batch
+    // while the first one's commit waits for the log flush.
     impl->StartWriters(options.writers > 0 ? options.writers
-                       : impl->dialect == internal::Dialect::kMysql ? std::min(2, size)
-                                                                     : 1);
+                       : impl->dialect == internal::Dialect::kSqlite ? 1
+                                                                      : std::min(2, size));
     if (options.create_schema) {
       if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
           !s.ok()) {

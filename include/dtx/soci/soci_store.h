@@ -32,8 +32,7 @@ struct SociStoreOptions {
   // and COMMIT and fewer log flushes. On PostgreSQL a batch of one-statement writes
   // (up to 16 branch rows each) is one round trip: its statements go out together in
   // libpq's pipeline mode and commit as one transaction. Default: 0, meaning 1 on
-  // SQLite and PostgreSQL and min(2, pool_size) on MySQL (measured best in
-  // bench/README.md).
+  // SQLite and min(2, pool_size) on a server (measured best in bench/README.md).
   int writers = 0;
 };
 
