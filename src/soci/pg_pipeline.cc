@@ -40,7 +40,11 @@ void PgPipeline::Leave() {
     PQclear(r);
     if (sync) break;
   }
-  PQexitPipelineMode(conn);
+  if (PQexitPipelineMode(conn) != 1) {
+    // Results that could not be read keep the connection in pipeline mode, where
+    // SOCI's calls fail: start it afresh (its prepared statements go with it).
+    PQreset(conn);
+  }
   in_pipeline_ = false;
 }
 

@@ -4,6 +4,8 @@
 // Why: SOCI prepares a statement on the PostgreSQL server, executes it, and deallocates
 // it when the statement object goes: three round trips. Kept, each execution is one
 // round trip and skips the parse and plan; on SQLite it skips sqlite3_prepare.
+// On PostgreSQL the same statements can also be queued on a PgPipeline, so that a
+// group commit's writes travel together (SendCreate / SendUpdate).
 #ifndef DTX_SOCI_STORE_STATEMENTS_H_
 #define DTX_SOCI_STORE_STATEMENTS_H_
 
