@@ -457,6 +457,7 @@ int main(int argc, char** argv) {
       "per successful saga: 2 writes (create; the final status with both answers), "
       "statements: 2 on PostgreSQL (one per write), 4 on SQLite and MariaDB (INSERT "
       "global, INSERT of all branch rows; UPDATE global, UPDATE of both branches); "
-      "concurrent writes share transactions (group commit)\n");
+      "concurrent writes share transactions (group commit), on PostgreSQL a group is "
+      "one round trip (a pipeline)\n");
   return 0;
 }
