@@ -253,11 +253,11 @@ class CpuMeter {
   std::string PerSaga(double sagas) const {
     if (sagas <= 0) return "";
     auto us = [&](double seconds) { return static_cast<long>(seconds * 1e6 / sagas); };
-    std::string out = "CPU per saga: this process " +
-                      std::to_string(us(CpuSeconds() - self_)) + " us";
+    std::string out =
+        "CPU per saga: this process " + std::to_string(us(CpuSeconds() - self_)) + " us";
     if (dtxd_ > 0) {
-      out += ", dtxd " + std::to_string(us(dtx::bench::ProcessCpuSeconds(dtxd_) - dtxd_cpu_)) +
-             " us";
+      out += ", dtxd " +
+             std::to_string(us(dtx::bench::ProcessCpuSeconds(dtxd_) - dtxd_cpu_)) + " us";
     }
     if (!db_process_.empty()) {
       out += ", " + db_process_ + " " +
@@ -369,7 +369,8 @@ int main(int argc, char** argv) {
   };
   std::vector<StoreUnderTest> stores = {
       {"sqlite", "SQLite (WAL, FULL)", "sqlite://" + flags.dir + "/dtx.db"}};
-  if (!flags.postgres.empty()) stores.push_back({"postgresql", "PostgreSQL", flags.postgres});
+  if (!flags.postgres.empty())
+    stores.push_back({"postgresql", "PostgreSQL", flags.postgres});
   if (!flags.mysql.empty()) stores.push_back({"mysql", "MariaDB", flags.mysql});
 
   std::printf("%-20s %-26s %7s %12s %9s %7s %6s\n", "store", "branches", "clients",
@@ -442,8 +443,7 @@ int main(int argc, char** argv) {
         MeasureRow(
             &row, dtxd.pid(), DatabaseProcess(part),
             [&](long* errors) {
-              return RunSagas(submitter, "http",
-                              http_base + (barrier ? "/take-a" : "/a"),
+              return RunSagas(submitter, "http", http_base + (barrier ? "/take-a" : "/a"),
                               http_base + (barrier ? "/take-b" : "/b"), clients,
                               flags.seconds, errors);
             },

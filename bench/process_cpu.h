@@ -55,7 +55,8 @@ inline std::map<pid_t, double> NamedProcessesCpu(const std::string& name) {
     std::fclose(f);
     if (!got) continue;
     comm[std::strcspn(comm, "\n")] = '\0';
-    if (name == comm) out[static_cast<pid_t>(pid)] = ProcessCpuSeconds(static_cast<pid_t>(pid));
+    if (name == comm)
+      out[static_cast<pid_t>(pid)] = ProcessCpuSeconds(static_cast<pid_t>(pid));
   }
   closedir(proc);
   return out;

@@ -70,13 +70,14 @@ TEST_CASE("barrier: a business error rolls its barrier rows back") {
   CHECK(Balance() == 90);
 }
 
-TEST_CASE("barrier: a barrier insert that fails is an error, and its session stays usable") {
+TEST_CASE(
+    "barrier: a barrier insert that fails is an error, and its session stays usable") {
   if (testing::ConformanceBackend() == "memory") return;  // no SQL
   FreshTables();
   auto sql = testing::OpenSession();
   std::atomic<int> runs{0};
-  BranchInfo info{.trans_type = "saga", .gid = "b-missing", .branch_id = "01",
-                  .op = "compensate"};
+  BranchInfo info{
+      .trans_type = "saga", .gid = "b-missing", .branch_id = "01", .op = "compensate"};
   const absl::Status missing =
       Barrier(info, {.table = "no_such_barrier_table"}).Call(*sql, [&](soci::session&) {
         ++runs;
@@ -86,26 +87,18 @@ TEST_CASE("barrier: a barrier insert that fails is an error, and its session sta
   CHECK(absl::IsUnavailable(missing));
   CHECK(runs == 0);
   // The same session: no transaction left open, no statement left unread.
-  info.gid = "b-after";
-  CHECK(Barrier(info, kTable)
-            .Call(*sql,
-                  [&](soci::session& tx) {
-                    ++runs;
-                    tx << "UPDATE conformance_account SET balance = balance + 5 WHERE id = 1";
-                    return absl::OkStatus();
-                  })
-            .ok());
+  auto credit = [&](const std::string& gid, const std::string& op) {
+    info.gid = gid;
+    info.op = op;
+    return Barrier(info, kTable).Call(*sql, [&](soci::session& tx) {
+      ++runs;
+      tx << "UPDATE conformance_account SET balance = balance + 5 WHERE id = 1";
+      return absl::OkStatus();
+    });
+  };
+  CHECK(credit("b-after", "compensate").ok());
   CHECK(runs == 0);  // a compensation with no action before it: null compensation
-  info.op = "action";
-  info.gid = "b-after-2";
-  CHECK(Barrier(info, kTable)
-            .Call(*sql,
-                  [&](soci::session& tx) {
-                    ++runs;
-                    tx << "UPDATE conformance_account SET balance = balance + 5 WHERE id = 1";
-                    return absl::OkStatus();
-                  })
-            .ok());
+  CHECK(credit("b-after-2", "action").ok());
   CHECK(runs == 1);
   CHECK(Balance() == 105);
 }

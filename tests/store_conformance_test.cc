@@ -250,7 +250,8 @@ TEST_CASE("a lost compare-and-set moves no branch, also inside a commit group") 
     std::vector<TransBranch> branches = *store->FindBranches(gid);
     REQUIRE(branches.size() == 2);
     CHECK(store->FindGlobal(gid)->status == (odd ? "submitted" : "succeed"));
-    for (const TransBranch& b : branches) CHECK(b.status == (odd ? "prepared" : "succeed"));
+    for (const TransBranch& b : branches)
+      CHECK(b.status == (odd ? "prepared" : "succeed"));
   }
 }
 

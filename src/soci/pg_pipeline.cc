@@ -106,7 +106,8 @@ std::optional<long long> PgPipeline::Next(std::string* error) {
         out = PQntuples(r) > 0 && PQnfields(r) > 0 ? std::atoll(PQgetvalue(r, 0, 0)) : 0;
         break;
       case PGRES_PIPELINE_ABORTED:
-        if (failure.empty()) failure = "skipped after an earlier statement of its group failed";
+        if (failure.empty())
+          failure = "skipped after an earlier statement of its group failed";
         break;
       default:
         failure = PQresultErrorMessage(r);
@@ -145,17 +146,18 @@ std::string NumberedParameters(const std::string& query) {
   int n = 0;
   for (size_t i = 0; i < query.size(); ++i) {
     const char c = query[i];
-    const bool starts_name = c == ':' && i + 1 < query.size() &&
-                             (std::isalpha(static_cast<unsigned char>(query[i + 1])) ||
-                              query[i + 1] == '_') &&
-                             (i == 0 || query[i - 1] != ':');
+    const bool starts_name =
+        c == ':' && i + 1 < query.size() &&
+        (std::isalpha(static_cast<unsigned char>(query[i + 1])) || query[i + 1] == '_') &&
+        (i == 0 || query[i - 1] != ':');
     if (!starts_name) {
       out.push_back(c);
       continue;
     }
     absl::StrAppend(&out, "$", ++n);
-    while (i + 1 < query.size() &&
-           (std::isalnum(static_cast<unsigned char>(query[i + 1])) || query[i + 1] == '_')) {
+    while (
+        i + 1 < query.size() &&
+        (std::isalnum(static_cast<unsigned char>(query[i + 1])) || query[i + 1] == '_')) {
       ++i;
     }
   }

@@ -38,7 +38,8 @@ class PgPipeline {
 
   // Queues an execution of the prepared statement `name`; a parameter without a value
   // is NULL. Enters pipeline mode on the first call.
-  void Send(const std::string& name, const std::vector<std::optional<std::string>>& params);
+  void Send(const std::string& name,
+            const std::vector<std::optional<std::string>>& params);
 
   // Ends the group: the server runs and commits it.
   void Sync();

@@ -393,9 +393,9 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     if (absl::Status s = internal::DialectOf(sql, &impl->dialect); !s.ok()) return s;
     // SQLite has one writer at a time; on a server a second writer sends its batch
     // while the first one's commit waits for the log flush.
-    impl->StartWriters(options.writers > 0 ? options.writers
+    impl->StartWriters(options.writers > 0                           ? options.writers
                        : impl->dialect == internal::Dialect::kSqlite ? 1
-                                                                      : std::min(2, size));
+                                                                     : std::min(2, size));
     if (options.create_schema) {
       if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
           !s.ok()) {
@@ -412,24 +412,30 @@ absl::Status SociStore::Create(const TransGlobal& g,
                                const std::vector<TransBranch>& branches) {
   const bool one_statement =
       internal::StoreStatements::IsOneStatement(impl_->dialect, branches.size());
-  auto exists = [&] { return absl::AlreadyExistsError("transaction " + g.gid + " exists"); };
-  const Impl::Piped piped{
-      [&](internal::StoreStatements& s, internal::PgPipeline& pipe) {
-        s.SendCreate(pipe, g, branches);
-      },
-      [&](internal::StoreStatements& s, internal::PgPipeline& pipe,
-          std::string* error) -> std::optional<absl::Status> {
-        std::optional<bool> written = s.ReadCreate(pipe, branches.size(), error);
-        if (!written) return std::nullopt;
-        return *written ? absl::OkStatus() : exists();
-      }};
+  auto exists = [&] {
+    return absl::AlreadyExistsError("transaction " + g.gid + " exists");
+  };
+  // Built only where a pipeline may carry it (two std::function each).
+  std::optional<Impl::Piped> piped;
+  if (one_statement && impl_->dialect == internal::Dialect::kPostgres) {
+    piped = Impl::Piped{[&](internal::StoreStatements& s, internal::PgPipeline& pipe) {
+                          s.SendCreate(pipe, g, branches);
+                        },
+                        [&](internal::StoreStatements& s, internal::PgPipeline& pipe,
+                            std::string* error) -> std::optional<absl::Status> {
+                          std::optional<bool> written =
+                              s.ReadCreate(pipe, branches.size(), error);
+                          if (!written) return std::nullopt;
+                          return *written ? absl::OkStatus() : exists();
+                        }};
+  }
   absl::Status written = impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
         if (!lease.statements().Create(g, branches)) return exists();
         return absl::OkStatus();
       },
       absl::StrCat("storing transaction ", g.gid), one_statement,
-      one_statement && impl_->dialect == internal::Dialect::kPostgres ? &piped : nullptr);
+      piped ? &*piped : nullptr);
   if (absl::IsUnavailable(written)) {
     // Two creators of one gid at once: the loser hits the unique key.
     absl::StatusOr<TransGlobal> existing = FindGlobal(g.gid);
@@ -522,26 +528,30 @@ absl::Status SociStore::Update(std::string_view gid_view,
                                            expected_status, " and owned by '",
                                            expected_owner, "'"));
   };
-  const Impl::Piped piped{
-      [&](internal::StoreStatements& s, internal::PgPipeline& pipe) {
-        s.SendUpdate(pipe, gid, expected_status, expected_owner, branches, u, now_ms);
-      },
-      [&](internal::StoreStatements& s, internal::PgPipeline& pipe,
-          std::string* error) -> std::optional<absl::Status> {
-        std::optional<bool> matched = s.ReadUpdate(pipe, error);
-        if (!matched) return std::nullopt;
-        return *matched ? absl::OkStatus() : lost();
-      }};
+  // Built only where a pipeline may carry it (two std::function each).
+  std::optional<Impl::Piped> piped;
+  if (one_statement && impl_->dialect == internal::Dialect::kPostgres) {
+    piped = Impl::Piped{[&](internal::StoreStatements& s, internal::PgPipeline& pipe) {
+                          s.SendUpdate(pipe, gid, expected_status, expected_owner,
+                                       branches, u, now_ms);
+                        },
+                        [&](internal::StoreStatements& s, internal::PgPipeline& pipe,
+                            std::string* error) -> std::optional<absl::Status> {
+                          std::optional<bool> matched = s.ReadUpdate(pipe, error);
+                          if (!matched) return std::nullopt;
+                          return *matched ? absl::OkStatus() : lost();
+                        }};
+  }
   return impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
-        if (!lease.statements().Update(gid, expected_status, expected_owner, branches,
-                                       u, now_ms)) {
+        if (!lease.statements().Update(gid, expected_status, expected_owner, branches, u,
+                                       now_ms)) {
           return lost();
         }
         return absl::OkStatus();
       },
       absl::StrCat("updating transaction ", gid), one_statement,
-      one_statement && impl_->dialect == internal::Dialect::kPostgres ? &piped : nullptr);
+      piped ? &*piped : nullptr);
 }
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,

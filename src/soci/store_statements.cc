@@ -83,7 +83,8 @@ struct GlobalValues {
   }
   // The same values as Bind, as text.
   void AppendTo(Params* out) const {
-    for (const std::string* v : {&gid, &trans_type, &status, &query_prepared, &protocol}) {
+    for (const std::string* v :
+         {&gid, &trans_type, &status, &query_prepared, &protocol}) {
       out->push_back(*v);
     }
     out->push_back(std::to_string(create));
@@ -162,9 +163,10 @@ struct StoreStatements::GlobalInsert {
     Prepare(st, Query(dialect));
   }
   static std::string Query(Dialect dialect) {
-    return absl::StrCat("INSERT INTO trans_global (", GlobalValues::kColumns, ") VALUES (",
-                        GlobalValues::kValues, ")",
-                        dialect == Dialect::kMysql ? "" : " ON CONFLICT (gid) DO NOTHING");
+    return absl::StrCat(
+        "INSERT INTO trans_global (", GlobalValues::kColumns, ") VALUES (",
+        GlobalValues::kValues, ")",
+        dialect == Dialect::kMysql ? "" : " ON CONFLICT (gid) DO NOTHING");
   }
 };
 
@@ -362,8 +364,8 @@ struct StoreStatements::BranchRows {
     for (size_t i = 0; i < n; ++i) {
       const std::string k = std::to_string(i);
       absl::StrAppend(&query, i == 0 ? "" : ", ", "(:g", k, ", :u", k, ", ",
-                      hex ? "decode(:b" + k + ", 'hex')" : ":b" + k, ", :i", k, ", :o",
-                      k, ", :s", k, ", :c", k, ", :t", k, ")");
+                      hex ? "decode(:b" + k + ", 'hex')" : ":b" + k, ", :i", k, ", :o", k,
+                      ", :s", k, ", :c", k, ", :t", k, ")");
       st.exchange(soci::use(gid));
       rows.Bind(st, i, /*twice=*/true);
     }
@@ -383,7 +385,8 @@ struct StoreStatements::BranchResults {
     std::string query = "UPDATE trans_branch_op SET status = CASE";
     for (size_t i = 0; i < n; ++i) {
       const std::string k = std::to_string(i);
-      absl::StrAppend(&query, " WHEN branch_id = :a", k, " AND op = :p", k, " THEN :s", k);
+      absl::StrAppend(&query, " WHEN branch_id = :a", k, " AND op = :p", k, " THEN :s",
+                      k);
       st.exchange(soci::use(results.branch_id[i]));
       st.exchange(soci::use(results.op[i]));
       st.exchange(soci::use(results.status[i]));
@@ -546,9 +549,8 @@ void StoreStatements::SendUpdate(PgPipeline& pipe, const std::string& gid,
                                  const std::vector<BranchUpdate>& branches,
                                  const GlobalUpdate& u, long long now_ms) {
   const size_t n = branches.size();
-  const std::string& name = Piped(pipe, 1, n, [&] {
-    return n == 0 ? GlobalCas::Query() : PgUpdate::Query(n);
-  });
+  const std::string& name =
+      Piped(pipe, 1, n, [&] { return n == 0 ? GlobalCas::Query() : PgUpdate::Query(n); });
   CasValues global;
   global.Set(gid, expected_status, expected_owner, u, now_ms);
   Params params;

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "dtx/store.h"
 #include "dtx/transaction.h"
-#include "absl/functional/function_ref.h"
 #include "soci/pg_pipeline.h"
 #include "soci/sql.h"
 
@@ -48,8 +48,9 @@ class StoreStatements {
   // row did not match (nothing was written). On PostgreSQL one statement (up to
   // kRowsPerInsert branches), on the others two.
   bool Update(const std::string& gid, const std::string& expected_status,
-              const std::string& expected_owner, const std::vector<BranchUpdate>& branches,
-              const GlobalUpdate& u, long long now_ms);
+              const std::string& expected_owner,
+              const std::vector<BranchUpdate>& branches, const GlobalUpdate& u,
+              long long now_ms);
 
   // PostgreSQL, writes that IsOneStatement: Create and Update as one statement each,
   // queued on `pipe` (see PgPipeline); the matching Read takes its answer, in the order

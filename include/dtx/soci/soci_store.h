@@ -38,7 +38,7 @@ struct SociStoreOptions {
 
 // What the writes of a SociStore cost the database so far; for benches and monitoring.
 struct SociStoreCounts {
-  int64_t writes = 0;            // Create and Update calls that reached the database
+  int64_t writes = 0;   // Create and Update calls that reached the database
   int64_t commits = 0;  // database transactions begun for them (group commit: fewer)
   int64_t pipelined_commits = 0;  // of which sent as one PostgreSQL pipeline
 };
