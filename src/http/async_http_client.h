@@ -11,24 +11,9 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "http/http_wire.h"
 
 namespace dtx::internal {
-
-struct HttpRequest {
-  std::string host;    // a name or an address; IPv6 without brackets
-  std::string port;    // decimal
-  std::string method;  // GET or POST
-  std::string target;  // /path?query
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string content_type;  // with a body
-  std::string body;          // POST only
-  absl::Duration timeout = absl::Seconds(3);
-};
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-};
 
 // Thread-safe. Idle keep-alive connections are reused per host:port (at most
 // `max_idle_per_origin` are kept); a request never waits for a connection: it opens

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dtx/result.h"
+#include "http/blocking_http_client.h"
 #include "http/client_pool.h"
 #include "internal/remote_answer.h"
 
@@ -13,10 +14,51 @@ namespace dtx {
 class HttpSubmitter::Impl {
  public:
   explicit Impl(HttpSubmitterOptions options)
-      : options(std::move(options)), clients(/*max_idle_per_origin=*/64) {}
+      : options(std::move(options)),
+        clients(/*max_idle_per_origin=*/64),
+        blocking(/*max_idle_per_origin=*/64) {}
   const HttpSubmitterOptions options;
-  internal::ClientPool clients;
+  internal::ClientPool clients;           // https (cpp-httplib)
+  internal::BlockingHttpClient blocking;  // http
+
+  // POSTs `body` to `path` on the server: its status and body.
+  absl::StatusOr<internal::HttpResponse> Post(const std::string& path,
+                                              const std::string& body);
 };
+
+absl::StatusOr<internal::HttpResponse> HttpSubmitter::Impl::Post(
+    const std::string& path, const std::string& body) {
+  internal::HttpRequest request;
+  if (options.server.rfind("http://", 0) == 0) {
+    if (!internal::SplitOrigin(options.server, &request.host, &request.port)) {
+      return absl::InvalidArgumentError("bad server address '" + options.server + "'");
+    }
+    request.method = "POST";
+    request.target = path;
+    request.content_type = "application/json";
+    request.body = body;
+    request.timeout = options.timeout;
+    absl::StatusOr<internal::HttpResponse> answer = blocking.Send(request);
+    if (!answer.ok()) {
+      return absl::Status(answer.status().code(),
+                          absl::StrCat(options.server, ": ", answer.status().message()));
+    }
+    return answer;
+  }
+  std::unique_ptr<httplib::Client> client = clients.Take(options.server);
+  const auto timeout =
+      std::chrono::microseconds(absl::ToInt64Microseconds(options.timeout));
+  client->set_connection_timeout(timeout);
+  client->set_read_timeout(timeout);
+  client->set_write_timeout(timeout);
+  httplib::Result result = client->Post(path, body, "application/json");
+  if (!result) {
+    return absl::UnavailableError(
+        absl::StrCat(options.server, ": ", httplib::to_string(result.error())));
+  }
+  clients.Give(options.server, std::move(client));
+  return internal::HttpResponse{result->status, result->body};
+}
 
 HttpSubmitter::HttpSubmitter(HttpSubmitterOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -26,18 +68,9 @@ HttpSubmitter::~HttpSubmitter() = default;
 absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
   absl::StatusOr<std::string> body = TransGlobalToJson(global);
   if (!body.ok()) return body.status();
-  std::unique_ptr<httplib::Client> client = impl_->clients.Take(impl_->options.server);
-  const auto timeout =
-      std::chrono::microseconds(absl::ToInt64Microseconds(impl_->options.timeout));
-  client->set_connection_timeout(timeout);
-  client->set_read_timeout(timeout);
-  client->set_write_timeout(timeout);
-  httplib::Result result = client->Post("/api/dtmsvr/submit", *body, "application/json");
-  if (!result) {
-    return absl::UnavailableError(
-        absl::StrCat(impl_->options.server, ": ", httplib::to_string(result.error())));
-  }
-  impl_->clients.Give(impl_->options.server, std::move(client));
+  absl::StatusOr<internal::HttpResponse> result =
+      impl_->Post("/api/dtmsvr/submit", *body);
+  if (!result.ok()) return result.status();
   std::string message = result->body;
   nlohmann::json doc = nlohmann::json::parse(result->body, nullptr, false);
   if (doc.is_object() && doc.contains("message") && doc["message"].is_string()) {

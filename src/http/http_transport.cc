@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "dtx/result.h"
 #include "http/async_http_client.h"
+#include "http/blocking_http_client.h"
 #include "http/client_pool.h"
 #include "internal/caller_runs.h"
 #include "internal/thread_pool.h"
@@ -91,26 +92,12 @@ absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request) {
   return StatusFromHttp(result->status, result->body);
 }
 
-// "http://host:port" -> host (brackets of an IPv6 address dropped) and port.
-bool SplitOrigin(const std::string& origin, std::string* host, std::string* port) {
-  std::string rest = origin.substr(origin.find("://") + 3);
-  if (rest.empty()) return false;
-  *port = "80";
-  if (rest[0] == '[') {
-    const size_t close = rest.find(']');
-    if (close == std::string::npos) return false;
-    *host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return false;
-      *port = rest.substr(close + 2);
-    }
-  } else {
-    const size_t colon = rest.find(':');
-    *host = rest.substr(0, colon);
-    if (colon != std::string::npos) *port = rest.substr(colon + 1);
-  }
-  return !host->empty() && !port->empty() &&
-         port->find_first_not_of("0123456789") == std::string::npos;
+// A branch's answer in the result vocabulary; a failed call says which URL.
+absl::Status Answer(const std::string& url,
+                    const absl::StatusOr<internal::HttpResponse>& answer) {
+  if (answer.ok()) return StatusFromHttp(answer->status, answer->body);
+  return absl::Status(answer.status().code(),
+                      absl::StrCat(url, ": ", answer.status().message()));
 }
 
 }  // namespace
@@ -119,10 +106,12 @@ class HttpTransport::Impl {
  public:
   explicit Impl(const HttpTransportOptions& options)
       : clients(std::max(1, options.threads)),
+        blocking(/*max_idle_per_origin=*/256),
         threads(std::max(1, options.threads)),
         async(/*max_idle_per_origin=*/256) {}
-  internal::ClientPool clients;   // blocking calls
-  internal::ThreadPool threads;   // blocking calls, and answers of asynchronous ones
+  internal::ClientPool clients;           // blocking https calls (cpp-httplib)
+  internal::BlockingHttpClient blocking;  // blocking http calls
+  internal::ThreadPool threads;     // blocking calls, and answers of asynchronous ones
   internal::AsyncHttpClient async;  // destroyed first: answers what is in flight
 };
 
@@ -135,7 +124,7 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
   internal::HttpRequest async;
   if (url.ok() && url->origin.rfind("http://", 0) == 0 &&
-      !SplitOrigin(url->origin, &async.host, &async.port)) {
+      !internal::SplitOrigin(url->origin, &async.host, &async.port)) {
     url = absl::InvalidArgumentError("bad host or port in '" + request.url + "'");
   }
   for (const auto& [name, value] : request.headers) {
@@ -149,16 +138,29 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
     std::move(done)(url.status());
     return;
   }
+  const bool https = url->origin.rfind("https://", 0) == 0;
+  if (!https) {
+    async.method = request.payload.empty() ? "GET" : "POST";
+    async.target = WithBranchQuery(url->target, request);
+    async.headers.assign(request.headers.begin(), request.headers.end());
+    async.content_type = "application/json";
+    async.body = request.payload;
+    async.timeout = request.timeout;
+  }
   // A thread that waits for this saga anyway makes the call itself, blocking; so does
   // a transport thread for https (cpp-httplib's client).
-  const bool https = url->origin.rfind("https://", 0) == 0;
   if (https || internal::CallerRuns::Available()) {
-    internal::CallerRuns::Work call = [this, request, done = std::move(done)]() mutable {
+    internal::CallerRuns::Work call = [this, https, request, async,
+                                       done = std::move(done)]() mutable {
       absl::Status status;
-      try {
-        status = Perform(impl_->clients, request);
-      } catch (const std::exception& e) {
-        status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
+      if (https) {
+        try {
+          status = Perform(impl_->clients, request);
+        } catch (const std::exception& e) {
+          status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
+        }
+      } else {
+        status = Answer(request.url, impl_->blocking.Send(async));
       }
       std::move(done)(std::move(status));
     };
@@ -167,24 +169,15 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   }
   // Otherwise no thread waits: the answer comes on the client's loop and is handed to
   // a transport thread (the coordinator writes its database there).
-  async.method = request.payload.empty() ? "GET" : "POST";
-  async.target = WithBranchQuery(url->target, request);
-  async.headers.assign(request.headers.begin(), request.headers.end());
-  async.content_type = "application/json";
-  async.body = request.payload;
-  async.timeout = request.timeout;
-  impl_->async.Send(
-      std::move(async), [this, where = request.url, done = std::move(done)](
-                            absl::StatusOr<internal::HttpResponse> answer) mutable {
-        absl::Status status =
-            answer.ok() ? StatusFromHttp(answer->status, answer->body)
-                        : absl::Status(answer.status().code(),
-                                       absl::StrCat(where, ": ", answer.status().message()));
-        impl_->threads.Schedule(
-            [done = std::move(done), status = std::move(status)]() mutable {
-              std::move(done)(std::move(status));
-            });
-      });
+  impl_->async.Send(std::move(async),
+                    [this, where = request.url, done = std::move(done)](
+                        absl::StatusOr<internal::HttpResponse> answer) mutable {
+                      absl::Status status = Answer(where, answer);
+                      impl_->threads.Schedule(
+                          [done = std::move(done), status = std::move(status)]() mutable {
+                            std::move(done)(std::move(status));
+                          });
+                    });
 }
 
 }  // namespace dtx

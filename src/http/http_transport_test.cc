@@ -9,6 +9,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -24,14 +25,23 @@
 namespace dtx {
 namespace {
 
-absl::Status CallOnce(Transport& transport, BranchRequest request) {
+// `blocking`: as a wait_result submitter calls, on this thread (the blocking client);
+// otherwise through the asynchronous one.
+absl::Status CallOnce(Transport& transport, BranchRequest request,
+                      bool blocking = false) {
   absl::Notification done;
   absl::Status result;
+  std::optional<internal::CallerRuns> here;
+  if (blocking) here.emplace();
   transport.Call(request, [&](absl::Status s) {
     result = std::move(s);
     done.Notify();
   });
-  done.WaitForNotification();
+  if (blocking) {
+    here->RunUntil(done);
+  } else {
+    done.WaitForNotification();
+  }
   return result;
 }
 
@@ -210,9 +220,8 @@ TEST_CASE("keep-alive connections are reused") {
 
 TEST_CASE("a waiting caller makes the call itself, and the answer's thread the next") {
   HttpBranchServer server;
-  server.Handle("/Op", [](const BranchInfo&, const httplib::Request&) {
-    return absl::OkStatus();
-  });
+  server.Handle(
+      "/Op", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
   absl::StatusOr<int> port = server.Start();
   REQUIRE(port.ok());
   const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Op";
@@ -280,10 +289,13 @@ TEST_CASE("calls in flight hold no thread: 20 at once on a transport of 2 thread
 }
 
 TEST_CASE("answers chunked, delimited by close, truncated or stale are read right") {
+  const bool blocking = GENERATE(false, true);
+  INFO((blocking ? "blocking client" : "asynchronous client"));
   HttpTransport transport;
   auto call = [&](const RawServer& server) {
     return CallOnce(transport,
-                    Request("http://127.0.0.1:" + std::to_string(server.port()) + "/x"));
+                    Request("http://127.0.0.1:" + std::to_string(server.port()) + "/x"),
+                    blocking);
   };
   // The body decides the result (DTM's fallback), so a decoded body shows.
   RawServer chunked(
@@ -311,30 +323,25 @@ TEST_CASE("answers chunked, delimited by close, truncated or stale are read righ
   REQUIRE(port.ok());
   BranchRequest r = Request("http://127.0.0.1:" + std::to_string(*port) + "/H");
   r.headers = {{"x-a", "1\r\nX-Evil: 1"}};
-  CHECK(absl::IsInvalidArgument(CallOnce(transport, r)));
-  {
-    internal::CallerRuns here;  // the blocking path refuses it too
-    absl::Notification refused;
-    transport.Call(r, [&](absl::Status s) {
-      CHECK(absl::IsInvalidArgument(s));
-      refused.Notify();
-    });
-    here.RunUntil(refused);
-  }
+  CHECK(absl::IsInvalidArgument(CallOnce(transport, r, blocking)));
   CHECK(!reached);
   r.headers.clear();
-  CHECK(CallOnce(transport, r).ok());
+  CHECK(CallOnce(transport, r, blocking).ok());
   CHECK(reached);
   // A name, resolved by the client (each of its addresses tried in turn).
-  CHECK(CallOnce(transport, Request("http://localhost:" + std::to_string(*port) + "/H"))
+  CHECK(CallOnce(transport, Request("http://localhost:" + std::to_string(*port) + "/H"),
+                 blocking)
             .ok());
 }
 
 TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not crashes") {
+  const bool blocking = GENERATE(false, true);
+  INFO((blocking ? "blocking client" : "asynchronous client"));
   HttpTransport transport;
   RawServer garbage("\x01\x02 this is not HTTP \xff\r\n\r\n");
   absl::Status g = CallOnce(
-      transport, Request("http://127.0.0.1:" + std::to_string(garbage.port()) + "/x"));
+      transport, Request("http://127.0.0.1:" + std::to_string(garbage.port()) + "/x"),
+      blocking);
   CHECK(ResultOf(g) == BranchResult::kError);
 
   HttpBranchServer slow;
@@ -347,7 +354,7 @@ TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not cras
   BranchRequest r = Request("http://127.0.0.1:" + std::to_string(*port) + "/Slow");
   r.timeout = absl::Milliseconds(200);
   auto start = std::chrono::steady_clock::now();
-  absl::Status hang = CallOnce(transport, r);
+  absl::Status hang = CallOnce(transport, r, blocking);
   auto waited = std::chrono::steady_clock::now() - start;
   CHECK(absl::IsUnavailable(hang));
   CHECK(waited < std::chrono::milliseconds(1400));  // gave up before the answer came
@@ -359,9 +366,12 @@ TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not cras
     closed_port = gone.port();
   }
   CHECK(absl::IsUnavailable(CallOnce(
-      transport, Request("http://127.0.0.1:" + std::to_string(closed_port) + "/x"))));
-  CHECK(absl::IsInvalidArgument(CallOnce(transport, Request("ftp://example/x"))));
-  CHECK(absl::IsInvalidArgument(CallOnce(transport, Request("http:///nohost"))));
+      transport, Request("http://127.0.0.1:" + std::to_string(closed_port) + "/x"),
+      blocking)));
+  CHECK(
+      absl::IsInvalidArgument(CallOnce(transport, Request("ftp://example/x"), blocking)));
+  CHECK(
+      absl::IsInvalidArgument(CallOnce(transport, Request("http:///nohost"), blocking)));
 }
 
 TEST_CASE("a saga over HTTP: garbage and hanging branches are retried, then succeed") {
@@ -424,7 +434,9 @@ TEST_CASE("a concurrent saga over HTTP: parallel calls, with and without wait_re
     const std::string gid = wait ? "par-wait" : "par-nowait";
     Saga saga(f.coordinator.get(), gid);
     for (int i = 0; i < kSteps; ++i) saga.Add(url, url, "{}");
-    REQUIRE(saga.EnableConcurrent().RequestTimeout(absl::Seconds(5)).WaitResult(wait)
+    REQUIRE(saga.EnableConcurrent()
+                .RequestTimeout(absl::Seconds(5))
+                .WaitResult(wait)
                 .Submit()
                 .ok());
     for (int i = 0; i < 200 && f.State(gid).global.status != "succeed"; ++i) {

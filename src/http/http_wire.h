@@ -1,0 +1,63 @@
+// HTTP/1.1 on the wire, for dtx's own clients: a request as the bytes to send (in one
+// write), and the parse of an answer as its bytes arrive.
+#ifndef DTX_HTTP_HTTP_WIRE_H_
+#define DTX_HTTP_HTTP_WIRE_H_
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace dtx::internal {
+
+struct HttpRequest {
+  std::string host;    // a name or an address; IPv6 without brackets
+  std::string port;    // decimal
+  std::string method;  // GET or POST
+  std::string target;  // /path?query
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type;  // with a body
+  std::string body;          // POST only
+  absl::Duration timeout = absl::Seconds(3);
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+// "http://host:port" (or https) -> host (an IPv6 address without its brackets) and
+// port ("80" when none is given). False when it has no host or a bad port.
+bool SplitOrigin(const std::string& origin, std::string* host, std::string* port);
+
+// The request's bytes: request line, Host, keep-alive, its headers, Content-Type and
+// Content-Length with a body, then the body. kInvalidArgument when a part holds a line
+// break (or the target a space, a header name a colon): it would split the request.
+absl::StatusOr<std::string> EncodeRequest(const HttpRequest& request);
+
+constexpr size_t kMaxHead = 64 * 1024;
+constexpr size_t kMaxBody = 16 * 1024 * 1024;
+
+// The parse of one response, kept across reads.
+struct Parser {
+  bool head_done = false;
+  int status = 0;
+  bool chunked = false;
+  long long length = -1;  // Content-Length; -1: none
+  bool close = false;     // the connection ends with this response
+  size_t pos = 0;         // where the body (or the next chunk) starts in the input
+  std::string body;
+};
+
+enum class Parsed { kMore, kDone, kError };
+
+// Parses what has arrived of a response (`in`, all of it so far); `eof`: nothing more
+// will. kError sets *error; kDone leaves the body in p.body.
+Parsed ParseResponse(const std::string& in, Parser& p, bool eof, std::string* error);
+
+}  // namespace dtx::internal
+
+#endif  // DTX_HTTP_HTTP_WIRE_H_
