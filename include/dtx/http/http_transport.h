@@ -15,7 +15,8 @@ struct HttpTransportOptions {
   // cpp-httplib's client holds a thread per https call in flight). Plain http calls
   // hold no thread while they wait: they run on one epoll thread, on keep-alive
   // connections reused per host. A call made for a Submit with wait_result runs on the
-  // submitting thread instead (it waits anyway), and so do the calls its answers lead
+  // submitting thread instead (it waits anyway; the request goes out in one write on
+  // a keep-alive connection of its own pool), and so do the calls its answers lead
   // to. Default: 16.
   int threads = 16;
 };
