@@ -29,8 +29,10 @@ PgPipeline::~PgPipeline() {
 
 void PgPipeline::Leave() {
   PGconn* conn = conn_;
-  // Results up to the Sync, then the Sync's own.
-  for (int nulls = 0; nulls < 1000 && PQstatus(conn) == CONNECTION_OK;) {
+  // Results up to the Sync (each message's ends with a null), then the Sync's own.
+  // Bounded: with the Sync unsent, PQgetResult answers null forever.
+  const size_t most_nulls = 2 * sent_.size() + 2;
+  for (size_t nulls = 0; nulls < most_nulls && PQstatus(conn) == CONNECTION_OK;) {
     PGresult* r = PQgetResult(conn);
     if (r == nullptr) {
       ++nulls;
@@ -46,6 +48,7 @@ void PgPipeline::Leave() {
     PQreset(conn);
   }
   in_pipeline_ = false;
+  sent_.clear();
 }
 
 void PgPipeline::Prepare(const std::string& name, const std::string& query) {
