@@ -97,6 +97,8 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   const size_t threads = static_cast<size_t>(std::max(1, options.api_threads));
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_.set_tcp_nodelay(true);
+  // cpp-httplib closes a connection after 5 requests unless told otherwise.
+  http_.set_keep_alive_max_count(100000);
   http_.set_keep_alive_timeout(1);
   http_.set_payload_max_length(64 * 1024);
   api_->Register(http_);

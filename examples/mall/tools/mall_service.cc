@@ -141,6 +141,8 @@ int main(int argc, char** argv) {
   httplib::Server http;
   http.new_task_queue = [] { return new httplib::ThreadPool(64); };
   http.set_tcp_nodelay(true);
+  // cpp-httplib closes a connection after 5 requests unless told otherwise.
+  http.set_keep_alive_max_count(100000);
   http.set_keep_alive_timeout(1);
   http.set_payload_max_length(64 * 1024);
   api.Register(http);
