@@ -356,7 +356,7 @@ TEST_CASE("the C++ Saga submits to dtxd over HTTP and over gRPC") {
   Branches branches;
   DtxdProcess dtxd(dir + "/dtx.db");
   HttpSubmitterOptions http_options;
-  http_options.server = dtxd.http_base();
+  http_options.server = dtxd.http_base() + "/";  // as an address is often written
   HttpSubmitter http(http_options);
   GrpcSubmitterOptions grpc_options;
   grpc_options.target = dtxd.grpc_target();

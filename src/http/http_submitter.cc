@@ -11,10 +11,20 @@
 
 namespace dtx {
 
+namespace {
+
+// "http://host:port/" as "http://host:port": the paths are dtx's.
+HttpSubmitterOptions Normalized(HttpSubmitterOptions o) {
+  while (!o.server.empty() && o.server.back() == '/') o.server.pop_back();
+  return o;
+}
+
+}  // namespace
+
 class HttpSubmitter::Impl {
  public:
   explicit Impl(HttpSubmitterOptions options)
-      : options(std::move(options)),
+      : options(Normalized(std::move(options))),
         clients(/*max_idle_per_origin=*/64),
         blocking(/*max_idle_per_origin=*/64) {}
   const HttpSubmitterOptions options;

@@ -12,7 +12,7 @@
 namespace dtx {
 
 struct HttpSubmitterOptions {
-  // The coordinator, e.g. "http://127.0.0.1:36789".
+  // The coordinator, e.g. "http://127.0.0.1:36789" (a trailing '/' is dropped).
   std::string server;
   // Per request; a wait_result submit lasts as long as the saga's first pass.
   // Default: 30 s.
