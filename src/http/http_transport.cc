@@ -122,9 +122,9 @@ HttpTransport::~HttpTransport() = default;
 
 void HttpTransport::Call(const BranchRequest& request, Callback done) {
   absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
-  internal::HttpRequest async;
+  internal::HttpRequest plain;  // the call, for either plain-http client
   if (url.ok() && url->origin.rfind("http://", 0) == 0 &&
-      !internal::SplitOrigin(url->origin, &async.host, &async.port)) {
+      !internal::SplitOrigin(url->origin, &plain.host, &plain.port)) {
     url = absl::InvalidArgumentError("bad host or port in '" + request.url + "'");
   }
   for (const auto& [name, value] : request.headers) {
@@ -140,17 +140,17 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   }
   const bool https = url->origin.rfind("https://", 0) == 0;
   if (!https) {
-    async.method = request.payload.empty() ? "GET" : "POST";
-    async.target = WithBranchQuery(url->target, request);
-    async.headers.assign(request.headers.begin(), request.headers.end());
-    async.content_type = "application/json";
-    async.body = request.payload;
-    async.timeout = request.timeout;
+    plain.method = request.payload.empty() ? "GET" : "POST";
+    plain.target = WithBranchQuery(url->target, request);
+    plain.headers.assign(request.headers.begin(), request.headers.end());
+    plain.content_type = "application/json";
+    plain.body = request.payload;
+    plain.timeout = request.timeout;
   }
   // A thread that waits for this saga anyway makes the call itself, blocking; so does
   // a transport thread for https (cpp-httplib's client).
   if (https || internal::CallerRuns::Available()) {
-    internal::CallerRuns::Work call = [this, https, request, async,
+    internal::CallerRuns::Work call = [this, https, request, plain,
                                        done = std::move(done)]() mutable {
       absl::Status status;
       if (https) {
@@ -160,7 +160,7 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
           status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
         }
       } else {
-        status = Answer(request.url, impl_->blocking.Send(async));
+        status = Answer(request.url, impl_->blocking.Send(plain));
       }
       std::move(done)(std::move(status));
     };
@@ -169,7 +169,7 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   }
   // Otherwise no thread waits: the answer comes on the client's loop and is handed to
   // a transport thread (the coordinator writes its database there).
-  impl_->async.Send(std::move(async),
+  impl_->async.Send(std::move(plain),
                     [this, where = request.url, done = std::move(done)](
                         absl::StatusOr<internal::HttpResponse> answer) mutable {
                       absl::Status status = Answer(where, answer);
