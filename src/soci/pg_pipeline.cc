@@ -17,8 +17,21 @@ namespace {
 
 }  // namespace
 
-PgPipeline::PgPipeline(soci::session& sql)
-    : conn_(static_cast<soci::postgresql_session_backend*>(sql.get_backend())->conn_) {}
+namespace {
+
+// The session's connection; throws when it has none (a reconnect that failed leaves a
+// session without a backend).
+PGconn* ConnectionOf(soci::session& sql) {
+  auto* backend = static_cast<soci::postgresql_session_backend*>(sql.get_backend());
+  if (backend == nullptr || backend->conn_ == nullptr) {
+    throw soci::soci_error("not connected to PostgreSQL");
+  }
+  return backend->conn_;
+}
+
+}  // namespace
+
+PgPipeline::PgPipeline(soci::session& sql) : conn_(ConnectionOf(sql)) {}
 
 PgPipeline::~PgPipeline() {
   if (!in_pipeline_) return;

@@ -25,7 +25,8 @@ namespace dtx::internal {
 // reconnected. Not thread-safe (one connection, one user).
 class PgPipeline {
  public:
-  // `sql`: a session on PostgreSQL, idle (no statement running).
+  // `sql`: a session on PostgreSQL, idle (no statement running). Throws when it is
+  // not connected.
   explicit PgPipeline(soci::session& sql);
   ~PgPipeline();  // leaves pipeline mode when a throw left it in it
   PgPipeline(const PgPipeline&) = delete;
