@@ -205,8 +205,9 @@ class SociStore::Impl {
   // `one_statement`: the op is a single statement, atomic by itself (see
   // StoreStatements::IsOneStatement); one written alone then runs without BEGIN and
   // COMMIT (two round trips fewer).
-  // `piped`: the op as a pipelined statement (PostgreSQL, one statement ops only): a
-  // batch whose ops all have one is sent in one round trip and committed together.
+  // `piped`: the op as a pipelined statement (PostgreSQL, one statement ops only): it
+  // is written that way, alone or in a batch whose ops all have one (one round trip,
+  // committed together).
   absl::Status Write(Op op, const std::string& what, bool one_statement = false,
                      const Piped* piped = nullptr);
 
@@ -225,10 +226,13 @@ class SociStore::Impl {
     bool done = false;
   };
 
-  absl::Status WriteAlone(const Op& op, const std::string& what, bool one_statement);
+  // One write in a transaction of its own (or, with `piped`, as a pipeline of one).
+  absl::Status WriteAlone(const Op& op, const std::string& what, bool one_statement,
+                          const Piped* piped);
   // Writes `batch` (every op has `piped`) as one pipeline. False when it did not
-  // commit: nothing of it was written.
-  bool WritePiped(const std::vector<Pending*>& batch);
+  // commit: nothing of it was written, and *failure says why (with `what` first).
+  bool WritePiped(const std::vector<Pending*>& batch, const std::string& what,
+                  absl::Status* failure);
   void WriterLoop();
 
   const bool group_commit;
@@ -244,9 +248,14 @@ class SociStore::Impl {
 };
 
 absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
-                                         bool one_statement) {
+                                         bool one_statement, const Piped* piped) {
   ++writes;
   ++commits;
+  if (piped != nullptr) {
+    Pending alone{&op, &what, one_statement, piped, absl::OkStatus(), false};
+    absl::Status failure;
+    return WritePiped({&alone}, what, &failure) ? alone.result : failure;
+  }
   Lease lease(*this);
   try {
     if (one_statement) {
@@ -263,7 +272,7 @@ absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
 
 absl::Status SociStore::Impl::Write(Op op, const std::string& what, bool one_statement,
                                     const Piped* piped) {
-  if (!group_commit) return WriteAlone(op, what, one_statement);
+  if (!group_commit) return WriteAlone(op, what, one_statement, piped);
   Pending pending{&op, &what, one_statement, piped, absl::OkStatus(), false};
   {
     absl::MutexLock lock(&mu);
@@ -278,7 +287,7 @@ absl::Status SociStore::Impl::Write(Op op, const std::string& what, bool one_sta
       return pending.result;
     }
   }
-  absl::Status result = WriteAlone(op, what, one_statement);
+  absl::Status result = WriteAlone(op, what, one_statement, piped);
   absl::MutexLock lock(&mu);
   --in_flight;
   return result;
@@ -302,7 +311,7 @@ void SociStore::Impl::WriterLoop() {
     }
     if (batch.size() == 1) {  // nothing to share the commit with
       Pending* p = batch.front();
-      p->result = WriteAlone(*p->op, *p->what, p->one_statement);
+      p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
       absl::MutexLock lock(&mu);
       p->done = true;
       continue;
@@ -313,7 +322,8 @@ void SociStore::Impl::WriterLoop() {
     const bool piped = std::all_of(batch.begin(), batch.end(),
                                    [](const Pending* p) { return p->piped != nullptr; });
     if (piped) {
-      failed = !WritePiped(batch);
+      absl::Status ignored;  // each write is tried alone next, and says its own
+      failed = !WritePiped(batch, "group commit", &ignored);
     } else {
       Lease lease(*this);
       try {
@@ -328,7 +338,7 @@ void SociStore::Impl::WriterLoop() {
     if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
       writes -= static_cast<int64_t>(batch.size());  // counted again, alone
       for (Pending* p : batch) {
-        p->result = WriteAlone(*p->op, *p->what, p->one_statement);
+        p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
       }
     }
     absl::MutexLock lock(&mu);
@@ -336,32 +346,36 @@ void SociStore::Impl::WriterLoop() {
   }
 }
 
-bool SociStore::Impl::WritePiped(const std::vector<Pending*>& batch) {
+bool SociStore::Impl::WritePiped(const std::vector<Pending*>& batch,
+                                 const std::string& what, absl::Status* failure) {
   Lease lease(*this);
   try {
     internal::StoreStatements& statements = lease.statements();
     internal::PgPipeline pipe(lease.sql());
     for (Pending* p : batch) p->piped->send(statements, pipe);
     pipe.Sync();
-    bool committed = true;
+    bool failed = false;
+    std::string first_error;
     for (Pending* p : batch) {
       std::string error;
       std::optional<absl::Status> result = p->piped->read(statements, pipe, &error);
       if (result) {
         p->result = *std::move(result);
-      } else {
-        committed = false;
+      } else if (!failed) {
+        failed = true;
+        first_error = error.empty() ? "a pipelined statement failed" : error;
       }
     }
     pipe.Finish();
-    if (committed) {
+    if (!failed) {
       ++pipelined_commits;
-    } else {
-      lease.ForgetStatements();  // the failed statement may have been a Prepare
+      return true;
     }
-    return committed;
+    lease.ForgetStatements();  // the failed statement may have been a Prepare
+    *failure = absl::UnavailableError(absl::StrCat(what, ": ", first_error));
+    return false;
   } catch (const std::exception& e) {
-    (void)lease.Failed("group commit", e);
+    *failure = lease.Failed(what, e);
     return false;
   }
 }

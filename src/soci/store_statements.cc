@@ -170,37 +170,26 @@ struct StoreStatements::GlobalInsert {
   }
 };
 
-// PostgreSQL: the global row and n branch rows in one statement (one round trip). The
-// branch rows go in only if the global row did: it affects n rows, or none when the
-// gid exists.
-struct StoreStatements::PgCreate {
-  GlobalValues global;
-  BranchValues rows;
-  soci::statement st;
-
-  PgCreate(soci::session& sql, size_t n) : rows(n), st(sql) {
-    global.Bind(st);
-    for (size_t i = 0; i < n; ++i) rows.Bind(st, i, /*twice=*/false);
-    Prepare(st, Query(n));
+// PostgreSQL: the global row and n branch rows in one statement (one round trip),
+// with the values of GlobalValues, then of each row as BranchValues::AppendTo gives
+// them. The branch rows go in only if the global row did: it affects n rows, or none
+// when the gid exists.
+std::string PgCreateQuery(size_t n) {
+  std::string query = absl::StrCat(
+      "WITH g AS (INSERT INTO trans_global (", GlobalValues::kColumns, ") VALUES (",
+      GlobalValues::kValues,
+      ") ON CONFLICT (gid) DO NOTHING RETURNING gid) "
+      "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, status, "
+      "create_time, update_time) SELECT g.gid, v.u, decode(v.b, 'hex'), v.i, v.o, "
+      "v.s, v.c, v.c FROM g, (VALUES ");
+  for (size_t i = 0; i < n; ++i) {
+    const std::string k = std::to_string(i);
+    absl::StrAppend(&query, i == 0 ? "" : ", ", "(:u", k, ", :b", k, ", :i", k, ", :o", k,
+                    ", :s", k, ", CAST(:c", k, " AS BIGINT))");
   }
-  // Names the values of GlobalValues, then of each row as BranchValues binds it.
-  static std::string Query(size_t n) {
-    std::string query = absl::StrCat(
-        "WITH g AS (INSERT INTO trans_global (", GlobalValues::kColumns, ") VALUES (",
-        GlobalValues::kValues,
-        ") ON CONFLICT (gid) DO NOTHING RETURNING gid) "
-        "INSERT INTO trans_branch_op (gid, url, bin_data, branch_id, op, status, "
-        "create_time, update_time) SELECT g.gid, v.u, decode(v.b, 'hex'), v.i, v.o, "
-        "v.s, v.c, v.c FROM g, (VALUES ");
-    for (size_t i = 0; i < n; ++i) {
-      const std::string k = std::to_string(i);
-      absl::StrAppend(&query, i == 0 ? "" : ", ", "(:u", k, ", :b", k, ", :i", k, ", :o",
-                      k, ", :s", k, ", CAST(:c", k, " AS BIGINT))");
-    }
-    absl::StrAppend(&query, ") AS v(u, b, i, o, s, c)");
-    return query;
-  }
-};
+  absl::StrAppend(&query, ") AS v(u, b, i, o, s, c)");
+  return query;
+}
 
 // The values of a compare-and-set of a global row, bound in the order of kSet, then
 // kWhere.
@@ -309,47 +298,25 @@ struct ResultValues {
 };
 
 // PostgreSQL: the compare-and-set of a global row and n branch results in one
-// statement. The branches move only if the global row matched; the statement
-// answers how many global rows did (1 or 0).
-struct StoreStatements::PgUpdate {
-  CasValues global;
-  ResultValues results;
-  long long now = 0;
-  long long matched = 0;
-  soci::statement st;
-
-  PgUpdate(soci::session& sql, size_t n) : results(n), st(sql) {
-    global.Bind(st);
-    st.exchange(soci::use(now));
-    st.exchange(soci::use(now));
-    for (size_t i = 0; i < n; ++i) {
-      st.exchange(soci::use(results.branch_id[i]));
-      st.exchange(soci::use(results.op[i]));
-      st.exchange(soci::use(results.status[i]));
-    }
-    st.exchange(soci::use(global.gid));
-    st.exchange(soci::into(matched));
-    Prepare(st, Query(n));
+// statement, with the values of CasValues, the time twice, each result (branch_id, op,
+// status), then the gid again. The branches move only if the global row matched; the
+// statement answers how many global rows did (1 or 0).
+std::string PgUpdateQuery(size_t n) {
+  std::string query = absl::StrCat(
+      "WITH g AS (UPDATE trans_global SET ", CasValues::kSet, " WHERE ",
+      CasValues::kWhere,
+      " RETURNING id), b AS (UPDATE trans_branch_op t SET status = v.s, update_time = "
+      "CAST(:now2 AS BIGINT), finish_time = CAST(:now3 AS BIGINT) FROM (VALUES ");
+  for (size_t i = 0; i < n; ++i) {
+    const std::string k = std::to_string(i);
+    absl::StrAppend(&query, i == 0 ? "" : ", ", "(:i", k, ", :o", k, ", :s", k, ")");
   }
-  // Names the values of CasValues, the time twice, each result (branch_id, op,
-  // status), then the gid again.
-  static std::string Query(size_t n) {
-    std::string query = absl::StrCat(
-        "WITH g AS (UPDATE trans_global SET ", CasValues::kSet, " WHERE ",
-        CasValues::kWhere,
-        " RETURNING id), b AS (UPDATE trans_branch_op t SET status = v.s, update_time = "
-        "CAST(:now2 AS BIGINT), finish_time = CAST(:now3 AS BIGINT) FROM (VALUES ");
-    for (size_t i = 0; i < n; ++i) {
-      const std::string k = std::to_string(i);
-      absl::StrAppend(&query, i == 0 ? "" : ", ", "(:i", k, ", :o", k, ", :s", k, ")");
-    }
-    absl::StrAppend(&query,
-                    ") AS v(i, o, s) WHERE t.gid = :gid2 AND t.branch_id = v.i AND "
-                    "t.op = v.o AND t.status = 'prepared' AND EXISTS (SELECT 1 FROM g) "
-                    "RETURNING t.id) SELECT COUNT(*) FROM g");
-    return query;
-  }
-};
+  absl::StrAppend(&query,
+                  ") AS v(i, o, s) WHERE t.gid = :gid2 AND t.branch_id = v.i AND "
+                  "t.op = v.o AND t.status = 'prepared' AND EXISTS (SELECT 1 FROM g) "
+                  "RETURNING t.id) SELECT COUNT(*) FROM g");
+  return query;
+}
 
 struct StoreStatements::BranchRows {
   std::string gid;
@@ -420,19 +387,8 @@ bool StoreStatements::IsOneStatement(Dialect dialect, size_t rows) {
 
 bool StoreStatements::Create(const TransGlobal& g,
                              const std::vector<TransBranch>& branches) {
-  if (dialect_ != Dialect::kPostgres || branches.empty()) {
-    if (!InsertGlobal(g)) return false;
-    InsertBranches(g.gid, branches, 0);
-    return true;
-  }
-  const size_t n = std::min(kRowsPerInsert, branches.size());
-  std::unique_ptr<PgCreate>& s = pg_create_[n];
-  if (!s) s = std::make_unique<PgCreate>(sql_, n);
-  s->global.Set(g);
-  for (size_t i = 0; i < n; ++i) s->rows.Set(i, branches[i], /*hex=*/true);
-  s->st.execute(true);
-  if (s->st.get_affected_rows() != static_cast<long long>(n)) return false;
-  InsertBranches(g.gid, branches, n);
+  if (!InsertGlobal(g)) return false;
+  InsertBranches(g.gid, branches);
   return true;
 }
 
@@ -445,10 +401,9 @@ bool StoreStatements::InsertGlobal(const TransGlobal& g) {
 }
 
 void StoreStatements::InsertBranches(const std::string& gid,
-                                     const std::vector<TransBranch>& branches,
-                                     size_t from) {
+                                     const std::vector<TransBranch>& branches) {
   const bool hex = dialect_ == Dialect::kPostgres;
-  for (size_t first = from; first < branches.size(); first += kRowsPerInsert) {
+  for (size_t first = 0; first < branches.size(); first += kRowsPerInsert) {
     const size_t n = std::min(kRowsPerInsert, branches.size() - first);
     std::unique_ptr<BranchRows>& rows = insert_branches_[n];
     if (!rows) rows = std::make_unique<BranchRows>(sql_, dialect_, n);
@@ -462,20 +417,8 @@ bool StoreStatements::Update(const std::string& gid, const std::string& expected
                              const std::string& expected_owner,
                              const std::vector<BranchUpdate>& branches,
                              const GlobalUpdate& u, long long now_ms) {
-  if (dialect_ != Dialect::kPostgres || branches.empty()) {
-    if (!UpdateGlobal(gid, expected_status, expected_owner, u, now_ms)) return false;
-    UpdateBranches(gid, branches, 0, now_ms);
-    return true;
-  }
-  const size_t n = std::min(kRowsPerInsert, branches.size());
-  std::unique_ptr<PgUpdate>& s = pg_update_[n];
-  if (!s) s = std::make_unique<PgUpdate>(sql_, n);
-  s->global.Set(gid, expected_status, expected_owner, u, now_ms);
-  s->now = now_ms;
-  s->results.Set(branches, 0, n);
-  s->st.execute(true);
-  if (s->matched != 1) return false;
-  UpdateBranches(gid, branches, n, now_ms);
+  if (!UpdateGlobal(gid, expected_status, expected_owner, u, now_ms)) return false;
+  UpdateBranches(gid, branches, now_ms);
   return true;
 }
 
@@ -492,8 +435,8 @@ bool StoreStatements::UpdateGlobal(const std::string& gid,
 
 void StoreStatements::UpdateBranches(const std::string& gid,
                                      const std::vector<BranchUpdate>& branches,
-                                     size_t from, long long now_ms) {
-  for (size_t first = from; first < branches.size(); first += kRowsPerInsert) {
+                                     long long now_ms) {
+  for (size_t first = 0; first < branches.size(); first += kRowsPerInsert) {
     const size_t n = std::min(kRowsPerInsert, branches.size() - first);
     std::unique_ptr<BranchResults>& s = update_branches_[n];
     if (!s) s = std::make_unique<BranchResults>(sql_, n);
@@ -521,7 +464,7 @@ void StoreStatements::SendCreate(PgPipeline& pipe, const TransGlobal& g,
                                  const std::vector<TransBranch>& branches) {
   const size_t n = branches.size();
   const std::string& name = Piped(pipe, 0, n, [&] {
-    return n == 0 ? GlobalInsert::Query(Dialect::kPostgres) : PgCreate::Query(n);
+    return n == 0 ? GlobalInsert::Query(Dialect::kPostgres) : PgCreateQuery(n);
   });
   GlobalValues global;
   global.Set(g);
@@ -550,7 +493,7 @@ void StoreStatements::SendUpdate(PgPipeline& pipe, const std::string& gid,
                                  const GlobalUpdate& u, long long now_ms) {
   const size_t n = branches.size();
   const std::string& name =
-      Piped(pipe, 1, n, [&] { return n == 0 ? GlobalCas::Query() : PgUpdate::Query(n); });
+      Piped(pipe, 1, n, [&] { return n == 0 ? GlobalCas::Query() : PgUpdateQuery(n); });
   CasValues global;
   global.Set(gid, expected_status, expected_owner, u, now_ms);
   Params params;

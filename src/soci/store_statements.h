@@ -4,8 +4,9 @@
 // Why: SOCI prepares a statement on the PostgreSQL server, executes it, and deallocates
 // it when the statement object goes: three round trips. Kept, each execution is one
 // round trip and skips the parse and plan; on SQLite it skips sqlite3_prepare.
-// On PostgreSQL the same statements can also be queued on a PgPipeline, so that a
-// group commit's writes travel together (SendCreate / SendUpdate).
+// On PostgreSQL a write of up to kRowsPerInsert branch rows is one statement instead,
+// queued on a PgPipeline so that a group commit's writes travel together
+// (SendCreate / SendUpdate, prepared once per connection too).
 #ifndef DTX_SOCI_STORE_STATEMENTS_H_
 #define DTX_SOCI_STORE_STATEMENTS_H_
 
@@ -36,24 +37,25 @@ class StoreStatements {
   StoreStatements& operator=(const StoreStatements&) = delete;
 
   // Inserts the global row of `g` and its branch rows, unless a row with its gid
-  // exists; false then, and nothing was written. On PostgreSQL one statement (up to
-  // kRowsPerInsert branches), on the others two. On MySQL a gid that exists throws
-  // (duplicate key) instead of answering false.
+  // exists; false then, and nothing was written. Two statements (more past
+  // kRowsPerInsert branches); run it in a transaction. On MySQL a gid that exists
+  // throws (duplicate key) instead of answering false.
   bool Create(const TransGlobal& g, const std::vector<TransBranch>& branches);
 
   // The compare-and-set of a global row with its branch results: if the row of `gid`
   // has `expected_status` and `expected_owner`, sets update_time to `now_ms` and every
   // field `u` holds, and moves each branch (gid, branch_id, op) in `branches` from
   // 'prepared' to its status (one no longer prepared is left as it is). False when the
-  // row did not match (nothing was written). On PostgreSQL one statement (up to
-  // kRowsPerInsert branches), on the others two.
+  // row did not match (nothing was written). Two statements (one without branches,
+  // more past kRowsPerInsert); run it in a transaction.
   bool Update(const std::string& gid, const std::string& expected_status,
               const std::string& expected_owner,
               const std::vector<BranchUpdate>& branches, const GlobalUpdate& u,
               long long now_ms);
 
-  // PostgreSQL, writes that IsOneStatement: Create and Update as one statement each,
-  // queued on `pipe` (see PgPipeline); the matching Read takes its answer, in the order
+  // PostgreSQL, writes that IsOneStatement: Create and Update as one statement each
+  // (the global row with its branch rows through a CTE), queued on `pipe` (see
+  // PgPipeline); the matching Read takes its answer, in the order
   // sent. A Read answers what Create / Update would have, or nullopt when the statement
   // failed or was skipped (*error says why; nothing of its group was committed).
   void SendCreate(PgPipeline& pipe, const TransGlobal& g,
@@ -67,8 +69,8 @@ class StoreStatements {
 
   static constexpr size_t kRowsPerInsert = 16;
 
-  // Whether Create or Update with `rows` branch rows is a single statement in
-  // `dialect` (atomic alone, so it may run without BEGIN and COMMIT).
+  // Whether a write with `rows` branch rows can go as SendCreate / SendUpdate: one
+  // statement, atomic alone (no BEGIN and COMMIT needed).
   static bool IsOneStatement(Dialect dialect, size_t rows);
 
  private:
@@ -76,19 +78,15 @@ class StoreStatements {
   struct GlobalCas;
   struct BranchRows;
   struct BranchResults;
-  struct PgCreate;
-  struct PgUpdate;
 
   bool InsertGlobal(const TransGlobal& g);
-  // The rows of `branches` from index `from` on.
-  void InsertBranches(const std::string& gid, const std::vector<TransBranch>& branches,
-                      size_t from);
+  void InsertBranches(const std::string& gid, const std::vector<TransBranch>& branches);
   bool UpdateGlobal(const std::string& gid, const std::string& expected_status,
                     const std::string& expected_owner, const GlobalUpdate& u,
                     long long now_ms);
-  // The results in `branches` from index `from` on, kRowsPerInsert to a statement.
+  // kRowsPerInsert results to a statement.
   void UpdateBranches(const std::string& gid, const std::vector<BranchUpdate>& branches,
-                      size_t from, long long now_ms);
+                      long long now_ms);
 
   // The name of the pipelined statement `kind` (0 create, 1 update) for `rows` rows,
   // prepared on `pipe` on first use with the query `query` makes.
@@ -104,8 +102,6 @@ class StoreStatements {
   std::unique_ptr<GlobalCas> update_global_;
   // [n]: the statement for n rows, prepared on first use.
   std::array<std::unique_ptr<BranchRows>, kRowsPerInsert + 1> insert_branches_;
-  std::array<std::unique_ptr<PgCreate>, kRowsPerInsert + 1> pg_create_;
-  std::array<std::unique_ptr<PgUpdate>, kRowsPerInsert + 1> pg_update_;
   std::array<std::unique_ptr<BranchResults>, kRowsPerInsert + 1> update_branches_;
 };
 
