@@ -84,14 +84,21 @@ TEST_CASE("a gid is created once, also when creators race") {
   REQUIRE(store->Create(Global("dup-1"), Branches("dup-1", "")).ok());
   CHECK(absl::IsAlreadyExists(store->Create(Global("dup-1"), Branches("dup-1", ""))));
   std::atomic<int> created{0}, exists{0}, other{0};
+  absl::Mutex mu;
+  std::string others;  // what the others answered, to tell on failure
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       absl::Status s = store->Create(Global("race-1"), Branches("race-1", "x"));
       (s.ok() ? created : absl::IsAlreadyExists(s) ? exists : other)++;
+      if (!s.ok() && !absl::IsAlreadyExists(s)) {
+        absl::MutexLock lock(&mu);
+        others += s.ToString() + "\n";
+      }
     });
   }
   for (auto& t : threads) t.join();
+  INFO(others);
   CHECK(created == 1);
   CHECK(exists == 3);
   CHECK(other == 0);
