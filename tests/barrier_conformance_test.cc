@@ -103,6 +103,45 @@ TEST_CASE(
   CHECK(Balance() == 105);
 }
 
+TEST_CASE(
+    "barrier: on PostgreSQL the insert is prepared once per connection, and again when "
+    "the server forgot it") {
+  if (testing::ConformanceBackend() != "postgresql") return;
+  FreshTables();
+  auto sql = testing::OpenSession();
+  std::atomic<int> runs{0};
+  BranchInfo info{.trans_type = "saga", .gid = "", .branch_id = "01", .op = "action"};
+  auto debit = [&](const std::string& gid, const std::string& op) {
+    info.gid = gid;
+    info.op = op;
+    return Barrier(info, kTable).Call(*sql, [&](soci::session& tx) {
+      ++runs;
+      tx << "UPDATE conformance_account SET balance = balance - 1 WHERE id = 1";
+      return absl::OkStatus();
+    });
+  };
+  auto prepared = [&] {
+    int n = -1;
+    *sql << "SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE "
+            "'%conformance_barrier%'",
+        soci::into(n);
+    return n;
+  };
+  CHECK(debit("b-once-1", "action").ok());
+  CHECK(debit("b-once-2", "action").ok());
+  CHECK(debit("b-once-2", "compensate").ok());  // two inserts, one statement
+  CHECK(prepared() == 1);
+  *sql << "DEALLOCATE ALL";  // as a pooler's DISCARD ALL would
+  CHECK(debit("b-once-3", "action").ok());
+  CHECK(prepared() == 1);
+  sql->reconnect();  // a new connection starts with none
+  CHECK(prepared() == 0);
+  CHECK(debit("b-once-3", "action").ok());  // a duplicate: business skipped
+  CHECK(prepared() == 1);
+  CHECK(runs == 4);  // two actions, a compensation, an action; not the duplicate
+  CHECK(Balance() == 96);
+}
+
 TEST_CASE("barrier: 8 threads delivering one op run the business once") {
   if (testing::ConformanceBackend() == "memory") return;  // no SQL
   FreshTables();

@@ -2,9 +2,14 @@
 
 #include <soci/soci.h>
 
+#include <optional>
+#include <tuple>
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "soci/pg_pipeline.h"
 #include "soci/schema_sql.h"
 #include "soci/sql.h"
 
@@ -60,6 +65,49 @@ std::string InsertIgnore(Dialect dialect, const std::string& table) {
              " ON CONFLICT (gid, branch_id, op, barrier_id) DO NOTHING";
   }
   return {};
+}
+
+// PostgreSQL: BEGIN and the barrier inserts in one round trip (a pipeline), the insert
+// prepared once per connection; returns the rows each insert added. *tx owns the
+// transaction from the moment BEGIN is sent. Throws soci::soci_error when the
+// connection fails.
+absl::StatusOr<std::pair<long long, long long>> PgBegin(
+    soci::session& sql, const BranchInfo& info, const std::string& table,
+    const std::string& barrier_id, const std::string& origin,
+    std::optional<internal::LocalTransaction>* tx) {
+  std::string failure, sqlstate;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      internal::PgPipeline pipe(sql);
+      if (attempt > 0) pipe.ForgetPrepared();
+      const std::string& insert =
+          pipe.PreparedOnce(InsertIgnore(Dialect::kPostgres, table));
+      tx->emplace(sql, internal::LocalTransaction::Begun{});
+      pipe.SendPlain("BEGIN");
+      const auto send = [&](const std::string& op) {
+        pipe.Send(insert,
+                  {info.trans_type, info.gid, info.branch_id, op, barrier_id, info.op});
+      };
+      if (!origin.empty()) send(origin);
+      send(info.op);
+      pipe.Sync();
+      std::optional<long long> begun = pipe.Next(&failure);
+      std::optional<long long> origin_inserted = 0;
+      if (begun && !origin.empty()) origin_inserted = pipe.Next(&failure);
+      std::optional<long long> current_inserted =
+          begun && origin_inserted ? pipe.Next(&failure) : std::nullopt;
+      if (current_inserted) {
+        pipe.Finish();
+        return std::make_pair(*origin_inserted, *current_inserted);
+      }
+      sqlstate = pipe.sqlstate();
+    }             // the pipeline reads what is left
+    tx->reset();  // rolls back
+    // 26000: the server forgot the prepared insert (DISCARD ALL, say): once more.
+    if (sqlstate != "26000") break;
+  }
+  return absl::UnavailableError(absl::StrCat("barrier ", info.gid, "/", info.branch_id,
+                                             "/", info.op, ": ", failure));
 }
 
 }  // namespace
@@ -140,43 +188,56 @@ absl::Status Barrier::Call(soci::session& sql,
   if (absl::Status s = Resolve(sql, options_, &dialect, &table); !s.ok()) return s;
   const std::string barrier_id = absl::StrFormat("%02d", ++barrier_id_);
   const std::string origin = OriginOp(info_.op);
+  const auto error = [&](const std::exception& e) {
+    return internal::DatabaseError(
+        absl::StrCat("barrier ", info_.gid, "/", info_.branch_id, "/", info_.op), e);
+  };
   try {
-    internal::LocalTransaction tx(sql, dialect);
-    std::string op, reason;
-    // A one-time statement: on PostgreSQL each execution is one round trip, where a
-    // prepared one would cost a PREPARE and a DEALLOCATE around it as well.
-    soci::statement insert(sql);
-    for (const std::string* v : std::initializer_list<const std::string*>{
-             &info_.trans_type, &info_.gid, &info_.branch_id, &op, &barrier_id,
-             &reason}) {
-      insert.exchange(soci::use(*v));
-    }
-    insert.alloc();
-    insert.prepare(InsertIgnore(dialect, table), soci::details::st_one_time_query);
-    insert.define_and_bind();
-    long long origin_inserted = 0;
-    if (!origin.empty()) {  // 1. a compensation first marks its action as done
-      op = origin;
+    std::optional<internal::LocalTransaction> tx;
+    // Rows inserted by the insert of the origin op (a compensation first marks its
+    // action as done) and by the insert of the current op.
+    long long origin_inserted = 0, current_inserted = 0;
+    if (dialect == Dialect::kPostgres) {
+      absl::StatusOr<std::pair<long long, long long>> inserted =
+          PgBegin(sql, info_, table, barrier_id, origin, &tx);
+      if (!inserted.ok()) return inserted.status();
+      std::tie(origin_inserted, current_inserted) = *inserted;
+    } else {
+      tx.emplace(sql, dialect);
+      std::string op, reason;
+      // A one-time statement: a prepared one would cost a PREPARE and a DEALLOCATE
+      // around it as well (on MySQL, round trips).
+      soci::statement insert(sql);
+      for (const std::string* v : std::initializer_list<const std::string*>{
+               &info_.trans_type, &info_.gid, &info_.branch_id, &op, &barrier_id,
+               &reason}) {
+        insert.exchange(soci::use(*v));
+      }
+      insert.alloc();
+      insert.prepare(InsertIgnore(dialect, table), soci::details::st_one_time_query);
+      insert.define_and_bind();
+      if (!origin.empty()) {  // 1. the origin op
+        op = origin;
+        reason = info_.op;
+        insert.execute(true);
+        origin_inserted = insert.get_affected_rows();
+      }
+      op = info_.op;  // 2. the current op
       reason = info_.op;
       insert.execute(true);
-      origin_inserted = insert.get_affected_rows();
+      current_inserted = insert.get_affected_rows();
     }
-    op = info_.op;  // 2. the current op
-    reason = info_.op;
-    insert.execute(true);
-    const long long current_inserted = insert.get_affected_rows();
     // 3. null compensation; 4. duplicate, or an action after its compensation.
     if ((!origin.empty() && origin_inserted > 0) || current_inserted == 0) {
-      tx.Commit();
+      tx->Commit();
       return absl::OkStatus();
     }
     absl::Status result = business(sql);  // 5.
     if (!result.ok()) return result;      // rolls back, barrier rows included
-    tx.Commit();
+    tx->Commit();
     return absl::OkStatus();
   } catch (const std::exception& e) {
-    return internal::DatabaseError(
-        absl::StrCat("barrier ", info_.gid, "/", info_.branch_id, "/", info_.op), e);
+    return error(e);
   }
 }
 

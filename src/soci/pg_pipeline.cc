@@ -1,11 +1,13 @@
 #include "soci/pg_pipeline.h"
 
+#include <libpq-events.h>
 #include <libpq-fe.h>
 #include <soci/postgresql/soci-postgresql.h>
 
 #include <cctype>
 #include <cstdlib>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace dtx::internal {
@@ -27,6 +29,40 @@ PGconn* ConnectionOf(soci::session& sql) {
     throw soci::soci_error("not connected to PostgreSQL");
   }
   return backend->conn_;
+}
+
+// What PreparedOnce prepared on one connection: query text -> statement name. Hung on
+// the PGconn through libpq's event procedures, so that it lives and dies with the
+// connection and is emptied when libpq resets it (the server forgets its prepared
+// statements then).
+struct OnceStatements {
+  absl::flat_hash_map<std::string, std::string> names;
+  long next = 0;  // names are never reused on a connection
+};
+
+int OnceStatementsEvent(PGEventId event, void* info, void* /*pass_through*/) {
+  const PGconn* conn = nullptr;
+  if (event == PGEVT_CONNRESET) conn = static_cast<PGEventConnReset*>(info)->conn;
+  if (event == PGEVT_CONNDESTROY) conn = static_cast<PGEventConnDestroy*>(info)->conn;
+  if (conn == nullptr) return 1;
+  auto* once = static_cast<OnceStatements*>(PQinstanceData(conn, OnceStatementsEvent));
+  if (event == PGEVT_CONNRESET && once != nullptr) *once = OnceStatements{};
+  if (event == PGEVT_CONNDESTROY) delete once;
+  return 1;
+}
+
+OnceStatements& OnceStatementsOf(PGconn* conn) {
+  auto* once = static_cast<OnceStatements*>(PQinstanceData(conn, OnceStatementsEvent));
+  if (once != nullptr) return *once;
+  if (PQregisterEventProc(conn, OnceStatementsEvent, "dtx", nullptr) != 1) {
+    Throw(conn, "registering a libpq event procedure");
+  }
+  once = new OnceStatements;
+  if (PQsetInstanceData(conn, OnceStatementsEvent, once) != 1) {
+    delete once;
+    Throw(conn, "attaching data to a connection");
+  }
+  return *once;
 }
 
 }  // namespace
@@ -80,13 +116,39 @@ void PgPipeline::Prepare(const std::string& name, const std::string& query) {
   if (!ok) Throw(conn, "preparing " + name);
 }
 
+const std::string& PgPipeline::PreparedOnce(const std::string& query) {
+  OnceStatements& once = OnceStatementsOf(conn_);
+  auto it = once.names.find(query);
+  if (it != once.names.end()) return it->second;
+  std::string name = absl::StrCat("dtx_once_", once.next++);
+  Prepare(name, query);
+  return once.names.emplace(query, std::move(name)).first->second;
+}
+
+void PgPipeline::ForgetPrepared() {
+  auto* once = static_cast<OnceStatements*>(PQinstanceData(conn_, OnceStatementsEvent));
+  if (once != nullptr) once->names.clear();
+}
+
+void PgPipeline::Enter() {
+  if (in_pipeline_) return;
+  if (PQenterPipelineMode(conn_) != 1) Throw(conn_, "entering pipeline mode");
+  in_pipeline_ = true;
+}
+
+void PgPipeline::SendPlain(const std::string& query) {
+  Enter();
+  if (PQsendQueryParams(conn_, query.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) !=
+      1) {
+    Throw(conn_, "sending " + query);
+  }
+  sent_.push_back(false);
+}
+
 void PgPipeline::Send(const std::string& name,
                       const std::vector<std::optional<std::string>>& params) {
   PGconn* conn = conn_;
-  if (!in_pipeline_) {
-    if (PQenterPipelineMode(conn) != 1) Throw(conn, "entering pipeline mode");
-    in_pipeline_ = true;
-  }
+  Enter();
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const std::optional<std::string>& p : params) {
@@ -127,6 +189,9 @@ std::optional<long long> PgPipeline::Next(std::string* error) {
         break;
       default:
         failure = PQresultErrorMessage(r);
+        if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) {
+          sqlstate_ = state;
+        }
         break;
     }
     PQclear(r);

@@ -37,6 +37,21 @@ class PgPipeline {
   // parameters as SOCI does (":name"); they are numbered in the order they appear.
   void Prepare(const std::string& name, const std::string& query);
 
+  // The name `query` is prepared under on this connection, preparing it (at once) the
+  // first time it is asked for. The connection remembers it for its life: a reset or
+  // a new connection prepares again. For statements run by many short-lived objects
+  // (a Barrier per branch call) that would otherwise be parsed and planned each time.
+  // REQUIRES: outside pipeline mode (before the first Send).
+  const std::string& PreparedOnce(const std::string& query);
+
+  // Forgets what PreparedOnce prepared on this connection, for when the server did
+  // (DISCARD ALL or DEALLOCATE ALL by other code, a pooler between): the next use
+  // prepares again. Names stay unique: they are counted on.
+  void ForgetPrepared();
+
+  // Queues `query` with no parameters and no preparing (BEGIN, say).
+  void SendPlain(const std::string& query);
+
   // Queues an execution of the prepared statement `name`; a parameter without a value
   // is NULL. Enters pipeline mode on the first call.
   void Send(const std::string& name,
@@ -53,7 +68,11 @@ class PgPipeline {
   // Reads the end of the group and leaves pipeline mode.
   void Finish();
 
+  // The SQLSTATE of the last statement that failed in Next ("" when none did).
+  const std::string& sqlstate() const { return sqlstate_; }
+
  private:
+  void Enter();
   void Leave();
 
   pg_conn* conn_;  // libpq's PGconn, not owned
@@ -61,6 +80,7 @@ class PgPipeline {
   bool synced_ = false;
   // Per message sent in the pipeline and not yet read: whether it is a Prepare.
   std::deque<bool> sent_;
+  std::string sqlstate_;
 };
 
 // "... :a ... :b ..." as "... $1 ... $2 ...". A ':' that does not start a name (as in

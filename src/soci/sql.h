@@ -24,6 +24,9 @@ absl::Status DialectOf(soci::session& sql, Dialect* dialect);
 class LocalTransaction {
  public:
   LocalTransaction(soci::session& sql, Dialect dialect);  // throws soci::soci_error
+  // Takes over a transaction the caller began on `sql` itself (or sent BEGIN for).
+  struct Begun {};
+  LocalTransaction(soci::session& sql, Begun) : sql_(sql) {}
   ~LocalTransaction();
   void Commit();  // throws soci::soci_error
 
