@@ -12,6 +12,7 @@
 #include "dtx/local_transport.h"
 #include "dtx/result.h"
 #include "dtx/saga.h"
+#include "dtx/soci/storage_url.h"
 
 namespace dtx {
 namespace {
@@ -328,6 +329,48 @@ TEST_CASE("due transactions are claimed by exactly one claimer") {
   CHECK(unique.size() == 20);
   CHECK(!unique.contains("due-ended"));
   CHECK(store->ClaimDue(now, now, "late", 100)->empty());  // leased now
+}
+
+TEST_CASE("a store opened on the older schema drops the indexes it no longer keeps") {
+  const std::string backend = testing::ConformanceBackend();
+  // MySQL has no DROP INDEX IF EXISTS: its tables keep the old keys (schema comment).
+  if (backend == "memory" || backend == "mysql") return;
+  const std::string url = testing::ConformanceUrl();
+  auto open = [&] {
+    absl::StatusOr<std::unique_ptr<SociStore>> store = SociStore::Open({.url = url});
+    INFO(store.status().ToString());
+    REQUIRE(store.ok());
+    return *std::move(store);
+  };
+  soci::session sql;
+  REQUIRE(OpenSession(sql, url).ok());
+  sql << "DROP TABLE IF EXISTS trans_branch_op";
+  sql << "DROP TABLE IF EXISTS trans_global";
+  open().reset();
+  sql << "CREATE INDEX trans_global_owner ON trans_global (owner)";
+  sql << "CREATE INDEX trans_global_status_next_cron_time ON trans_global (status, "
+         "next_cron_time)";
+  const std::string count =
+      backend == "sqlite"
+          ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = :n"
+          : "SELECT COUNT(*) FROM pg_indexes WHERE indexname = :n";
+  auto indexes = [&](const std::string& name) {
+    int n = -1;
+    sql << count, soci::use(name), soci::into(n);
+    return n;
+  };
+  REQUIRE(indexes("trans_global_owner") == 1);
+  auto store = open();
+  CHECK(indexes("trans_global_owner") == 0);
+  CHECK(indexes("trans_global_status_next_cron_time") == 0);
+  CHECK(indexes("trans_global_due") == 1);
+  // What the dropped index served: due transactions are still found.
+  REQUIRE(store->Create(Global("due-after-migration"), {}).ok());
+  absl::StatusOr<std::vector<TransGlobal>> due =
+      store->ClaimDue(kT0 + absl::Seconds(1), kT0 + absl::Seconds(60), "me2", 10);
+  REQUIRE(due.ok());
+  REQUIRE(due->size() == 1);
+  CHECK((*due)[0].gid == "due-after-migration");
 }
 
 TEST_CASE("listing pages newest first and filters by status") {

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS trans_global (
   rollback_reason VARCHAR(1024) NOT NULL DEFAULT '',
   retry_count BIGINT NOT NULL DEFAULT 0,
   UNIQUE KEY gid (gid),
-  KEY owner (owner),
+  -- No key on owner: no query looks rows up by it (tables made before 2026-11-29
+  -- keep theirs; ALTER TABLE trans_global DROP KEY owner removes it).
   KEY status_next_cron_time (status, next_cron_time)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 CREATE TABLE IF NOT EXISTS trans_branch_op (

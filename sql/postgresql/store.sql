@@ -25,9 +25,13 @@ CREATE TABLE IF NOT EXISTS trans_global (
   retry_count BIGINT NOT NULL DEFAULT 0,
   CONSTRAINT trans_global_gid UNIQUE (gid)
 );
-CREATE INDEX IF NOT EXISTS trans_global_owner ON trans_global (owner);
-CREATE INDEX IF NOT EXISTS trans_global_status_next_cron_time
-  ON trans_global (status, next_cron_time);
+-- Only the transactions the cron claims are indexed for it: a finished one leaves
+-- the index. No index on owner: no query looks rows up by it, and each index costs
+-- every write (schemas before 2026-11-29 had both; they are dropped).
+DROP INDEX IF EXISTS trans_global_owner;
+DROP INDEX IF EXISTS trans_global_status_next_cron_time;
+CREATE INDEX IF NOT EXISTS trans_global_due ON trans_global (next_cron_time)
+  WHERE status IN ('submitted', 'aborting');
 CREATE TABLE IF NOT EXISTS trans_branch_op (
   id BIGSERIAL PRIMARY KEY,
   gid VARCHAR(128) NOT NULL,

@@ -24,9 +24,13 @@ CREATE TABLE IF NOT EXISTS trans_global (
   rollback_reason VARCHAR(1024) NOT NULL DEFAULT '',
   retry_count BIGINT NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS trans_global_owner ON trans_global (owner);
-CREATE INDEX IF NOT EXISTS trans_global_status_next_cron_time
-  ON trans_global (status, next_cron_time);
+-- Only the transactions the cron claims are indexed for it: a finished one leaves
+-- the index. No index on owner: no query looks rows up by it, and each index costs
+-- every write (schemas before 2026-11-29 had both; they are dropped).
+DROP INDEX IF EXISTS trans_global_owner;
+DROP INDEX IF EXISTS trans_global_status_next_cron_time;
+CREATE INDEX IF NOT EXISTS trans_global_due ON trans_global (next_cron_time)
+  WHERE status IN ('submitted', 'aborting');
 CREATE TABLE IF NOT EXISTS trans_branch_op (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   gid VARCHAR(128) NOT NULL,
