@@ -1,7 +1,9 @@
 #include "dtx/memory_store.h"
 
 #include <algorithm>
+#include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace dtx {
@@ -22,6 +24,14 @@ absl::Status MemoryStore::Create(const TransGlobal& global,
   absl::MutexLock lock(&mu_);
   if (entries_.contains(global.gid)) {
     return absl::AlreadyExistsError("transaction " + global.gid + " exists");
+  }
+  // As the SQL stores' unique key on (gid, branch_id, op): such a create writes nothing.
+  absl::flat_hash_set<std::pair<std::string, std::string>> keys;
+  for (const TransBranch& b : branches) {
+    if (!keys.emplace(b.branch_id, b.op).second) {
+      return absl::InvalidArgumentError("transaction " + global.gid + ": branch " +
+                                        b.branch_id + "/" + b.op + " given twice");
+    }
   }
   Entry entry{global, branches};
   entry.global.id = next_id_++;

@@ -136,6 +136,42 @@ TEST_CASE("a write the database refuses fails alone, not its commit group") {
   }
 }
 
+TEST_CASE("a create whose branch rows collide writes nothing, and its group commits") {
+  auto store = testing::FreshStore();
+  std::atomic<int> good_ok{0};
+  std::atomic<bool> go{false};
+  absl::Status bad_result;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      const std::string gid = "collide-" + std::to_string(t);
+      std::vector<TransBranch> branches = Branches(gid, "x");
+      if (t == 3) {
+        // The second row repeats the first one's (gid, branch_id, op): the statement
+        // fails after it wrote a row, which must not survive.
+        branches[1].op = branches[0].op;
+        bad_result = store->Create(Global(gid), branches);
+      } else if (store->Create(Global(gid), branches).ok()) {
+        ++good_ok;
+      }
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  CHECK(good_ok == 7);
+  INFO(bad_result.ToString());
+  CHECK(!bad_result.ok());
+  if (testing::ConformanceBackend() != "memory") CHECK(absl::IsUnavailable(bad_result));
+  CHECK(absl::IsNotFound(store->FindGlobal("collide-3").status()));
+  auto rows = store->FindBranches("collide-3");
+  REQUIRE(rows.ok());
+  CHECK(rows->empty());
+  auto other = store->FindBranches("collide-4");
+  REQUIRE(other.ok());
+  CHECK(other->size() == 2);
+}
+
 TEST_CASE("concurrent writes share commits, on PostgreSQL as pipelines") {
   auto store = testing::FreshStore();
   auto* soci_store = dynamic_cast<SociStore*>(store.get());
