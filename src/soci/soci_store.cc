@@ -241,6 +241,16 @@ class SociStore::Impl {
   std::deque<Pending*> queue ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
   int in_flight ABSL_GUARDED_BY(mu) = 0;  // writes queued or being written
+  // Writes running on their caller's thread (Write's "alone" path).
+  int writing_alone ABSL_GUARDED_BY(mu) = 0;
+
+ public:
+  // The database takes one write transaction at a time (SQLite): a batch then waits
+  // for a write running alone instead of meeting its lock, where SQLite's busy
+  // handler would sleep a millisecond or more; the batch grows meanwhile.
+  bool one_writer = false;
+
+ private:
   std::vector<std::thread> writers;
 
  public:
@@ -280,6 +290,7 @@ absl::Status SociStore::Impl::Write(Op op, const std::string& what, bool one_sta
     // Alone right now: write on this thread and spare the hand-over to a writer.
     const bool alone = in_flight == 0;
     ++in_flight;
+    if (alone) ++writing_alone;
     if (!alone) {
       queue.push_back(&pending);
       mu.Await(absl::Condition(&pending.done));
@@ -290,6 +301,7 @@ absl::Status SociStore::Impl::Write(Op op, const std::string& what, bool one_sta
   absl::Status result = WriteAlone(op, what, one_statement, piped);
   absl::MutexLock lock(&mu);
   --in_flight;
+  --writing_alone;
   return result;
 }
 
@@ -300,7 +312,8 @@ void SociStore::Impl::WriterLoop() {
       absl::MutexLock lock(&mu);
       mu.Await(absl::Condition(
           +[](Impl* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu) {
-            return impl->stopping || !impl->queue.empty();
+            return impl->stopping || (!impl->queue.empty() &&
+                                      !(impl->one_writer && impl->writing_alone > 0));
           },
           this));
       if (queue.empty()) return;  // stopping, all written
@@ -407,6 +420,7 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     if (absl::Status s = internal::DialectOf(sql, &impl->dialect); !s.ok()) return s;
     // SQLite has one writer at a time; on a server a second writer sends its batch
     // while the first one's commit waits for the log flush.
+    impl->one_writer = impl->dialect == internal::Dialect::kSqlite;
     impl->StartWriters(options.writers > 0                           ? options.writers
                        : impl->dialect == internal::Dialect::kSqlite ? 1
                                                                      : std::min(2, size));
