@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "dtx/coordinator.h"
@@ -401,6 +402,7 @@ int main(int argc, char** argv) {
       for (const bool is_http : {false, true}) {
         if (is_http && !sqlite) continue;
         Row row(is_http ? "HTTP (127.0.0.1)" : "in-process");
+        const dtx::SociStoreCounts before = (*store)->Counts();
         MeasureRow(
             &row, 0, db_process,
             [&](long* errors) {
@@ -410,6 +412,13 @@ int main(int argc, char** argv) {
                               flags.seconds, errors);
             },
             flags.seconds);
+        const dtx::SociStoreCounts after = (*store)->Counts();
+        if (after.commits > before.commits) {
+          row.cpu += absl::StrFormat(
+              "; %.1f writes per commit",
+              static_cast<double>(after.writes - before.writes) /
+                  static_cast<double>(after.commits - before.commits));
+        }
         rows.push_back(row);
       }
       PrintRows(name, clients, raw_before, RawCommits(raw_url, clients, flags.seconds),
