@@ -1,6 +1,7 @@
 #include "dtx/memory_store.h"
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -8,6 +9,28 @@
 
 namespace dtx {
 namespace {
+
+// A branch whose (branch_id, op) an earlier one has, or null. Without allocating for
+// the few branches sagas have.
+const TransBranch* RepeatedBranch(const std::vector<TransBranch>& branches) {
+  constexpr size_t kFew = 32;
+  if (branches.size() <= kFew) {
+    for (size_t i = 1; i < branches.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (branches[i].branch_id == branches[j].branch_id &&
+            branches[i].op == branches[j].op) {
+          return &branches[i];
+        }
+      }
+    }
+    return nullptr;
+  }
+  absl::flat_hash_set<std::pair<std::string_view, std::string_view>> seen;
+  for (const TransBranch& b : branches) {
+    if (!seen.emplace(b.branch_id, b.op).second) return &b;
+  }
+  return nullptr;
+}
 
 constexpr size_t kMaxTextColumn = 1024;  // as SociStore clips DTM's varchar(1024)
 
@@ -26,12 +49,10 @@ absl::Status MemoryStore::Create(const TransGlobal& global,
     return absl::AlreadyExistsError("transaction " + global.gid + " exists");
   }
   // As the SQL stores' unique key on (gid, branch_id, op): such a create writes nothing.
-  absl::flat_hash_set<std::pair<std::string, std::string>> keys;
-  for (const TransBranch& b : branches) {
-    if (!keys.emplace(b.branch_id, b.op).second) {
-      return absl::InvalidArgumentError("transaction " + global.gid + ": branch " +
-                                        b.branch_id + "/" + b.op + " given twice");
-    }
+  if (const TransBranch* twice = RepeatedBranch(branches)) {
+    return absl::InvalidArgumentError("transaction " + global.gid + ": branch " +
+                                      twice->branch_id + "/" + twice->op +
+                                      " given twice");
   }
   Entry entry{global, branches};
   entry.global.id = next_id_++;
