@@ -5,6 +5,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 
 #include "absl/container/flat_hash_map.h"
@@ -37,8 +38,16 @@ PGconn* ConnectionOf(soci::session& sql) {
 // statements then).
 struct OnceStatements {
   absl::flat_hash_map<std::string, std::string> names;
-  long next = 0;  // names are never reused on a connection
 };
+
+// A statement's name from its text (FNV-1a, the same in every process and build): a
+// name always means the same SQL, also on a server connection that a pooler shares
+// between clients, where a counted name could run another client's statement.
+std::string NameOf(const std::string& query) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : query) h = (h ^ c) * 1099511628211ull;
+  return absl::StrCat("dtx_once_", absl::Hex(h, absl::kZeroPad16));
+}
 
 int OnceStatementsEvent(PGEventId event, void* info, void* /*pass_through*/) {
   const PGconn* conn = nullptr;
@@ -46,7 +55,7 @@ int OnceStatementsEvent(PGEventId event, void* info, void* /*pass_through*/) {
   if (event == PGEVT_CONNDESTROY) conn = static_cast<PGEventConnDestroy*>(info)->conn;
   if (conn == nullptr) return 1;
   auto* once = static_cast<OnceStatements*>(PQinstanceData(conn, OnceStatementsEvent));
-  if (event == PGEVT_CONNRESET && once != nullptr) *once = OnceStatements{};
+  if (event == PGEVT_CONNRESET && once != nullptr) once->names.clear();
   if (event == PGEVT_CONNDESTROY) delete once;
   return 1;
 }
@@ -120,8 +129,15 @@ const std::string& PgPipeline::PreparedOnce(const std::string& query) {
   OnceStatements& once = OnceStatementsOf(conn_);
   auto it = once.names.find(query);
   if (it != once.names.end()) return it->second;
-  std::string name = absl::StrCat("dtx_once_", once.next++);
-  Prepare(name, query);
+  std::string name = NameOf(query);
+  PGresult* r =
+      PQprepare(conn_, name.c_str(), NumberedParameters(query).c_str(), 0, nullptr);
+  const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  // 42P05: this server connection has it already (under that name, the same SQL).
+  const bool ok = r != nullptr && (PQresultStatus(r) == PGRES_COMMAND_OK ||
+                                   (state != nullptr && std::string(state) == "42P05"));
+  PQclear(r);
+  if (!ok) Throw(conn_, "preparing " + name);
   return once.names.emplace(query, std::move(name)).first->second;
 }
 

@@ -46,7 +46,7 @@ class PgPipeline {
 
   // Forgets what PreparedOnce prepared on this connection, for when the server did
   // (DISCARD ALL or DEALLOCATE ALL by other code, a pooler between): the next use
-  // prepares again. Names stay unique: they are counted on.
+  // prepares again.
   void ForgetPrepared();
 
   // Queues `query` with no parameters and no preparing (BEGIN, say).
