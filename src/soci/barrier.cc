@@ -188,10 +188,6 @@ absl::Status Barrier::Call(soci::session& sql,
   if (absl::Status s = Resolve(sql, options_, &dialect, &table); !s.ok()) return s;
   const std::string barrier_id = absl::StrFormat("%02d", ++barrier_id_);
   const std::string origin = OriginOp(info_.op);
-  const auto error = [&](const std::exception& e) {
-    return internal::DatabaseError(
-        absl::StrCat("barrier ", info_.gid, "/", info_.branch_id, "/", info_.op), e);
-  };
   try {
     std::optional<internal::LocalTransaction> tx;
     // Rows inserted by the insert of the origin op (a compensation first marks its
@@ -237,7 +233,8 @@ absl::Status Barrier::Call(soci::session& sql,
     tx->Commit();
     return absl::OkStatus();
   } catch (const std::exception& e) {
-    return error(e);
+    return internal::DatabaseError(
+        absl::StrCat("barrier ", info_.gid, "/", info_.branch_id, "/", info_.op), e);
   }
 }
 
