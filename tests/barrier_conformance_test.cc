@@ -29,16 +29,24 @@ int Balance() {
   return balance;
 }
 
-absl::Status Apply(const std::string& gid, const std::string& op, int delta,
-                   std::atomic<int>* runs, absl::Status result = absl::OkStatus()) {
-  auto sql = testing::OpenSession();
+// Runs op `op` of branch "01" of `gid` behind the barrier on `sql`; its business adds
+// `delta` to the account, counts its runs and answers `result`.
+absl::Status ApplyOn(soci::session& sql, const std::string& gid, const std::string& op,
+                     int delta, std::atomic<int>* runs,
+                     absl::Status result = absl::OkStatus()) {
   BranchInfo info{.trans_type = "saga", .gid = gid, .branch_id = "01", .op = op};
-  return Barrier(info, kTable).Call(*sql, [&](soci::session& tx) {
+  return Barrier(info, kTable).Call(sql, [&](soci::session& tx) {
     ++*runs;
     tx << "UPDATE conformance_account SET balance = balance + :d WHERE id = 1",
         soci::use(delta);
     return result;
   });
+}
+
+// The same on a session of its own.
+absl::Status Apply(const std::string& gid, const std::string& op, int delta,
+                   std::atomic<int>* runs, absl::Status result = absl::OkStatus()) {
+  return ApplyOn(*testing::OpenSession(), gid, op, delta, runs, std::move(result));
 }
 
 TEST_CASE("barrier: duplicates, null compensation and hanging") {
@@ -88,13 +96,7 @@ TEST_CASE(
   CHECK(runs == 0);
   // The same session: no transaction left open, no statement left unread.
   auto credit = [&](const std::string& gid, const std::string& op) {
-    info.gid = gid;
-    info.op = op;
-    return Barrier(info, kTable).Call(*sql, [&](soci::session& tx) {
-      ++runs;
-      tx << "UPDATE conformance_account SET balance = balance + 5 WHERE id = 1";
-      return absl::OkStatus();
-    });
+    return ApplyOn(*sql, gid, op, 5, &runs);
   };
   CHECK(credit("b-after", "compensate").ok());
   CHECK(runs == 0);  // a compensation with no action before it: null compensation
@@ -110,15 +112,8 @@ TEST_CASE(
   FreshTables();
   auto sql = testing::OpenSession();
   std::atomic<int> runs{0};
-  BranchInfo info{.trans_type = "saga", .gid = "", .branch_id = "01", .op = "action"};
   auto debit = [&](const std::string& gid, const std::string& op) {
-    info.gid = gid;
-    info.op = op;
-    return Barrier(info, kTable).Call(*sql, [&](soci::session& tx) {
-      ++runs;
-      tx << "UPDATE conformance_account SET balance = balance - 1 WHERE id = 1";
-      return absl::OkStatus();
-    });
+    return ApplyOn(*sql, gid, op, -1, &runs);
   };
   auto prepared = [&] {
     int n = -1;

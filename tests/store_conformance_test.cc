@@ -2,6 +2,7 @@
 // MariaDB (the backend comes from the environment: see conformance_main.cc).
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -106,27 +107,42 @@ TEST_CASE("a gid is created once, also when creators race") {
   CHECK(store->FindBranches("race-1")->size() == 2);
 }
 
-TEST_CASE("a write the database refuses fails alone, not its commit group") {
-  auto store = testing::FreshStore();
+// Creates "<prefix>0" .. "<prefix>{n-1}" from n threads at once (so that they share
+// commit groups), `spoil` changing the branches of number `bad` first. Returns how
+// many of the others succeeded; *bad_result is the spoiled create's answer.
+int CreateTogether(Store& store, const std::string& prefix, int n, int bad,
+                   const std::function<void(std::vector<TransBranch>&)>& spoil,
+                   absl::Status* bad_result) {
   std::atomic<int> good_ok{0};
   std::atomic<bool> go{false};
-  absl::Status bad_result;
   std::vector<std::thread> threads;
-  for (int t = 0; t < 16; ++t) {
+  for (int t = 0; t < n; ++t) {
     threads.emplace_back([&, t] {
       while (!go) std::this_thread::yield();
-      const std::string gid = "group-" + std::to_string(t);
+      const std::string gid = prefix + std::to_string(t);
       std::vector<TransBranch> branches = Branches(gid, "x");
-      if (t == 7) {
-        branches[0].url = std::string(5000, 'u');  // over VARCHAR(1024): servers refuse
-        bad_result = store->Create(Global(gid), branches);
-      } else if (store->Create(Global(gid), branches).ok()) {
+      if (t == bad) {
+        spoil(branches);
+        *bad_result = store.Create(Global(gid), branches);
+      } else if (store.Create(Global(gid), branches).ok()) {
         ++good_ok;
       }
     });
   }
   go = true;
   for (auto& t : threads) t.join();
+  return good_ok;
+}
+
+TEST_CASE("a write the database refuses fails alone, not its commit group") {
+  auto store = testing::FreshStore();
+  absl::Status bad_result;
+  const int good_ok = CreateTogether(
+      *store, "group-", 16, 7,
+      [](std::vector<TransBranch>& branches) {
+        branches[0].url = std::string(5000, 'u');  // over VARCHAR(1024): servers refuse
+      },
+      &bad_result);
   CHECK(good_ok == 15);
   // Only the servers enforce column lengths.
   if (testing::ConformanceBackend() == "postgresql" ||
@@ -138,27 +154,15 @@ TEST_CASE("a write the database refuses fails alone, not its commit group") {
 
 TEST_CASE("a create whose branch rows collide writes nothing, and its group commits") {
   auto store = testing::FreshStore();
-  std::atomic<int> good_ok{0};
-  std::atomic<bool> go{false};
   absl::Status bad_result;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      while (!go) std::this_thread::yield();
-      const std::string gid = "collide-" + std::to_string(t);
-      std::vector<TransBranch> branches = Branches(gid, "x");
-      if (t == 3) {
+  const int good_ok = CreateTogether(
+      *store, "collide-", 8, 3,
+      [](std::vector<TransBranch>& branches) {
         // The second row repeats the first one's (gid, branch_id, op): the statement
         // fails after it wrote a row, which must not survive.
         branches[1].op = branches[0].op;
-        bad_result = store->Create(Global(gid), branches);
-      } else if (store->Create(Global(gid), branches).ok()) {
-        ++good_ok;
-      }
-    });
-  }
-  go = true;
-  for (auto& t : threads) t.join();
+      },
+      &bad_result);
   CHECK(good_ok == 7);
   INFO(bad_result.ToString());
   CHECK(!bad_result.ok());
