@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "dtx/result.h"
+#include "http/http_server.h"
 
 namespace dtx {
 
@@ -22,10 +23,13 @@ void WriteResult(const absl::Status& status, httplib::Response& response) {
   response.set_content(HttpBodyOf(status), "application/json");
 }
 
-void ServeBranch(httplib::Server& server, const std::string& path,
-                 BranchHandler handler) {
-  auto serve = [handler = std::move(handler)](const httplib::Request& request,
-                                              httplib::Response& response) {
+namespace {
+
+// The route ServeBranch and HttpBranchServer::Handle register for `handler`.
+std::function<void(const httplib::Request&, httplib::Response&)> BranchRoute(
+    BranchHandler handler) {
+  return [handler = std::move(handler)](const httplib::Request& request,
+                                        httplib::Response& response) {
     absl::StatusOr<BranchInfo> info = BranchInfoFromRequest(request);
     if (!info.ok()) {
       WriteResult(info.status(), response);
@@ -39,20 +43,28 @@ void ServeBranch(httplib::Server& server, const std::string& path,
     }
     WriteResult(result, response);
   };
+}
+
+}  // namespace
+
+void ServeBranch(httplib::Server& server, const std::string& path,
+                 BranchHandler handler) {
+  auto serve = BranchRoute(std::move(handler));
   server.Post(path, serve);
   server.Get(path, serve);
 }
 
-HttpBranchServer::HttpBranchServer(int threads) {
-  const size_t n = static_cast<size_t>(std::max(1, threads));
-  server_.new_task_queue = [n] { return new httplib::ThreadPool(n); };
-  server_.set_tcp_nodelay(true);
-  // Reuse connections freely, but let an idle one go soon: Stop() waits for it.
-  server_.set_keep_alive_max_count(100000);
-  server_.set_keep_alive_timeout(1);
-}
+HttpBranchServer::HttpBranchServer(int threads)
+    : server_(std::make_unique<internal::HttpServer>(
+          internal::HttpServerOptions{.threads = std::max(1, threads)})) {}
 
 HttpBranchServer::~HttpBranchServer() { Stop(); }
+
+void HttpBranchServer::Handle(const std::string& path, BranchHandler handler) {
+  auto serve = BranchRoute(std::move(handler));
+  server_->Post(path, serve);
+  server_->Get(path, serve);
+}
 
 void AnswerErrorsAsJson(httplib::Server& server) {
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
@@ -108,18 +120,9 @@ absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host,
 }
 
 absl::StatusOr<int> HttpBranchServer::Start(const std::string& host, int port) {
-  absl::StatusOr<int> bound = BindServer(server_, host, port);
-  if (!bound.ok()) return bound.status();
-  thread_ = std::thread([this] { server_.listen_after_bind(); });
-  // stop() is a no-op until the server runs: wait, so that Stop() always ends it.
-  while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return *bound;
+  return server_->Start(host, port);
 }
 
-void HttpBranchServer::Stop() {
-  if (!thread_.joinable()) return;
-  server_.stop();
-  thread_.join();
-}
+void HttpBranchServer::Stop() { server_->Stop(); }
 
 }  // namespace dtx

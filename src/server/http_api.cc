@@ -49,11 +49,9 @@ void Json(httplib::Response& res, int status, const json& body) {
 
 }  // namespace
 
-void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
+void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
                      const HttpApiOptions& options) {
   const std::string base = kBase;
-  server.set_payload_max_length(options.max_body_bytes);
-  AnswerErrorsAsJson(server);
 
   server.Get(base + "/newGid", [](const httplib::Request&, httplib::Response& res) {
     Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});

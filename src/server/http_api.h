@@ -3,15 +3,12 @@
 #ifndef DTX_SERVER_HTTP_API_H_
 #define DTX_SERVER_HTTP_API_H_
 
-#include <httplib.h>
-
 #include "dtx/coordinator.h"
+#include "http/http_server.h"
 
 namespace dtx {
 
 struct HttpApiOptions {
-  // Larger request bodies are refused with 413. Default: 1 MiB.
-  size_t max_body_bytes = 1 << 20;
   // What GET /api/dtmsvr/version answers.
   std::string version = "dtx 0.1.0";
 };
@@ -20,10 +17,11 @@ struct HttpApiOptions {
 // the server. Answers: 200 {"dtm_result":"SUCCESS"}; 409 {"dtm_result":"FAILURE",
 // "message":..} (a rolled-back or ended transaction, or wait_result that did not
 // finish: "wait result not return success", as DTM); 400 malformed or invalid input;
-// 404 unknown gid (forceStop, resetNextCronTime); 413 body too large; 501 a transaction
-// type dtx does not drive yet; 503 the store failed. Every error body is
-// {"message":..}; nothing is stored for a request that gets a 4xx.
-void ServeDtmHttpApi(httplib::Server& server, Coordinator& coordinator,
+// 404 unknown gid (forceStop, resetNextCronTime); 501 a transaction type dtx does not
+// drive yet; 503 the store failed; the server's own 404, 405 and 413 (a body over its
+// max_body_bytes). Every error body is {"message":..}; nothing is stored for a request
+// that gets a 4xx.
+void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
                      const HttpApiOptions& options = {});
 
 }  // namespace dtx

@@ -5,7 +5,6 @@
 //
 // Prints one line when ready: "dtxd: http HOST:PORT grpc HOST:PORT store URL".
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -83,13 +82,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-body-bytes", f.max_body_bytes, "Largest request body")
       ->capture_default_str();
-  app.add_option("--http-threads", f.http_threads, "Threads serving the HTTP API")
+  app.add_option("--http-threads", f.http_threads,
+                 "HTTP API connections served at once, a thread each")
       ->capture_default_str();
   app.add_option("--branch-threads", f.branch_threads,
                  "Threads delivering HTTP branch answers (and making https calls)")
       ->capture_default_str();
-  app.add_option("--store-connections", f.store_connections,
-                 "Database connections")
+  app.add_option("--store-connections", f.store_connections, "Database connections")
       ->capture_default_str();
   app.add_option("--store-writers", f.store_writers,
                  "Threads committing writes in groups; 0: 1 on SQLite, else 2")
@@ -134,8 +133,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  httplib::Server http;
-  std::thread http_thread;
+  dtx::internal::HttpServer http(
+      {.threads = std::max(1, f.http_threads), .max_body_bytes = f.max_body_bytes});
   std::string http_host = "-";
   int http_port = 0;
   if (!f.http_listen.empty()) {
@@ -144,20 +143,13 @@ int main(int argc, char** argv) {
                    f.http_listen.c_str());
       return 2;
     }
-    const size_t threads = static_cast<size_t>(std::max(1, f.http_threads));
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http.set_tcp_nodelay(true);
-    // Reuse connections freely, but let an idle one go soon: stop() waits for it.
-    http.set_keep_alive_max_count(100000);
-    http.set_keep_alive_timeout(1);
-    dtx::ServeDtmHttpApi(http, **coordinator, {.max_body_bytes = f.max_body_bytes});
-    absl::StatusOr<int> bound = dtx::BindServer(http, http_host, http_port);
+    dtx::ServeDtmHttpApi(http, **coordinator);
+    absl::StatusOr<int> bound = http.Start(http_host, http_port);
     if (!bound.ok()) {
       std::fprintf(stderr, "dtxd: cannot listen on %s\n", f.http_listen.c_str());
       return 1;
     }
     http_port = *bound;
-    http_thread = std::thread([&http] { http.listen_after_bind(); });
   }
 
   dtx::DtmGrpcService grpc_api(coordinator->get());
@@ -183,10 +175,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &signal);
   std::printf("dtxd: signal %d, stopping\n", signal);
   std::fflush(stdout);
-  if (http_thread.joinable()) {
-    http.stop();
-    http_thread.join();
-  }
+  http.Stop();
   if (grpc_server != nullptr) {
     // Calls still running after a second are cancelled; their transactions, if stored,
     // are driven on by the coordinator below, and the caller may submit them again.

@@ -16,13 +16,15 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dtx/branch_info.h"
 
 namespace dtx {
+namespace internal {
+class HttpServer;
+}  // namespace internal
 
 // The gid, trans_type, branch_id and op query parameters; kInvalidArgument names the
 // first one missing.
@@ -53,27 +55,29 @@ void AnswerErrorsAsJson(httplib::Server& server);
 absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host, int port,
                                int backlog = 1024);
 
-// An httplib::Server on its own thread, bound to loopback unless told otherwise.
-// Not thread-safe; Stop() (or the destructor) waits for the listening thread.
+// Serves branches over HTTP/1.1 on its own threads, bound to loopback unless told
+// otherwise: a thread per connection, each answer in one write (a third of the CPU per
+// exchange of an httplib::Server here; bench/http_floor). Request bodies over 16 MiB
+// get 413, unknown paths 404, all as JSON {"message":..}.
+// Handle() before Start(); Start() and Stop() from one thread. Stop() (or the
+// destructor) closes idle connections and waits for the requests being served.
 class HttpBranchServer {
  public:
-  // `threads` serve requests; an idle keep-alive connection holds one, so allow for
-  // as many as the callers keep open (HttpTransport: its thread count). Default: 32.
+  // `threads` connections are served at once; an idle keep-alive connection holds one
+  // for up to 5 s, so allow for as many as the callers keep open (HttpTransport: its
+  // thread count). Default: 32.
   explicit HttpBranchServer(int threads = 32);
   ~HttpBranchServer();
 
-  void Handle(const std::string& path, BranchHandler handler) {
-    ServeBranch(server_, path, std::move(handler));
-  }
-  httplib::Server& server() { return server_; }
+  // Serves `handler` at `path` for POST and GET, as ServeBranch does.
+  void Handle(const std::string& path, BranchHandler handler);
 
   // Listens on host:port (port 0: any free port) and returns the port.
   absl::StatusOr<int> Start(const std::string& host = "127.0.0.1", int port = 0);
   void Stop();
 
  private:
-  httplib::Server server_;
-  std::thread thread_;
+  std::unique_ptr<internal::HttpServer> server_;
 };
 
 }  // namespace dtx

@@ -1,0 +1,100 @@
+// An HTTP/1.1 server for dtx's own endpoints (dtxd's API, HttpBranchServer): a thread
+// per connection that reads with blocking recv and answers each request in one send.
+// It serves cpp-httplib's Request/Response types, so handlers written for an
+// httplib::Server move over unchanged, at a third of the CPU per exchange:
+// cpp-httplib polls before every read and every write and writes an answer's head and
+// body apart, so the caller wakes twice (bench/http_floor measures both).
+//
+// What it speaks: request bodies with Content-Length or chunked transfer coding,
+// `Expect: 100-continue`, keep-alive (HTTP/1.1 default; HTTP/1.0 with
+// `Connection: keep-alive`), pipelined requests. Routes are exact paths for GET and
+// POST; the query string is parsed into Request::params. Its own errors are JSON
+// {"message":..}: 400 for what it cannot parse, 404 for an unknown path, 405 for a
+// method a path does not serve, 413 for a body over max_body_bytes, 500 for an
+// exception escaping a handler. After a 400 or 413 the connection is closed.
+#ifndef DTX_HTTP_HTTP_SERVER_H_
+#define DTX_HTTP_HTTP_SERVER_H_
+
+#include <httplib.h>
+
+#include <functional>
+#include <list>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace dtx::internal {
+
+struct HttpServerOptions {
+  // Connections served at once, a thread each; an idle keep-alive connection holds
+  // its thread until idle_timeout. More connections wait in the listen backlog.
+  // Default: 32.
+  int threads = 32;
+  // Larger request bodies are refused with 413. Default: 16 MiB.
+  size_t max_body_bytes = size_t{16} << 20;
+  // A connection that sends nothing for this long is closed, and so is one whose
+  // peer does not take an answer for this long. Default: 5 s.
+  absl::Duration idle_timeout = absl::Seconds(5);
+  int backlog = 1024;  // the listen backlog
+};
+
+// Writes `response` for `request`. Response::status left at -1 answers 200.
+using HttpHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+// Routes are added before Start(); Start and Stop are called from one thread. Handlers
+// run on the connection's thread, concurrently with each other.
+class HttpServer {
+ public:
+  explicit HttpServer(HttpServerOptions options = {});
+  ~HttpServer();  // Stop()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  void Get(const std::string& path, HttpHandler handler);
+  void Post(const std::string& path, HttpHandler handler);
+
+  // Listens on host:port (port 0: any free port) and returns the port; kUnavailable
+  // when the address cannot be bound. Serving starts at once.
+  absl::StatusOr<int> Start(const std::string& host, int port);
+
+  // Stops accepting, closes idle connections, and waits for the requests being
+  // served to be answered. The server cannot be started again.
+  void Stop();
+
+ private:
+  struct Connection {
+    int fd = -1;
+    std::string peer_address;
+    int peer_port = -1;
+    std::thread thread;
+    bool done = false;  // its thread has finished serving and closed fd
+  };
+  struct Route {
+    HttpHandler get, post;
+  };
+
+  void AcceptLoop();
+  void Serve(Connection* connection);
+  // Joins the threads of the connections that are done (their sockets are closed).
+  void Reap() ABSL_LOCKS_EXCLUDED(mu_);
+  void Dispatch(const httplib::Request& request, httplib::Response& response) const;
+
+  const HttpServerOptions options_;
+  absl::flat_hash_map<std::string, Route> routes_;  // fixed once started
+  int listen_fd_ = -1;
+  std::thread acceptor_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int serving_ ABSL_GUARDED_BY(mu_) = 0;  // connections not done
+  std::list<Connection> connections_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dtx::internal
+
+#endif  // DTX_HTTP_HTTP_SERVER_H_

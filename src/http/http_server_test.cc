@@ -1,0 +1,324 @@
+// HttpServer over real sockets on 127.0.0.1: what it parses, what it refuses, how
+// connections live and end.
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+
+namespace dtx::internal {
+namespace {
+
+// A connection to 127.0.0.1:port that sends raw bytes and reads what comes back.
+class Conn {
+ public:
+  explicit Conn(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    timeval limit{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  }
+  ~Conn() { close(fd_); }
+
+  void Send(const std::string& bytes) {
+    REQUIRE(send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads until `n` answers have come whole (each ends with its Content-Length body),
+  // or the peer closes, or 5 s pass. Returns all it read.
+  std::string ReadAnswers(int n) {
+    std::string in;
+    char buf[4096];
+    while (Complete(in) < n) {
+      const ssize_t k = recv(fd_, buf, sizeof(buf), 0);
+      if (k <= 0) break;
+      in.append(buf, static_cast<size_t>(k));
+    }
+    return in;
+  }
+  // True when the server closes its side within `within` (recv sees the end).
+  bool SeesEnd(int within_ms = 1000) {
+    timeval limit{within_ms / 1000, (within_ms % 1000) * 1000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    char buf[256];
+    while (true) {
+      const ssize_t k = recv(fd_, buf, sizeof(buf), 0);
+      if (k == 0) return true;
+      if (k < 0) return false;
+    }
+  }
+
+ private:
+  // How many whole answers `in` holds.
+  static int Complete(const std::string& in) {
+    int n = 0;
+    size_t pos = 0;
+    while (true) {
+      const size_t head = in.find("\r\n\r\n", pos);
+      if (head == std::string::npos) return n;
+      size_t length = 0;
+      const size_t at = in.find("Content-Length: ", pos);
+      if (at != std::string::npos && at < head) {
+        length = std::stoul(in.substr(at + 16));
+      }
+      if (in.size() < head + 4 + length) return n;
+      pos = head + 4 + length;
+      ++n;
+    }
+  }
+  int fd_ = -1;
+};
+
+int Count(const std::string& s, const std::string& what) {
+  int n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+// A server with /echo (GET and POST: answers method, path, the param "q" and the
+// body), /throw (POST: throws) and /nostatus (GET: sets only a body).
+struct EchoServer {
+  explicit EchoServer(HttpServerOptions options = {}) : server(options) {
+    auto echo = [](const httplib::Request& req, httplib::Response& res) {
+      res.status = 201;
+      res.set_content(
+          absl::StrCat(req.method, " ", req.path, " q=", req.get_param_value("q"),
+                       " body=", req.body, " from=", req.remote_addr),
+          "text/plain");
+    };
+    server.Get("/echo", echo);
+    server.Post("/echo", echo);
+    server.Post("/throw", [](const httplib::Request&, httplib::Response&) {
+      throw std::runtime_error("handler broke");
+    });
+    server.Get("/nostatus", [](const httplib::Request&, httplib::Response& res) {
+      res.body = "plain";
+    });
+    absl::StatusOr<int> bound = server.Start("127.0.0.1", 0);
+    REQUIRE(bound.ok());
+    port = *bound;
+  }
+  HttpServer server;
+  int port = 0;
+};
+
+TEST_CASE("http server: requests on one keep-alive connection, pipelined or not") {
+  EchoServer s;
+  Conn c(s.port);
+  c.Send("POST /echo?q=a%20b&x=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+  std::string first = c.ReadAnswers(1);
+  CHECK(absl::StartsWith(first, "HTTP/1.1 201 Created\r\n"));
+  CHECK(absl::StrContains(first, "Content-Type: text/plain\r\n"));
+  CHECK(absl::StrContains(first, "POST /echo q=a b body=hello from=127.0.0.1"));
+  CHECK_FALSE(absl::StrContains(first, "Connection: close"));
+
+  // Two requests in one write, the second a GET without a body.
+  c.Send(
+      "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\n"
+      "content-length: 3\r\n\r\ntwoGET /nostatus HTTP/1.1\r\n\r\n");
+  std::string next = c.ReadAnswers(3);
+  CHECK(absl::StrContains(next, "body=one"));
+  CHECK(absl::StrContains(next, "body=two"));
+  CHECK(absl::StrContains(next, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain"));
+}
+
+TEST_CASE("http server: chunked bodies and Expect: 100-continue") {
+  EchoServer s;
+  Conn c(s.port);
+  c.Send(
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4;ext=1\r\nchun\r\n3\r\nked\r\n0\r\nTrailer: x\r\n\r\n");
+  CHECK(absl::StrContains(c.ReadAnswers(1), "body=chunked"));
+
+  c.Send("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  std::string go = c.ReadAnswers(1);
+  CHECK(go == "HTTP/1.1 100 Continue\r\n\r\n");
+  c.Send("late");
+  CHECK(absl::StrContains(c.ReadAnswers(1), "body=late"));
+}
+
+TEST_CASE("http server: its own errors are JSON, and a refused request closes") {
+  EchoServer s({.max_body_bytes = 10});
+  {
+    Conn c(s.port);
+    c.Send(
+        "GET /nowhere HTTP/1.1\r\n\r\nPUT /echo HTTP/1.1\r\n\r\nPOST /throw "
+        "HTTP/1.1\r\n\r\n");
+    std::string got = c.ReadAnswers(3);
+    CHECK(absl::StrContains(got, "HTTP/1.1 404 Not Found\r\n"));
+    CHECK(absl::StrContains(got, R"({"message":"no such API"})"));
+    CHECK(absl::StrContains(got, "HTTP/1.1 405 Method Not Allowed\r\n"));
+    CHECK(absl::StrContains(got, "HTTP/1.1 500 Internal Server Error\r\n"));
+    CHECK(absl::StrContains(got, "handler broke"));
+    CHECK(Count(got, "Content-Type: application/json") == 3);
+    // None of those ends the connection.
+    c.Send("GET /echo HTTP/1.1\r\n\r\n");
+    CHECK(absl::StrContains(c.ReadAnswers(1), "201 Created"));
+  }
+  {
+    // Over max_body_bytes: 413 without reading the body, then the end.
+    Conn c(s.port);
+    c.Send("POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
+    std::string got = c.ReadAnswers(1);
+    CHECK(absl::StartsWith(got, "HTTP/1.1 413 Payload Too Large\r\n"));
+    CHECK(absl::StrContains(got, "Connection: close\r\n"));
+    CHECK(c.SeesEnd());
+  }
+  {
+    Conn c(s.port);
+    c.Send(
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n");
+    CHECK(absl::StartsWith(c.ReadAnswers(1), "HTTP/1.1 413 "));
+    CHECK(c.SeesEnd());
+  }
+  for (const char* garbage :
+       {"NONSENSE\r\n\r\n", "GET /echo HTTP/2.0\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nNoColon\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+    CAPTURE(garbage);
+    Conn c(s.port);
+    c.Send(garbage);
+    std::string got = c.ReadAnswers(1);
+    CHECK(absl::StartsWith(got, "HTTP/1.1 400 Bad Request\r\n"));
+    CHECK(absl::StrContains(got, R"({"message":)"));
+    CHECK(c.SeesEnd());
+  }
+  // A head that never ends is cut off at 64 KiB.
+  {
+    Conn c(s.port);
+    c.Send("GET /echo HTTP/1.1\r\n");
+    const std::string header = "X-Long: " + std::string(8000, 'a') + "\r\n";
+    for (int i = 0; i < 9; ++i) c.Send(header);
+    CHECK(absl::StartsWith(c.ReadAnswers(1), "HTTP/1.1 400 Bad Request\r\n"));
+  }
+  // The server still serves.
+  Conn c(s.port);
+  c.Send("GET /echo?q=1 HTTP/1.1\r\n\r\n");
+  CHECK(absl::StrContains(c.ReadAnswers(1), "q=1"));
+}
+
+TEST_CASE(
+    "http server: Connection: close and HTTP/1.0 end the connection after the answer") {
+  EchoServer s;
+  {
+    Conn c(s.port);
+    c.Send("GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
+    std::string got = c.ReadAnswers(1);
+    CHECK(absl::StrContains(got, "Connection: close\r\n"));
+    CHECK(absl::StrContains(got, "GET /echo"));
+    CHECK(c.SeesEnd());
+  }
+  {
+    Conn c(s.port);
+    c.Send("GET /echo HTTP/1.0\r\n\r\n");
+    CHECK(absl::StrContains(c.ReadAnswers(1), "GET /echo"));
+    CHECK(c.SeesEnd());
+  }
+  {
+    Conn c(s.port);
+    c.Send("GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    CHECK(absl::StrContains(c.ReadAnswers(1), "GET /echo"));
+    c.Send("GET /echo?q=again HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    CHECK(absl::StrContains(c.ReadAnswers(1), "q=again"));
+  }
+}
+
+TEST_CASE("http server: an idle connection is closed after idle_timeout") {
+  EchoServer s({.idle_timeout = absl::Milliseconds(200)});
+  Conn c(s.port);
+  c.Send("GET /echo HTTP/1.1\r\n\r\n");
+  CHECK(absl::StrContains(c.ReadAnswers(1), "201 Created"));
+  CHECK(c.SeesEnd(/*within_ms=*/3000));
+}
+
+TEST_CASE("http server: connections past `threads` wait, and are served when one ends") {
+  EchoServer s({.threads = 1});
+  auto first = std::make_unique<Conn>(s.port);
+  first->Send("GET /echo?q=first HTTP/1.1\r\n\r\n");
+  CHECK(absl::StrContains(first->ReadAnswers(1), "q=first"));
+
+  // The second connection is accepted by the kernel but not served while the first
+  // holds the only thread.
+  std::atomic<bool> answered{false};
+  std::thread second([&] {
+    Conn c(s.port);
+    c.Send("GET /echo?q=second HTTP/1.1\r\n\r\n");
+    answered = absl::StrContains(c.ReadAnswers(1), "q=second");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(answered.load());
+  first.reset();  // closes: its thread ends, the waiting connection gets it
+  second.join();
+  CHECK(answered.load());
+}
+
+TEST_CASE(
+    "http server: Stop() ends idle connections and waits for a request in a handler") {
+  absl::Notification inside, release;
+  HttpServer server;
+  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    inside.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(5));
+    res.set_content("done", "text/plain");
+  });
+  absl::StatusOr<int> port = server.Start("127.0.0.1", 0);
+  REQUIRE(port.ok());
+
+  Conn idle(*port);
+  idle.Send("GET /nowhere HTTP/1.1\r\n\r\n");
+  CHECK(absl::StrContains(idle.ReadAnswers(1), "404"));
+
+  Conn busy(*port);
+  busy.Send("GET /slow HTTP/1.1\r\n\r\n");
+  REQUIRE(inside.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server.Stop();
+    stopped = true;
+  });
+  CHECK(idle.SeesEnd());  // the idle one is closed at once
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(stopped.load());  // the busy one is still being answered
+  release.Notify();
+  CHECK(absl::StrContains(busy.ReadAnswers(1), "done"));
+  stopper.join();
+  CHECK(stopped.load());
+  // Nothing listens any more.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(*port));
+  CHECK(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0);
+  close(fd);
+}
+
+TEST_CASE("http server: an address that cannot be bound is kUnavailable") {
+  EchoServer taken;
+  HttpServer second;
+  absl::StatusOr<int> port = second.Start("127.0.0.1", taken.port);
+  CHECK(absl::IsUnavailable(port.status()));
+  HttpServer bad;
+  CHECK(absl::IsUnavailable(bad.Start("no-such-host.invalid", 0).status()));
+}
+
+}  // namespace
+}  // namespace dtx::internal
