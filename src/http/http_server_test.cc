@@ -90,6 +90,16 @@ int Count(const std::string& s, const std::string& what) {
   return n;
 }
 
+// Sends `request` on a new connection and returns the one answer; checks that the
+// server then closes the connection.
+std::string AnswerThenEnd(int port, const std::string& request) {
+  Conn c(port);
+  c.Send(request);
+  std::string got = c.ReadAnswers(1);
+  CHECK(c.SeesEnd());
+  return got;
+}
+
 // A server with /echo (GET and POST: answers method, path, the param "q" and the
 // body), /throw (POST: throws) and /nostatus (GET: sets only a body).
 struct EchoServer {
@@ -170,23 +180,16 @@ TEST_CASE("http server: its own errors are JSON, and a refused request closes") 
     c.Send("GET /echo HTTP/1.1\r\n\r\n");
     CHECK(absl::StrContains(c.ReadAnswers(1), "201 Created"));
   }
-  {
-    // Over max_body_bytes: 413 without reading the body, then the end.
-    Conn c(s.port);
-    c.Send("POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
-    std::string got = c.ReadAnswers(1);
-    CHECK(absl::StartsWith(got, "HTTP/1.1 413 Payload Too Large\r\n"));
-    CHECK(absl::StrContains(got, "Connection: close\r\n"));
-    CHECK(c.SeesEnd());
-  }
-  {
-    Conn c(s.port);
-    c.Send(
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-        "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n");
-    CHECK(absl::StartsWith(c.ReadAnswers(1), "HTTP/1.1 413 "));
-    CHECK(c.SeesEnd());
-  }
+  // Over max_body_bytes: 413 without reading the body, then the end.
+  std::string got = AnswerThenEnd(
+      s.port, "POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
+  CHECK(absl::StartsWith(got, "HTTP/1.1 413 Payload Too Large\r\n"));
+  CHECK(absl::StrContains(got, "Connection: close\r\n"));
+  CHECK(absl::StartsWith(AnswerThenEnd(s.port,
+                                       "POST /echo HTTP/1.1\r\nTransfer-Encoding: "
+                                       "chunked\r\n\r\n8\r\n12345678\r\n8\r\n"
+                                       "12345678\r\n0\r\n\r\n"),
+                         "HTTP/1.1 413 "));
   for (const char* garbage :
        {"NONSENSE\r\n\r\n", "GET /echo HTTP/2.0\r\n\r\n",
         "GET /echo HTTP/1.1\r\nNoColon\r\n\r\n",
@@ -194,12 +197,9 @@ TEST_CASE("http server: its own errors are JSON, and a refused request closes") 
         "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
         "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
     CAPTURE(garbage);
-    Conn c(s.port);
-    c.Send(garbage);
-    std::string got = c.ReadAnswers(1);
-    CHECK(absl::StartsWith(got, "HTTP/1.1 400 Bad Request\r\n"));
-    CHECK(absl::StrContains(got, R"({"message":)"));
-    CHECK(c.SeesEnd());
+    std::string answer = AnswerThenEnd(s.port, garbage);
+    CHECK(absl::StartsWith(answer, "HTTP/1.1 400 Bad Request\r\n"));
+    CHECK(absl::StrContains(answer, R"({"message":)"));
   }
   // A head that never ends is cut off at 64 KiB.
   {
@@ -218,20 +218,12 @@ TEST_CASE("http server: its own errors are JSON, and a refused request closes") 
 TEST_CASE(
     "http server: Connection: close and HTTP/1.0 end the connection after the answer") {
   EchoServer s;
-  {
-    Conn c(s.port);
-    c.Send("GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
-    std::string got = c.ReadAnswers(1);
-    CHECK(absl::StrContains(got, "Connection: close\r\n"));
-    CHECK(absl::StrContains(got, "GET /echo"));
-    CHECK(c.SeesEnd());
-  }
-  {
-    Conn c(s.port);
-    c.Send("GET /echo HTTP/1.0\r\n\r\n");
-    CHECK(absl::StrContains(c.ReadAnswers(1), "GET /echo"));
-    CHECK(c.SeesEnd());
-  }
+  std::string got =
+      AnswerThenEnd(s.port, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
+  CHECK(absl::StrContains(got, "Connection: close\r\n"));
+  CHECK(absl::StrContains(got, "GET /echo"));
+  CHECK(absl::StrContains(AnswerThenEnd(s.port, "GET /echo HTTP/1.0\r\n\r\n"),
+                          "GET /echo"));
   {
     Conn c(s.port);
     c.Send("GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
