@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "dtx/result.h"
 #include "http/http_server.h"
