@@ -32,7 +32,8 @@ std::string Errno(const char* what) {
 
 class AsyncHttpClient::Loop {
  public:
-  explicit Loop(size_t max_idle) : max_idle_(max_idle) {
+  Loop(size_t max_idle, Lookup lookup)
+      : max_idle_(max_idle), resolver_(std::make_unique<Resolver>(std::move(lookup))) {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
@@ -43,6 +44,7 @@ class AsyncHttpClient::Loop {
   }
 
   ~Loop() {
+    resolver_.reset();  // its answers post to this loop: none after this
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
@@ -87,9 +89,15 @@ class AsyncHttpClient::Loop {
     std::multimap<absl::Time, Conn*>::iterator timer;
     bool has_timer = false;
   };
-  struct Address {
-    sockaddr_storage addr;
-    socklen_t len;
+  // A request waiting for its origin's name to resolve.
+  struct Unresolved {
+    std::string out;
+    Done done;
+    absl::Time deadline;
+  };
+  struct Resolved {
+    std::string origin;
+    absl::StatusOr<std::vector<SocketAddress>> found;
   };
 
   void Wake() {
@@ -106,17 +114,21 @@ class AsyncHttpClient::Loop {
         timeout_ms =
             static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(left) + 1));
       }
+      // Requests waiting for a lookup time out within 100 ms of their deadline.
+      if (!unresolved_.empty() && (timeout_ms < 0 || timeout_ms > 100)) timeout_ms = 100;
       const int n = epoll_wait(epoll_, events, 128, timeout_ms);
       for (int i = 0; i < n; ++i) {
         if (events[i].data.u64 == kWakeId) {
           uint64_t count;
           (void)!read(wake_, &count, sizeof(count));
           std::vector<Job> jobs;
+          std::vector<Resolved> resolved;
           bool stopping;
           {
             absl::MutexLock lock(&mu_);
             stopping = stopping_;
             jobs.swap(jobs_);
+            resolved.swap(resolved_);
           }
           if (stopping) {
             for (Job& job : jobs) {
@@ -124,6 +136,7 @@ class AsyncHttpClient::Loop {
             }
             return Drain();
           }
+          for (Resolved& r : resolved) OnResolved(r.origin, std::move(r.found));
           for (Job& job : jobs) Start(std::move(job));
           continue;
         }
@@ -144,6 +157,10 @@ class AsyncHttpClient::Loop {
     conns_.clear();
     idle_.clear();
     timers_.clear();
+    for (auto& [origin, waiting_lookup] : unresolved_) {
+      for (Unresolved& u : waiting_lookup) waiting.push_back(std::move(u.done));
+    }
+    unresolved_.clear();
     {
       absl::MutexLock lock(&mu_);
       for (Job& job : jobs_) waiting.push_back(std::move(job.done));
@@ -194,28 +211,23 @@ class AsyncHttpClient::Loop {
     if (known == addresses_.end()) {
       const size_t colon = origin.rfind(':');
       const std::string host = origin.substr(0, colon), port = origin.substr(colon + 1);
-      addrinfo hints{};
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      hints.ai_flags = AI_NUMERICSERV;
-      addrinfo* found = nullptr;
-      const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
-      if (rc != 0 || found == nullptr) {
-        std::move(done)(absl::UnavailableError(
-            absl::StrCat("cannot resolve ", host, ": ", gai_strerror(rc))));
+      std::optional<std::vector<SocketAddress>> numeric = NumericAddress(host, port);
+      if (!numeric) {  // a name: looked up on the resolver's thread, never here
+        auto [waiting, first] = unresolved_.try_emplace(origin);
+        waiting->second.push_back({std::move(out), std::move(done), deadline});
+        if (first) {
+          resolver_->Resolve(
+              host, port, [this, origin](absl::StatusOr<std::vector<SocketAddress>> f) {
+                absl::MutexLock lock(&mu_);
+                resolved_.push_back({origin, std::move(f)});
+                Wake();
+              });
+        }
         return;
       }
-      std::vector<Address> all;  // in the resolver's order: tried one after the other
-      for (addrinfo* i = found; i != nullptr; i = i->ai_next) {
-        Address a{};
-        std::memcpy(&a.addr, i->ai_addr, i->ai_addrlen);
-        a.len = i->ai_addrlen;
-        all.push_back(a);
-      }
-      freeaddrinfo(found);
-      known = addresses_.emplace(origin, std::move(all)).first;
+      known = addresses_.emplace(origin, *std::move(numeric)).first;
     }
-    const Address& a = known->second[address];
+    const SocketAddress& a = known->second[address];
     const int fd =
         socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -395,10 +407,44 @@ class AsyncHttpClient::Loop {
     conns_.erase(conn->id);
   }
 
+  // A lookup came back: the requests waiting for it go on, or fail with it. The
+  // addresses are kept for the client's life; a failure is not (the next request for
+  // the origin looks it up again).
+  void OnResolved(const std::string& origin,
+                  absl::StatusOr<std::vector<SocketAddress>> found) {
+    auto it = unresolved_.find(origin);
+    if (it == unresolved_.end()) return;
+    std::vector<Unresolved> waiting = std::move(it->second);
+    unresolved_.erase(it);
+    if (found.ok() && found->empty()) {
+      found = absl::UnavailableError("no address for " + origin);
+    }
+    if (found.ok()) addresses_[origin] = *std::move(found);
+    for (Unresolved& u : waiting) {
+      if (!found.ok()) {
+        std::move(u.done)(found.status());
+      } else {
+        Open(origin, std::move(u.out), std::move(u.done), u.deadline);
+      }
+    }
+  }
+
   void Expire() {
     const absl::Time now = absl::Now();
     while (!timers_.empty() && timers_.begin()->first <= now) {
       Finish(timers_.begin()->second, absl::UnavailableError("timed out"));
+    }
+    for (auto& [origin, waiting] : unresolved_) {
+      auto late =
+          std::stable_partition(waiting.begin(), waiting.end(),
+                                [now](const Unresolved& u) { return u.deadline > now; });
+      std::vector<Done> expired;
+      for (auto i = late; i != waiting.end(); ++i) expired.push_back(std::move(i->done));
+      waiting.erase(late, waiting.end());  // the lookup stays in flight: its entry too
+      for (Done& done : expired) {
+        std::move(done)(absl::UnavailableError(
+            absl::StrCat("timed out resolving ", origin.substr(0, origin.rfind(':')))));
+      }
     }
   }
 
@@ -406,22 +452,27 @@ class AsyncHttpClient::Loop {
   int epoll_ = -1;
   int wake_ = -1;
 
+  std::unique_ptr<Resolver> resolver_;
+
   absl::Mutex mu_;
   std::vector<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<Resolved> resolved_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   // The loop thread's own.
   uint64_t last_id_ = kWakeId;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, std::vector<Conn*>> idle_;
-  std::unordered_map<std::string, std::vector<Address>> addresses_;
+  std::unordered_map<std::string, std::vector<SocketAddress>> addresses_;
+  // Origins being looked up, with the requests waiting for them.
+  std::unordered_map<std::string, std::vector<Unresolved>> unresolved_;
   std::multimap<absl::Time, Conn*> timers_;
 
   std::thread thread_;
 };
 
-AsyncHttpClient::AsyncHttpClient(size_t max_idle_per_origin)
-    : loop_(std::make_unique<Loop>(max_idle_per_origin)) {}
+AsyncHttpClient::AsyncHttpClient(size_t max_idle_per_origin, Lookup lookup)
+    : loop_(std::make_unique<Loop>(max_idle_per_origin, std::move(lookup))) {}
 
 AsyncHttpClient::~AsyncHttpClient() = default;
 

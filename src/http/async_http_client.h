@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "http/http_wire.h"
+#include "http/resolver.h"
 
 namespace dtx::internal {
 
@@ -19,14 +20,17 @@ namespace dtx::internal {
 // `max_idle_per_origin` are kept); a request never waits for a connection: it opens
 // one when none is idle. A reused connection that the peer had closed is retried once
 // on a new one. Answers: the response, or kUnavailable for a connection failure, a
-// timeout or an answer that is not HTTP, kInvalidArgument for a request that cannot
-// be sent (a header with CR or LF, a host that does not resolve).
+// timeout, a host that does not resolve or an answer that is not HTTP,
+// kInvalidArgument for a request that cannot be sent (a header with CR or LF). Host
+// names are looked up on a thread of their own (`lookup`; an IP address needs none),
+// so a slow DNS server holds up only the requests to that name; the addresses are kept
+// for the client's life.
 class AsyncHttpClient {
  public:
   // Runs exactly once, on the client's thread: it must not block.
   using Done = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
 
-  explicit AsyncHttpClient(size_t max_idle_per_origin);
+  explicit AsyncHttpClient(size_t max_idle_per_origin, Lookup lookup = SystemLookup);
   // Answers the requests still in flight kUnavailable, then joins its thread.
   ~AsyncHttpClient();
   AsyncHttpClient(const AsyncHttpClient&) = delete;
