@@ -25,7 +25,9 @@ struct GrpcTransportOptions {
 };
 
 // Thread-safe. Calls are asynchronous: no thread waits while a call is in flight. One
-// channel per target, reused. The answer is the gRPC status through StatusFromGrpc
+// channel per target, reused, with gRPC's own retries off: a call that fails (even one
+// that never reached the server) is answered UNAVAILABLE and the coordinator calls it
+// again on its retry schedule. The answer is the gRPC status through StatusFromGrpc
 // (dtx/result.h): ABORTED is FAILURE, FAILED_PRECONDITION is ONGOING; a deadline past
 // request_timeout is DEADLINE_EXCEEDED, an error to retry. A URL it cannot parse is
 // kInvalidArgument. The destructor waits for the calls in flight.
