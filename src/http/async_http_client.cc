@@ -44,13 +44,15 @@ class AsyncHttpClient::Loop {
   }
 
   ~Loop() {
-    resolver_.reset();  // its answers post to this loop: none after this
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
     Wake();
     thread_.join();
+    // After the loop (which hands it lookups) and before wake_ closes (its answers
+    // post here): no answer runs once this returns.
+    resolver_.reset();
     close(wake_);
     close(epoll_);
   }
