@@ -152,7 +152,7 @@ std::optional<Refusal> ReadChunked(Input& in, size_t max_body, std::string* body
     }
     if (size > max_body - body->size()) return Refusal{413, "request body too large"};
     if (size == 0) break;
-    if (!in.Take(size, body) || !in.Line(0, &line) || !line.empty()) {
+    if (!in.Take(size, body) || !in.Line(1, &line) || !line.empty()) {
       return Refusal{400, "malformed chunked body"};
     }
   }

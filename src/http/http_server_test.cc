@@ -155,6 +155,15 @@ TEST_CASE("http server: chunked bodies and Expect: 100-continue") {
       "4;ext=1\r\nchun\r\n3\r\nked\r\n0\r\nTrailer: x\r\n\r\n");
   CHECK(absl::StrContains(c.ReadAnswers(1), "body=chunked"));
 
+  // The same with every byte in its own write: a line's CR and LF may come apart.
+  const std::string chunked =
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nbit\r\n0\r\n\r\n";
+  for (char byte : chunked) {
+    c.Send(std::string(1, byte));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(absl::StrContains(c.ReadAnswers(1), "body=bit"));
+
   c.Send("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
   std::string go = c.ReadAnswers(1);
   CHECK(go == "HTTP/1.1 100 Continue\r\n\r\n");
