@@ -77,9 +77,17 @@ bool SendAll(int fd, const std::string& bytes) {
 // SO_RCVTIMEO.
 class Input {
  public:
-  explicit Input(int fd) : fd_(fd) {}
+  // `request_limit`: how long a request may take to arrive, from its first byte.
+  Input(int fd, absl::Duration request_limit) : fd_(fd), request_limit_(request_limit) {}
 
-  // Reads more; false on end of stream, timeout or error.
+  // Starts the clock of the next request: at once if some of it is here already,
+  // else at its first byte.
+  void NextRequest() {
+    deadline_ = Pending().empty() ? absl::InfiniteFuture() : absl::Now() + request_limit_;
+  }
+
+  // Reads more; false on end of stream, timeout, error, or a request past its limit
+  // (checked as bytes come: a recv may wait up to SO_RCVTIMEO past it).
   bool Fill() {
     if (pos_ > 0 && pos_ == buf_.size()) {
       buf_.clear();
@@ -87,18 +95,22 @@ class Input {
     }
     char chunk[16384];
     while (true) {
+      if (absl::Now() > deadline_) return false;
       const ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
       buf_.append(chunk, static_cast<size_t>(n));
+      if (deadline_ == absl::InfiniteFuture()) {
+        deadline_ = absl::Now() + request_limit_;
+      } else if (absl::Now() > deadline_) {
+        return false;
+      }
       return true;
     }
   }
   // Unread bytes.
   std::string_view Pending() const { return std::string_view(buf_).substr(pos_); }
   void Consume(size_t n) { pos_ += n; }
-  // Whether nothing is buffered (so a wait for more may idle).
-  bool Empty() const { return pos_ == buf_.size(); }
 
   // The next line ending in CRLF, without it; false when the stream ends first or the
   // line would pass `limit` bytes.
@@ -125,6 +137,8 @@ class Input {
 
  private:
   const int fd_;
+  const absl::Duration request_limit_;
+  absl::Time deadline_ = absl::InfiniteFuture();
   std::string buf_;
   size_t pos_ = 0;
 };
@@ -345,13 +359,14 @@ void HttpServer::Dispatch(const httplib::Request& request,
 
 void HttpServer::Serve(Connection* connection) {
   const int fd = connection->fd;
-  Input in(fd);
+  Input in(fd, options_.request_timeout);
   std::string line;
   bool open = true;
   bool refused = false;  // answered 400 or 413: the peer may still be sending
   while (open) {
     httplib::Request request;
     httplib::Response response;
+    in.NextRequest();
     // The request line; empty lines before it are allowed (RFC 9112, 2.2).
     do {
       if (!in.Line(kMaxHead, &line)) {

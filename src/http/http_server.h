@@ -40,6 +40,10 @@ struct HttpServerOptions {
   // A connection that sends nothing for this long is closed, and so is one whose
   // peer does not take an answer for this long. Default: 5 s.
   absl::Duration idle_timeout = absl::Seconds(5);
+  // A request must arrive whole within this long of its first byte, or its connection
+  // is closed (up to idle_timeout later): a peer trickling bytes cannot hold a thread
+  // for ever. Default: 30 s.
+  absl::Duration request_timeout = absl::Seconds(30);
   int backlog = 1024;  // the listen backlog
 };
 

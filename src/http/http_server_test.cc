@@ -34,6 +34,7 @@ class Conn {
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
   }
   ~Conn() { close(fd_); }
+  int fd() const { return fd_; }
 
   void Send(const std::string& bytes) {
     REQUIRE(send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
@@ -248,6 +249,32 @@ TEST_CASE("http server: an idle connection is closed after idle_timeout") {
   c.Send("GET /echo HTTP/1.1\r\n\r\n");
   CHECK(absl::StrContains(c.ReadAnswers(1), "201 Created"));
   CHECK(c.SeesEnd(/*within_ms=*/3000));
+}
+
+TEST_CASE(
+    "http server: a request trickling in past request_timeout loses its connection") {
+  EchoServer s({.request_timeout = absl::Milliseconds(300)});
+  Conn c(s.port);
+  // A byte every 50 ms: each recv gets something, well inside idle_timeout (5 s).
+  const std::string request =
+      "GET /echo?q=slow HTTP/1.1\r\nX-Pad: " + std::string(40, 'a') + "\r\n\r\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (char byte : request) {
+    if (send(c.fd(), &byte, 1, MSG_NOSIGNAL) != 1) {
+      cut = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Closed at the limit: the sends after it fail, and no answer came.
+  CHECK(cut);
+  CHECK(c.ReadAnswers(1).empty());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+  // The same request sent at once is served.
+  Conn quick(s.port);
+  quick.Send(request);
+  CHECK(absl::StrContains(quick.ReadAnswers(1), "q=slow"));
 }
 
 TEST_CASE("http server: connections past `threads` wait, and are served when one ends") {
