@@ -288,9 +288,10 @@ void HttpServer::AcceptLoop() {
     const int fd =
         accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (fd < 0) {
+      const int error = errno;
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
         mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(10));
       }
       continue;
