@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -272,16 +273,24 @@ void HttpServer::Stop() {
 }
 
 void HttpServer::AcceptLoop() {
+  const absl::Condition room(
+      +[](HttpServer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return s->stopping_ || s->serving_ < std::max(1, s->options_.threads);
+      },
+      this);
   while (true) {
     Reap();
+    bool full;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](HttpServer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return s->stopping_ || s->serving_ < std::max(1, s->options_.threads);
-          },
-          this));
       if (stopping_) return;
+      full = !room.Eval();
+    }
+    if (full) {
+      MakeRoom();
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(room, absl::Milliseconds(100));
+      continue;
     }
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
@@ -319,6 +328,18 @@ void HttpServer::AcceptLoop() {
     c.peer_port = port;
     ++serving_;
     c.thread = std::thread([this, &c] { Serve(&c); });
+  }
+}
+
+void HttpServer::MakeRoom() {
+  pollfd waiting{listen_fd_, POLLIN, 0};
+  if (poll(&waiting, 1, 100) <= 0) return;  // nobody knocks (or Stop shut the socket)
+  absl::MutexLock lock(&mu_);
+  for (Connection& c : connections_) {
+    if (!c.done && c.idle.load(std::memory_order_acquire)) {
+      shutdown(c.fd, SHUT_RD);  // its recv sees the end; its thread ends
+      return;
+    }
   }
 }
 
@@ -368,6 +389,7 @@ void HttpServer::Serve(Connection* connection) {
     httplib::Request request;
     httplib::Response response;
     in.NextRequest();
+    connection->idle.store(in.Pending().empty(), std::memory_order_release);
     // The request line; empty lines before it are allowed (RFC 9112, 2.2).
     do {
       if (!in.Line(kMaxHead, &line)) {
@@ -375,6 +397,7 @@ void HttpServer::Serve(Connection* connection) {
         break;
       }
     } while (line.empty());
+    connection->idle.store(false, std::memory_order_release);
     if (!open) break;
 
     std::optional<Refusal> refusal;

@@ -17,6 +17,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <functional>
 #include <list>
 #include <string>
@@ -31,9 +32,9 @@
 namespace dtx::internal {
 
 struct HttpServerOptions {
-  // Connections served at once, a thread each; an idle keep-alive connection holds
-  // its thread until idle_timeout. More connections wait in the listen backlog.
-  // Default: 32.
+  // Connections served at once, a thread each. Past that, new connections wait in
+  // the listen backlog; one that idles between requests is closed to make room for
+  // one waiting. Default: 32.
   int threads = 32;
   // Larger request bodies are refused with 413. Default: 16 MiB.
   size_t max_body_bytes = size_t{16} << 20;
@@ -77,6 +78,8 @@ class HttpServer {
     int peer_port = -1;
     std::thread thread;
     bool done = false;  // its thread has finished serving and closed fd
+    // Waiting for the next request, none of it read yet: may be closed to make room.
+    std::atomic<bool> idle{false};
   };
   struct Route {
     HttpHandler get, post;
@@ -86,6 +89,10 @@ class HttpServer {
   void Serve(Connection* connection);
   // Joins the threads of the connections that are done (their sockets are closed).
   void Reap() ABSL_LOCKS_EXCLUDED(mu_);
+  // All threads busy: while a connection waits to be accepted, closes one that idles
+  // between requests (HTTP lets a server close an idle keep-alive connection), so that
+  // idle keep-alive connections do not keep new ones out until their idle_timeout.
+  void MakeRoom() ABSL_LOCKS_EXCLUDED(mu_);
   void Dispatch(const httplib::Request& request, httplib::Response& response) const;
 
   const HttpServerOptions options_;

@@ -277,25 +277,44 @@ TEST_CASE(
   CHECK(absl::StrContains(quick.ReadAnswers(1), "q=slow"));
 }
 
-TEST_CASE("http server: connections past `threads` wait, and are served when one ends") {
-  EchoServer s({.threads = 1});
-  auto first = std::make_unique<Conn>(s.port);
-  first->Send("GET /echo?q=first HTTP/1.1\r\n\r\n");
-  CHECK(absl::StrContains(first->ReadAnswers(1), "q=first"));
+TEST_CASE(
+    "http server: past `threads`, a connection waits for a busy one, not an idle one") {
+  absl::Notification inside, release;
+  HttpServer server({.threads = 1});
+  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    inside.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(5));
+    res.set_content("slow done", "text/plain");
+  });
+  server.Get("/echo", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_content("q=" + req.get_param_value("q"), "text/plain");
+  });
+  absl::StatusOr<int> port = server.Start("127.0.0.1", 0);
+  REQUIRE(port.ok());
 
-  // The second connection is accepted by the kernel but not served while the first
-  // holds the only thread.
+  // The first connection holds the only thread in a handler: the second is accepted by
+  // the kernel but not served meanwhile.
+  Conn first(*port);
+  first.Send("GET /slow HTTP/1.1\r\n\r\n");
+  REQUIRE(inside.WaitForNotificationWithTimeout(absl::Seconds(5)));
   std::atomic<bool> answered{false};
   std::thread second([&] {
-    Conn c(s.port);
+    Conn c(*port);
     c.Send("GET /echo?q=second HTTP/1.1\r\n\r\n");
     answered = absl::StrContains(c.ReadAnswers(1), "q=second");
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK_FALSE(answered.load());
-  first.reset();  // closes: its thread ends, the waiting connection gets it
+
+  // Answered, the first connection idles, kept alive by its client: it is closed to
+  // make room, long before its idle_timeout (5 s).
+  const auto t0 = std::chrono::steady_clock::now();
+  release.Notify();
+  CHECK(absl::StrContains(first.ReadAnswers(1), "slow done"));
   second.join();
   CHECK(answered.load());
+  CHECK(first.SeesEnd());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
 }
 
 TEST_CASE(

@@ -63,9 +63,9 @@ absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host,
 // destructor) closes idle connections and waits for the requests being served.
 class HttpBranchServer {
  public:
-  // `threads` connections are served at once; an idle keep-alive connection holds one
-  // for up to 5 s, so allow for as many as the callers keep open (HttpTransport: its
-  // thread count). Default: 32.
+  // `threads` connections are served at once; past that a new connection waits for a
+  // busy one to finish, or takes the place of one idling between requests (closed for
+  // it; its client reconnects). Default: 32.
   explicit HttpBranchServer(int threads = 32);
   ~HttpBranchServer();
 
