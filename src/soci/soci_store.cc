@@ -29,6 +29,9 @@ using internal::FromMillis;
 using internal::LocalTransaction;
 using internal::ToMillis;
 
+// How many times a write runs when the database keeps choosing it as a deadlock victim.
+constexpr int kDeadlockAttempts = 3;
+
 // A nullable BIGINT time column.
 struct TimeColumn {
   long long ms = 0;
@@ -267,16 +270,23 @@ absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
     return WritePiped({&alone}, what, &failure) ? alone.result : failure;
   }
   Lease lease(*this);
-  try {
-    if (one_statement) {
-      return op(lease);  // autocommit: the statement commits (durably) on its own
+  // A deadlock victim is rolled back whole: run again, a few times.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (one_statement) {
+        return op(lease);  // autocommit: the statement commits (durably) on its own
+      }
+      LocalTransaction tx(lease.sql(), dialect);
+      absl::Status s = op(lease);
+      if (s.ok()) tx.Commit();
+      return s;
+    } catch (const std::exception& e) {
+      if (attempt < kDeadlockAttempts && internal::IsDeadlockVictim(e)) {
+        lease.ForgetStatements();  // prepared again, from a clean state
+        continue;
+      }
+      return lease.Failed(what, e);
     }
-    LocalTransaction tx(lease.sql(), dialect);
-    absl::Status s = op(lease);
-    if (s.ok()) tx.Commit();
-    return s;
-  } catch (const std::exception& e) {
-    return lease.Failed(what, e);
   }
 }
 

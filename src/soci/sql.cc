@@ -1,5 +1,7 @@
 #include "soci/sql.h"
 
+#include <soci/mysql/soci-mysql.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -94,6 +96,12 @@ const char* BarrierSchema(Dialect dialect) {
 
 absl::Status DatabaseError(std::string_view what, const std::exception& e) {
   return absl::UnavailableError(absl::StrCat(std::string(what), ": ", e.what()));
+}
+
+bool IsDeadlockVictim(const std::exception& e) {
+  constexpr unsigned kErLockDeadlock = 1213;
+  const auto* mysql = dynamic_cast<const soci::mysql_soci_error*>(&e);
+  return mysql != nullptr && mysql->err_num_ == kErLockDeadlock;
 }
 
 long long ToMillis(absl::Time t) { return absl::ToUnixMillis(t); }

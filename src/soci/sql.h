@@ -48,6 +48,12 @@ absl::Status RunScript(soci::session& sql, std::string_view script,
 // A database error as a status: kUnavailable (worth retrying), with `what` first.
 absl::Status DatabaseError(std::string_view what, const std::exception& e);
 
+// Whether `e` says the database rolled the transaction back to break a deadlock
+// (MySQL/MariaDB error 1213; InnoDB meets one when several transactions insert the
+// same unique key and the first rolls back). Nothing of the transaction is left: it
+// may run again at once.
+bool IsDeadlockVictim(const std::exception& e);
+
 // Unix milliseconds, the stored form of every time.
 long long ToMillis(absl::Time t);
 absl::Time FromMillis(long long ms);
