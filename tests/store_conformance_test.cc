@@ -270,8 +270,10 @@ TEST_CASE("a lost compare-and-set moves no branch, also inside a commit group") 
     const std::string gid = "cas-group-" + std::to_string(i);
     REQUIRE(store->Create(Global(gid), Branches(gid, "")).ok());
   }
-  // Many concurrent writers: losing and winning updates share commits.
+  // Many concurrent writers: losing and winning updates share commits. (Catch's
+  // macros are not thread-safe: the threads count, the test checks after.)
   std::atomic<bool> go{false};
+  std::atomic<int> unexpected{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -286,12 +288,13 @@ TEST_CASE("a lost compare-and-set moves no branch, also inside a commit group") 
         const bool odd = i % 2 == 1;  // odd ones expect another owner: they lose
         absl::Status s = store->Update(gid, "submitted", odd ? "other" : "me", action,
                                        done, kT0 + absl::Seconds(1));
-        CHECK((odd ? absl::IsAborted(s) : s.ok()));
+        if (!(odd ? absl::IsAborted(s) : s.ok())) ++unexpected;
       }
     });
   }
   go = true;
   for (auto& t : threads) t.join();
+  CHECK(unexpected == 0);
   for (int i = 0; i < kThreads * kEach; ++i) {
     const std::string gid = "cas-group-" + std::to_string(i);
     const bool odd = i % 2 == 1;
@@ -346,24 +349,33 @@ TEST_CASE("due transactions are claimed by exactly one claimer") {
   const absl::Time now = kT0 + absl::Seconds(1);
   std::mutex mu;
   std::vector<std::string> claimed;
+  std::vector<std::string> wrong;  // what went wrong in the threads (Catch's macros
+                                   // are not thread-safe: checked after)
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
+      const std::string owner = "c" + std::to_string(t);
       while (true) {
-        auto batch =
-            store->ClaimDue(now, now + absl::Seconds(30), "c" + std::to_string(t), 3);
-        REQUIRE(batch.ok());
-        if (batch->empty()) return;
+        auto batch = store->ClaimDue(now, now + absl::Seconds(30), owner, 3);
         std::lock_guard<std::mutex> lock(mu);
+        if (!batch.ok()) {
+          wrong.push_back(batch.status().ToString());
+          return;
+        }
+        if (batch->empty()) return;
         for (const TransGlobal& g : *batch) {
-          CHECK(g.owner == "c" + std::to_string(t));
-          CHECK(g.next_cron_time == now + absl::Seconds(30));
+          if (g.owner != owner) wrong.push_back(g.gid + " owned by " + g.owner);
+          if (g.next_cron_time != now + absl::Seconds(30)) {
+            wrong.push_back(g.gid + ": next_cron_time not the lease's end");
+          }
           claimed.push_back(g.gid);
         }
       }
     });
   }
   for (auto& t : threads) t.join();
+  for (const std::string& w : wrong) UNSCOPED_INFO(w);
+  CHECK(wrong.empty());
   std::set<std::string> unique(claimed.begin(), claimed.end());
   CHECK(claimed.size() == 20);  // the 20 due ones, each once
   CHECK(unique.size() == 20);
