@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <deque>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -101,8 +102,13 @@ void Resolver::Resolve(std::string host, std::string port, Answer answer) {
   absl::MutexLock lock(&state_->mu);
   state_->queue.push_back({std::move(host), std::move(port), std::move(answer)});
   if (state_->threads < kMaxLookups) {
-    ++state_->threads;
-    std::thread([state = state_] { state->Work(); }).detach();
+    try {
+      std::thread([state = state_] { state->Work(); }).detach();
+      ++state_->threads;
+    } catch (const std::system_error&) {
+      // No thread to be had: the lookup waits for a running one, or its caller's
+      // deadline.
+    }
   }
 }
 
