@@ -107,6 +107,22 @@ TEST_CASE("a gid is created once, also when creators race") {
   CHECK(store->FindBranches("race-1")->size() == 2);
 }
 
+// Runs body(0) .. body(n-1) on n threads released at once (so that their writes
+// meet in commit groups), and returns when all are done. `body` must not use Catch's
+// macros, which are not thread-safe.
+void RunTogether(int n, const std::function<void(int t)>& body) {
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      body(t);
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+}
+
 // Creates "<prefix>0" .. "<prefix>{n-1}" from n threads at once (so that they share
 // commit groups), `spoil` changing the branches of number `bad` first. Returns how
 // many of the others succeeded; *bad_result is the spoiled create's answer.
@@ -114,23 +130,16 @@ int CreateTogether(Store& store, const std::string& prefix, int n, int bad,
                    const std::function<void(std::vector<TransBranch>&)>& spoil,
                    absl::Status* bad_result) {
   std::atomic<int> good_ok{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < n; ++t) {
-    threads.emplace_back([&, t] {
-      while (!go) std::this_thread::yield();
-      const std::string gid = prefix + std::to_string(t);
-      std::vector<TransBranch> branches = Branches(gid, "x");
-      if (t == bad) {
-        spoil(branches);
-        *bad_result = store.Create(Global(gid), branches);
-      } else if (store.Create(Global(gid), branches).ok()) {
-        ++good_ok;
-      }
-    });
-  }
-  go = true;
-  for (auto& t : threads) t.join();
+  RunTogether(n, [&](int t) {
+    const std::string gid = prefix + std::to_string(t);
+    std::vector<TransBranch> branches = Branches(gid, "x");
+    if (t == bad) {
+      spoil(branches);
+      *bad_result = store.Create(Global(gid), branches);
+    } else if (store.Create(Global(gid), branches).ok()) {
+      ++good_ok;
+    }
+  });
   return good_ok;
 }
 
@@ -181,29 +190,22 @@ TEST_CASE("concurrent writes share commits, on PostgreSQL as pipelines") {
   auto* soci_store = dynamic_cast<SociStore*>(store.get());
   if (soci_store == nullptr) return;  // MemoryStore has no commits
   constexpr int kThreads = 16, kEach = 10;
-  std::atomic<bool> go{false};
   std::atomic<int> ok{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      while (!go) std::this_thread::yield();
-      for (int k = 0; k < kEach; ++k) {
-        const std::string gid = absl::StrFormat("shared-%d-%d", t, k);
-        if (!store->Create(Global(gid), Branches(gid, "p")).ok()) continue;
-        GlobalUpdate done;
-        done.status = "succeed";
-        // Every third one with no branch result: the compare-and-set alone.
-        std::vector<BranchUpdate> results;
-        if (k % 3 != 0) results = {{"01", "action", "succeed"}};
-        if (store->Update(gid, "submitted", "me", results, done, kT0 + absl::Seconds(1))
-                .ok()) {
-          ++ok;
-        }
+  RunTogether(kThreads, [&](int t) {
+    for (int k = 0; k < kEach; ++k) {
+      const std::string gid = absl::StrFormat("shared-%d-%d", t, k);
+      if (!store->Create(Global(gid), Branches(gid, "p")).ok()) continue;
+      GlobalUpdate done;
+      done.status = "succeed";
+      // Every third one with no branch result: the compare-and-set alone.
+      std::vector<BranchUpdate> results;
+      if (k % 3 != 0) results = {{"01", "action", "succeed"}};
+      if (store->Update(gid, "submitted", "me", results, done, kT0 + absl::Seconds(1))
+              .ok()) {
+        ++ok;
       }
-    });
-  }
-  go = true;
-  for (auto& t : threads) t.join();
+    }
+  });
   CHECK(ok == kThreads * kEach);
   for (int t = 0; t < kThreads; ++t) {
     for (int k = 0; k < kEach; ++k) {
@@ -272,28 +274,21 @@ TEST_CASE("a lost compare-and-set moves no branch, also inside a commit group") 
   }
   // Many concurrent writers: losing and winning updates share commits. (Catch's
   // macros are not thread-safe: the threads count, the test checks after.)
-  std::atomic<bool> go{false};
   std::atomic<int> unexpected{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      while (!go) std::this_thread::yield();
-      for (int k = 0; k < kEach; ++k) {
-        const int i = t * kEach + k;
-        const std::string gid = "cas-group-" + std::to_string(i);
-        GlobalUpdate done;
-        done.status = "succeed";
-        std::vector<BranchUpdate> action = {{"01", "action", "succeed"},
-                                            {"01", "compensate", "succeed"}};
-        const bool odd = i % 2 == 1;  // odd ones expect another owner: they lose
-        absl::Status s = store->Update(gid, "submitted", odd ? "other" : "me", action,
-                                       done, kT0 + absl::Seconds(1));
-        if (!(odd ? absl::IsAborted(s) : s.ok())) ++unexpected;
-      }
-    });
-  }
-  go = true;
-  for (auto& t : threads) t.join();
+  RunTogether(kThreads, [&](int t) {
+    for (int k = 0; k < kEach; ++k) {
+      const int i = t * kEach + k;
+      const std::string gid = "cas-group-" + std::to_string(i);
+      GlobalUpdate done;
+      done.status = "succeed";
+      std::vector<BranchUpdate> action = {{"01", "action", "succeed"},
+                                          {"01", "compensate", "succeed"}};
+      const bool odd = i % 2 == 1;  // odd ones expect another owner: they lose
+      absl::Status s = store->Update(gid, "submitted", odd ? "other" : "me", action, done,
+                                     kT0 + absl::Seconds(1));
+      if (!(odd ? absl::IsAborted(s) : s.ok())) ++unexpected;
+    }
+  });
   CHECK(unexpected == 0);
   for (int i = 0; i < kThreads * kEach; ++i) {
     const std::string gid = "cas-group-" + std::to_string(i);
