@@ -11,6 +11,7 @@
 #include "dtx/result.h"
 #include "internal/caller_runs.h"
 #include "internal/saga_pass.h"
+#include "internal/text_rules.h"
 #include "internal/thread_pool.h"
 
 namespace dtx {
@@ -90,6 +91,7 @@ CoordinatorOptions WithDefaults(CoordinatorOptions o) {
   if (o.clock == nullptr) o.clock = Clock::Real();
   if (o.claim_batch <= 0) o.claim_batch = 100;
   if (o.worker_threads <= 0) o.worker_threads = 1;
+  if (o.max_calls_per_transaction <= 0) o.max_calls_per_transaction = 1;
   return o;
 }
 
@@ -144,38 +146,70 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
   if (!IsValidGid(g.gid)) {
     return absl::InvalidArgumentError(
         g.gid.empty() ? std::string("missing gid")
-                      : absl::StrCat("invalid gid '", g.gid.substr(0, 64),
+                      : absl::StrCat("invalid gid '", internal::Excerpt(g.gid, 64),
                                      "': use 1-128 characters of [A-Za-z0-9-_.~:]"));
   }
   if (g.trans_type != kTransTypeSaga) {
     return absl::UnimplementedError(
-        absl::StrCat("trans_type '", g.trans_type.substr(0, 32),
+        absl::StrCat("trans_type '", internal::Excerpt(g.trans_type, 32),
                      "' is not supported yet: dtx drives sagas only so far"));
   }
   if (!g.payloads.empty() && g.payloads.size() != g.steps.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "got ", g.payloads.size(), " payloads for ", g.steps.size(), " steps"));
   }
+  if (static_cast<int64_t>(g.steps.size()) > options_.max_steps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(g.steps.size(), " steps: more than this coordinator's limit of ",
+                     options_.max_steps));
+  }
   absl::StatusOr<SagaOrders> orders =
       ParseSagaOrders(g.custom_data, static_cast<int>(g.steps.size()));
   if (!orders.ok()) return orders.status();
-  bool calls_something = false;
-  for (const SagaStep& s : g.steps) {
-    calls_something = calls_something || !s.action.empty() || !s.compensate.empty();
-  }
-  for (const auto& [name, value] : g.options.branch_headers) {
-    // Headers travel as HTTP header lines (or gRPC metadata): a line break would
-    // split a request.
-    if (name.empty() || name.find_first_of(":\r\n") != std::string::npos ||
-        value.find_first_of("\r\n") != std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "branch header '", name.substr(0, 64), "' has an empty name, a colon in its "
-          "name or a line break"));
+  for (absl::Duration d :
+       {g.options.request_timeout, g.options.timeout_to_fail, g.options.retry_interval}) {
+    if (d < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("a timeout or interval is negative");
     }
   }
-  if (calls_something && !options_.transports.contains(g.protocol)) {
+  if (g.options.request_timeout > options_.max_request_timeout) {
     return absl::InvalidArgumentError(
-        absl::StrCat("no transport for protocol '", g.protocol.substr(0, 32), "'"));
+        absl::StrCat("request_timeout above this coordinator's limit of ",
+                     absl::FormatDuration(options_.max_request_timeout)));
+  }
+  if (g.options.timeout_to_fail > options_.max_timeout_to_fail) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("timeout_to_fail above this coordinator's limit of ",
+                     absl::FormatDuration(options_.max_timeout_to_fail)));
+  }
+  for (const auto& [name, value] : g.options.branch_headers) {
+    // Headers travel as HTTP fields or gRPC metadata: a line break would split a
+    // request, a colon end a name. Transports check the rest (CheckBranch).
+    if (name.empty() ||
+        name.find_first_of(std::string_view(":\r\n\0", 4)) != std::string::npos ||
+        value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "branch header '", internal::Excerpt(name, 64),
+          "' has an empty name, a colon in its name, or a line break or NUL"));
+    }
+  }
+  const Transport* transport = nullptr;
+  for (const SagaStep& s : g.steps) {
+    for (const std::string* url : {&s.action, &s.compensate}) {
+      if (url->empty()) continue;
+      if (transport == nullptr) {
+        auto it = options_.transports.find(g.protocol);
+        if (it == options_.transports.end()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "no transport for protocol '", internal::Excerpt(g.protocol, 32), "'"));
+        }
+        transport = it->second;
+      }
+      if (absl::Status s = transport->CheckBranch(*url, g.options.branch_headers);
+          !s.ok()) {
+        return absl::InvalidArgumentError(s.message());
+      }
+    }
   }
   return absl::OkStatus();
 }

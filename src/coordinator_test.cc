@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
+#include "dtx/local_transport.h"
 #include "dtx/result.h"
 #include "saga_fixture.h"
 
@@ -376,6 +377,92 @@ TEST_CASE("bad transactions are refused and nothing is stored") {
   CHECK(f.CallCount("a1") == 0);
   CHECK(absl::IsInvalidArgument(f.coordinator->Query("no such gid!").status()));
   CHECK(absl::IsNotFound(f.coordinator->Query("unknown-gid").status()));
+}
+
+// Refuses every URL holding "forbidden": shows that the coordinator asks the
+// transport of the saga's protocol about each URL before storing anything.
+class PickyTransport : public TransportWrapper {
+ public:
+  using TransportWrapper::TransportWrapper;
+  absl::Status CheckBranch(
+      std::string_view url,
+      const std::map<std::string, std::string>& headers) const override {
+    if (url.find("forbidden") != std::string_view::npos) {
+      return absl::InvalidArgumentError("forbidden URL");
+    }
+    return TransportWrapper::CheckBranch(url, headers);
+  }
+};
+
+TEST_CASE("submits over the coordinator's limits are refused and nothing is stored") {
+  SagaFixture f([&](CoordinatorOptions& o) {
+    o.max_steps = 5;
+    o.max_request_timeout = absl::Minutes(10);
+    o.max_timeout_to_fail = absl::Hours(1);
+  });
+  f.Branch("a1");
+  auto steps = [&](const std::string& gid, int n) {
+    Saga saga = f.NewSaga(gid);
+    for (int i = 0; i < n; ++i) saga.Add(f.Url("a1"), "", "");
+    return saga;
+  };
+  absl::Status too_many = steps("steps-6", 6).Submit();
+  CHECK(absl::IsInvalidArgument(too_many));
+  CHECK(absl::StrContains(too_many.message(), "limit of 5"));
+  CHECK(steps("steps-5", 5).WaitResult(true).Submit().ok());
+  CHECK(absl::IsInvalidArgument(
+      steps("rt-1", 1).RequestTimeout(absl::Minutes(11)).Submit()));
+  CHECK(absl::IsInvalidArgument(
+      steps("rt-2", 1).RequestTimeout(absl::InfiniteDuration()).Submit()));
+  CHECK(absl::IsInvalidArgument(
+      steps("rt-3", 1).RequestTimeout(absl::Seconds(-1)).Submit()));
+  CHECK(
+      absl::IsInvalidArgument(steps("ttf-1", 1).TimeoutToFail(absl::Hours(2)).Submit()));
+  CHECK(absl::IsInvalidArgument(
+      steps("ri-1", 1).RetryInterval(absl::Seconds(-5)).Submit()));
+  for (const char* gid : {"steps-6", "rt-1", "rt-2", "rt-3", "ttf-1", "ri-1"}) {
+    CHECK(absl::IsNotFound(f.coordinator->Query(gid).status()));
+  }
+  CHECK(f.CallCount("a1") == 5);
+}
+
+TEST_CASE("the coordinator asks the transport about every URL at submit") {
+  std::unique_ptr<PickyTransport> picky;
+  LocalTransport local;
+  local.Handle("local://ok", [](const BranchRequest&) { return absl::OkStatus(); });
+  picky = std::make_unique<PickyTransport>(&local);
+  SagaFixture f([&](CoordinatorOptions& o) { o.transports["picky"] = picky.get(); });
+  absl::Status refused = f.NewSaga("picky-1")
+                             .Protocol("picky")
+                             .Add("local://ok", "", "")
+                             .Add("local://ok", "local://forbidden", "")
+                             .Submit();
+  CHECK(absl::IsInvalidArgument(refused));
+  CHECK(refused.message() == "forbidden URL");
+  CHECK(absl::IsNotFound(f.coordinator->Query("picky-1").status()));
+  CHECK(f.NewSaga("picky-2")
+            .Protocol("picky")
+            .Add("local://ok", "local://ok", "")
+            .WaitResult(true)
+            .Submit()
+            .ok());
+}
+
+TEST_CASE("the lease outlasts a call whose request_timeout is longer than the lease") {
+  SagaFixture f([](CoordinatorOptions& o) { o.lease = absl::Seconds(2); });
+  absl::Duration lease_left_during_call;
+  f.Branch("slow", [&](int, const BranchRequest&) {
+    lease_left_during_call = f.UntilNextCron("lease-1");
+    return absl::OkStatus();
+  });
+  REQUIRE(f.NewSaga("lease-1")
+              .Add(f.Url("slow"), "", "")
+              .RequestTimeout(absl::Seconds(30))
+              .WaitResult(true)
+              .Submit()
+              .ok());
+  // Another coordinator may take the transaction over only after the call has ended.
+  CHECK(lease_left_during_call >= absl::Seconds(30));
 }
 
 TEST_CASE("forceStop ends a transaction as failed without compensating") {

@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "internal/text_rules.h"
 
 namespace dtx {
 namespace {
@@ -34,7 +35,7 @@ const TransBranch* RepeatedBranch(const std::vector<TransBranch>& branches) {
 
 constexpr size_t kMaxTextColumn = 1024;  // as SociStore clips DTM's varchar(1024)
 
-std::string Clip(const std::string& s) { return s.substr(0, kMaxTextColumn); }
+std::string Clip(const std::string& s) { return internal::Excerpt(s, kMaxTextColumn); }
 
 }  // namespace
 

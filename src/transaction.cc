@@ -1,13 +1,14 @@
 #include "dtx/transaction.h"
 
 #include <cmath>
-#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "dtx/gid.h"
+#include "internal/json_read.h"
 #include "internal/options_json.h"
+#include "internal/text_rules.h"
 
 namespace dtx {
 namespace {
@@ -25,11 +26,19 @@ json DurationToJson(absl::Duration d) {
   return absl::ToDoubleSeconds(d);
 }
 
+// Longer than anything a coordinator accepts (CoordinatorOptions' limits are checked
+// at submit); it keeps the conversion below exact and away from overflow.
+constexpr double kMaxDurationSeconds = 100.0 * 365 * 24 * 3600;
+
 absl::StatusOr<absl::Duration> DurationFromJson(const json& value, const char* field) {
   if (!value.is_number() || value.get<double>() < 0 ||
       !std::isfinite(value.get<double>())) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", field, "' must be a non-negative number of seconds"));
+  }
+  if (value.get<double>() > kMaxDurationSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", field, "' is out of range (at most 100 years)"));
   }
   if (value.is_number_integer()) return absl::Seconds(value.get<int64_t>());
   return absl::Milliseconds(std::llround(value.get<double>() * 1000));
@@ -104,19 +113,22 @@ std::string internal::OptionsToJson(const TransOptions& options) {
 absl::StatusOr<TransOptions> internal::OptionsFromJson(std::string_view text) {
   TransOptions options;
   if (text.empty()) return options;
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
+  absl::StatusOr<json> doc = ReadJson(text, "stored options");
+  if (!doc.ok()) return doc.status();
+  if (!doc->is_object()) {
     return absl::InvalidArgumentError("stored options are not a JSON object");
   }
-  if (absl::Status s = ReadOptions(doc, &options); !s.ok()) return s;
+  if (absl::Status s = ReadOptions(*doc, &options); !s.ok()) return s;
   return options;
 }
 
 absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int step_count) {
   SagaOrders result;
   if (custom_data.empty()) return result;
-  json doc = json::parse(custom_data, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
+  absl::StatusOr<json> parsed = internal::ReadJson(custom_data, "custom_data");
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
+  if (!doc.is_object()) {
     return absl::InvalidArgumentError("custom_data is not a JSON object");
   }
   if (auto it = doc.find("concurrent"); it != doc.end()) {
@@ -139,37 +151,51 @@ absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int ste
     } catch (const std::exception&) {
     }
     if (step < 0 || step >= step_count) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("custom_data.orders names step '", key, "' of ", step_count));
+      return absl::InvalidArgumentError(absl::StrCat("custom_data.orders names step '",
+                                                     internal::Excerpt(key, 32), "' of ",
+                                                     step_count));
     }
     if (!preds.is_array()) {
       return absl::InvalidArgumentError("custom_data.orders values must be arrays");
     }
     for (const json& p : preds) {
+      // The message names the step, never the value: dumping a value recurses once
+      // per level of its nesting.
       if (!p.is_number_integer() || p.get<int64_t>() < 0 ||
           p.get<int64_t>() >= step_count || p.get<int64_t>() == step) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "custom_data.orders[", key, "] holds an invalid step: ", p.dump()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("custom_data.orders[", key,
+                         "] holds something other than another step's "
+                         "number (0 to ",
+                         step_count - 1, ")"));
       }
       result.orders[step].push_back(p.get<int>());
     }
   }
-  // A cycle would leave its actions waiting for each other forever.
-  std::vector<int> state(step_count, 0);  // 0 new, 1 on the stack, 2 done
-  std::function<bool(int)> acyclic = [&](int s) {
-    if (state[s] == 1) return false;
-    if (state[s] == 2) return true;
-    state[s] = 1;
-    if (auto it = result.orders.find(s); it != result.orders.end()) {
-      for (int p : it->second) {
-        if (!acyclic(p)) return false;
-      }
-    }
-    state[s] = 2;
-    return true;
-  };
+  // A cycle would leave its actions waiting for each other forever. Kahn's algorithm:
+  // steps whose predecessors are all placed are placed; a cycle leaves some unplaced.
+  // (Iterative: a chain of many steps must not run deep recursion.)
+  std::vector<int> waiting_on(step_count, 0);
+  std::vector<std::vector<int>> successors(step_count);
+  for (const auto& [step, preds] : result.orders) {
+    waiting_on[step] = static_cast<int>(preds.size());
+    for (int p : preds) successors[p].push_back(step);
+  }
+  std::vector<int> ready;
   for (int s = 0; s < step_count; ++s) {
-    if (!acyclic(s)) return absl::InvalidArgumentError("custom_data.orders has a cycle");
+    if (waiting_on[s] == 0) ready.push_back(s);
+  }
+  int placed = 0;
+  while (!ready.empty()) {
+    const int s = ready.back();
+    ready.pop_back();
+    ++placed;
+    for (int next : successors[s]) {
+      if (--waiting_on[next] == 0) ready.push_back(next);
+    }
+  }
+  if (placed != step_count) {
+    return absl::InvalidArgumentError("custom_data.orders has a cycle");
   }
   return result;
 }
@@ -209,8 +235,9 @@ absl::StatusOr<std::string> TransGlobalToJson(const TransGlobal& g) {
 }
 
 absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return absl::InvalidArgumentError("malformed JSON");
+  absl::StatusOr<json> parsed = internal::ReadJson(text, "submit body");
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
   if (!doc.is_object()) return absl::InvalidArgumentError("expected a JSON object");
   TransGlobal g;
   auto string_field = [&](const char* key, std::string* out) -> absl::Status {
@@ -232,12 +259,12 @@ absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view text) {
   if (!IsValidGid(g.gid)) {
     return absl::InvalidArgumentError(
         g.gid.empty() ? std::string("missing gid")
-                      : absl::StrCat("invalid gid '", g.gid.substr(0, 64),
+                      : absl::StrCat("invalid gid '", internal::Excerpt(g.gid, 64),
                                      "': use 1-128 characters of [A-Za-z0-9-_.~:]"));
   }
   if (!IsKnownTransType(g.trans_type)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown trans_type '", g.trans_type.substr(0, 32), "'"));
+        absl::StrCat("unknown trans_type '", internal::Excerpt(g.trans_type, 32), "'"));
   }
   if (g.protocol.empty()) g.protocol = std::string(kProtocolHttp);
 

@@ -25,6 +25,8 @@ class ChildProcess {
   int Terminate();
   // SIGKILL, then waits.
   void Kill();
+  // Waits for the process to exit by itself; returns as Terminate.
+  int Wait();
 
  private:
   pid_t pid_ = -1;

@@ -59,6 +59,18 @@ struct CoordinatorOptions {
   // transaction. Default: zero, keep everything.
   absl::Duration retention = absl::ZeroDuration();
   int retention_batch = 100;
+
+  // Limits on what a submit may ask for; a transaction over one is refused
+  // (kInvalidArgument) and nothing is stored.
+  // Steps of one saga. Default: 1,000.
+  int max_steps = 1000;
+  // A transaction's request_timeout. Default: 1 hour.
+  absl::Duration max_request_timeout = absl::Hours(1);
+  // A transaction's timeout_to_fail. Default: 7 days.
+  absl::Duration max_timeout_to_fail = absl::Hours(24 * 7);
+  // Branch calls of one transaction in flight at once (a concurrent saga's ready
+  // actions beyond it wait for earlier calls to answer). Default: 64.
+  int max_calls_per_transaction = 64;
 };
 
 // A transaction and its branches as stored.
@@ -77,7 +89,10 @@ class Coordinator : public Submitter {
   ~Coordinator() override;
 
   // Submitter. Only trans_type "saga" is driven in this version (others:
-  // kUnimplemented).
+  // kUnimplemented). kInvalidArgument, with nothing stored, for an invalid gid, more
+  // payloads than steps, a bad custom_data, a protocol without a transport, a URL or
+  // branch_headers its transport refuses (Transport::CheckBranch), or a transaction
+  // over the limits of CoordinatorOptions.
   absl::Status Submit(const TransGlobal& global) override;
 
   // kNotFound for an unknown gid, kInvalidArgument for an invalid one.

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -38,6 +39,16 @@ class Transport {
   // `request.timeout` passed, on any thread, possibly inside Call itself. `request`
   // is only read during Call (implementations copy what they keep).
   virtual void Call(const BranchRequest& request, Callback done) = 0;
+
+  // Whether a branch at `url`, called with `headers` (branch_headers), is one this
+  // transport can and may call: the coordinator asks at submit, for every URL of the
+  // transaction, and refuses it (kInvalidArgument, nothing stored) unless OK. Call
+  // applies the same rules, so that a row stored before them fails its call with a
+  // clear error instead of reaching the wire. Default: OK.
+  virtual absl::Status CheckBranch(
+      std::string_view url, const std::map<std::string, std::string>& headers) const {
+    return absl::OkStatus();
+  }
 };
 
 // Forwards every call to `target` (not owned).
@@ -46,6 +57,11 @@ class TransportWrapper : public Transport {
   explicit TransportWrapper(Transport* target) : target_(target) {}
   void Call(const BranchRequest& request, Callback done) override {
     target_->Call(request, std::move(done));
+  }
+  absl::Status CheckBranch(
+      std::string_view url,
+      const std::map<std::string, std::string>& headers) const override {
+    return target_->CheckBranch(url, headers);
   }
 
  protected:

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "internal/json_read.h"
+
 namespace dtx::internal {
 namespace {
 
@@ -23,10 +25,11 @@ absl::StatusOr<TransGlobal> TransGlobalFromDtmRequest(
                         {"custom_data", request.customeddata()},
                         {"query_prepared", request.queryprepared()}};
   if (!request.steps().empty()) {
-    nlohmann::json steps =
-        nlohmann::json::parse(request.steps(), nullptr, /*allow_exceptions=*/false);
-    if (steps.is_discarded()) return absl::InvalidArgumentError("Steps is not JSON");
-    doc["steps"] = std::move(steps);
+    // Nested no deeper than the submit body's own limit allows below "steps".
+    absl::StatusOr<nlohmann::json> steps =
+        ReadJson(request.steps(), "Steps", kMaxJsonDepth - 1);
+    if (!steps.ok()) return steps.status();
+    doc["steps"] = *std::move(steps);
   }
   const dtmgimp::DtmTransOptions& o = request.transoptions();
   doc["wait_result"] = o.waitresult();

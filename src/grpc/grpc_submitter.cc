@@ -17,12 +17,14 @@ class GrpcSubmitter::Impl {
  public:
   explicit Impl(const GrpcSubmitterOptions& options)
       : timeout(options.timeout),
+        authorization(options.auth_token.empty() ? "" : "Bearer " + options.auth_token),
         stub(dtmgimp::Dtm::NewStub(grpc::CreateCustomChannel(
             options.target,
             options.credentials != nullptr ? options.credentials
                                            : grpc::InsecureChannelCredentials(),
             internal::QuickReconnect()))) {}
   const absl::Duration timeout;
+  const std::string authorization;
   std::unique_ptr<dtmgimp::Dtm::Stub> stub;
 };
 
@@ -36,6 +38,9 @@ absl::Status GrpcSubmitter::Submit(const TransGlobal& global) {
   context.set_deadline(
       std::chrono::system_clock::now() +
       std::chrono::microseconds(absl::ToInt64Microseconds(impl_->timeout)));
+  if (!impl_->authorization.empty()) {
+    context.AddMetadata("authorization", impl_->authorization);
+  }
   google::protobuf::Empty reply;
   grpc::Status s =
       impl_->stub->Submit(&context, internal::DtmRequestFromTransGlobal(global), &reply);

@@ -171,3 +171,94 @@ TEST_CASE("a saga over gRPC rolls back on FAILURE") {
 
 }  // namespace
 }  // namespace dtx
+
+namespace dtx {
+namespace {
+
+absl::Status CallWith(GrpcTransport& transport, const std::string& url,
+                      std::map<std::string, std::string> headers) {
+  BranchRequest r;
+  r.url = url;
+  r.gid = "g-2";
+  r.trans_type = "saga";
+  r.branch_id = "01";
+  r.op = "action";
+  r.payload = Payload(1);
+  r.headers = std::move(headers);
+  absl::Notification done;
+  absl::Status result;
+  transport.Call(r, [&](absl::Status s) {
+    result = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+TEST_CASE("metadata gRPC cannot send fails the call, never the process") {
+  Server server;
+  GrpcTransport transport;
+  using namespace std::string_literals;
+  // Each of these made gRPC abort the process when added to a call's context.
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"x-a", "caf\xc3\xa9"},
+                                                        {"x-a", "a\0b"s},
+                                                        {"x-a", "del\x7f"},
+                                                        {"a b", "1"},
+                                                        {"a/b", "1"},
+                                                        {"", "1"},
+                                                        {"grpc-timeout", "1S"},
+                                                        {"dtm-gid", "other"},
+                                                        {"content-type", "text/plain"}}) {
+    INFO(key << " = " << value);
+    CHECK(absl::IsInvalidArgument(transport.CheckBranch(server.Url(), {{key, value}})));
+    CHECK(absl::IsInvalidArgument(CallWith(transport, server.Url(), {{key, value}})));
+  }
+  CHECK(transport.CheckBranch(server.Url(), {{"X-Tenant", "t 7"}, {"trace-bin", "\xff"}})
+            .ok());
+  CHECK(absl::IsInvalidArgument(transport.CheckBranch("127.0.0.1:1/a b/C", {})));
+  CHECK(absl::IsInvalidArgument(transport.CheckBranch("h\xc3\xa9:1/a.B/C", {})));
+  CHECK(CallWith(transport, server.Url(), {{"X-Tenant", "t8"}}).ok());
+  absl::MutexLock lock(&server.service.mu);
+  CHECK(server.service.infos.size() == 1);  // only the valid call reached the server
+}
+
+TEST_CASE("channels past max_channels are closed, least recently used first") {
+  Server server;
+  GrpcTransportOptions options;
+  options.max_channels = 2;
+  GrpcTransport transport(options);
+  const std::string port = std::to_string(server.port);
+  const std::string method = "/dtxtest.Busi/Act";
+  for (const std::string& target : std::vector<std::string>{
+           "127.0.0.1:" + port, "localhost:" + port, "ipv4:127.0.0.1:" + port,
+           "dns:///127.0.0.1:" + port, "dns:///localhost:" + port, "127.0.0.1:" + port}) {
+    INFO(target);
+    CHECK(CallWith(transport, target + method, {}).ok());
+    CHECK(transport.Channels() <= 2);
+  }
+  CHECK(transport.Channels() == 2);
+  absl::MutexLock lock(&server.service.mu);
+  CHECK(server.service.infos.size() == 6);
+}
+
+TEST_CASE("with an allow-list, only its host:port targets are called") {
+  Server server;
+  GrpcTransportOptions options;
+  options.allow = AllowList::Parse({"127.0.0.1:" + std::to_string(server.port)}).value();
+  GrpcTransport transport(options);
+  CHECK(CallWith(transport, server.Url(), {}).ok());
+  const std::string port = std::to_string(server.port);
+  for (const std::string& url : std::vector<std::string>{
+           "localhost:" + port + "/dtxtest.Busi/Act", "127.0.0.1:1/dtxtest.Busi/Act",
+           "dns:///127.0.0.1:" + port + "/dtxtest.Busi/Act",
+           "169.254.169.254:80/dtxtest.Busi/Act"}) {
+    INFO(url);
+    absl::Status s = CallWith(transport, url, {});
+    CHECK(absl::IsInvalidArgument(s));
+    CHECK(absl::StrContains(s.message(), "allow-list"));
+  }
+}
+
+}  // namespace
+}  // namespace dtx

@@ -1,5 +1,6 @@
 #include "http/http_server.h"
 
+// Boost 1.74's Asio headers need <utility> first under C++20.
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -9,10 +10,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <cerrno>
 #include <exception>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -45,6 +51,8 @@ const char* Reason(int status) {
       return "Conflict";
     case 413:
       return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
     case 425:
       return "Too Early";
     case 500:
@@ -113,29 +121,6 @@ class Input {
   std::string_view Pending() const { return std::string_view(buf_).substr(pos_); }
   void Consume(size_t n) { pos_ += n; }
 
-  // The next line ending in CRLF, without it; false when the stream ends first or the
-  // line would pass `limit` bytes.
-  bool Line(size_t limit, std::string* line) {
-    while (true) {
-      const size_t end = Pending().find("\r\n");
-      if (end != std::string_view::npos) {
-        line->assign(Pending().substr(0, end));
-        Consume(end + 2);
-        return true;
-      }
-      if (Pending().size() > limit || !Fill()) return false;
-    }
-  }
-  // Exactly n more bytes appended to *out; false when the stream ends first.
-  bool Take(size_t n, std::string* out) {
-    while (Pending().size() < n) {
-      if (!Fill()) return false;
-    }
-    out->append(Pending().substr(0, n));
-    Consume(n);
-    return true;
-  }
-
  private:
   const int fd_;
   const absl::Duration request_limit_;
@@ -144,41 +129,86 @@ class Input {
   size_t pos_ = 0;
 };
 
-// Splits "Name: value" into the request's headers; false when it is not a header.
-bool AddHeader(absl::string_view line, httplib::Headers* headers) {
-  const size_t colon = line.find(':');
-  if (colon == absl::string_view::npos || colon == 0) return false;
-  const absl::string_view name = line.substr(0, colon);
-  if (name.find_first_of(" \t") != absl::string_view::npos) return false;
-  headers->emplace(std::string(name),
-                   std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
-  return true;
-}
+// Reads the next request of a connection with Boost.Beast's parser, fed from `in`.
+// nullopt when the connection ended (or timed out) before a whole request came; a
+// Refusal for a request this server does not serve. `idle` is cleared when the
+// request's first bytes arrive.
+struct ReadResult {
+  bool closed = false;
+  std::optional<Refusal> refusal;
+};
 
-// Reads a chunked body into *body; a Refusal when it is malformed or too large.
-std::optional<Refusal> ReadChunked(Input& in, size_t max_body, std::string* body) {
-  std::string line;
-  while (true) {
-    if (!in.Line(1024, &line)) return Refusal{400, "malformed chunked body"};
-    const absl::string_view size_text = absl::string_view(line).substr(0, line.find(';'));
-    uint64_t size = 0;
-    if (!absl::SimpleHexAtoi(absl::StripAsciiWhitespace(size_text), &size)) {
-      return Refusal{400, "malformed chunked body"};
+ReadResult ReadRequest(int fd, Input& in, size_t max_body, std::atomic<bool>* idle,
+                       httplib::Request* request) {
+  namespace http = boost::beast::http;
+  http::request_parser<http::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(kMaxHead));
+  parser.body_limit(max_body);
+  bool header_checked = false;
+  size_t head_consumed = 0;  // bytes of the head the parser took so far
+  while (!parser.is_done()) {
+    if (!parser.got_some()) {
+      // Empty lines before the request line are allowed (RFC 9112, 2.2).
+      while (in.Pending().substr(0, 2) == "\r\n") in.Consume(2);
     }
-    if (size > max_body - body->size()) return Refusal{413, "request body too large"};
-    if (size == 0) break;
-    if (!in.Take(size, body) || !in.Line(1, &line) || !line.empty()) {
-      return Refusal{400, "malformed chunked body"};
+    boost::system::error_code ec = http::error::need_more;
+    if (!in.Pending().empty()) {
+      const size_t used = parser.put(
+          boost::asio::const_buffer(in.Pending().data(), in.Pending().size()), ec);
+      in.Consume(used);
+      if (!parser.is_header_done()) head_consumed += used;
+    }
+    // Beast 1.74 applies header_limit to the part of the head not yet taken only: a
+    // head sent a few lines at a time could grow without bound. Count it whole.
+    if (!parser.is_header_done() && head_consumed + in.Pending().size() > kMaxHead) {
+      return {.refusal = Refusal{431, "request head too large"}};
+    }
+    if (ec == http::error::need_more) {
+      if (!in.Fill()) return {.closed = true};
+      idle->store(false, std::memory_order_release);
+      continue;
+    }
+    if (ec == http::error::header_limit)
+      return {.refusal = Refusal{431, "request head too large"}};
+    if (ec == http::error::body_limit)
+      return {.refusal = Refusal{413, "request body too large"}};
+    if (ec) return {.refusal = Refusal{400, "malformed request"}};
+    if (parser.is_header_done() && !header_checked) {
+      header_checked = true;
+      const auto& head = parser.get();
+      // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; more than one is an
+      // error in any version. A transfer coding other than chunked last cannot be
+      // framed (6.3): a proxy in front could read the body differently.
+      const size_t hosts = head.count(http::field::host);
+      if (hosts > 1 || (head.version() == 11 && hosts == 0)) {
+        return {.refusal = Refusal{400, "a request needs exactly one Host header"}};
+      }
+      if (head.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+        return {.refusal = Refusal{400, "unsupported transfer coding"}};
+      }
+      if (head.version() != 11 && head.version() != 10) {
+        return {.refusal = Refusal{400, "unsupported HTTP version"}};
+      }
+      const bool body_follows =
+          parser.chunked() || parser.content_length().value_or(0) > 0;
+      if (body_follows && !parser.is_done() &&
+          absl::EqualsIgnoreCase(std::string(head[http::field::expect]),
+                                 "100-continue") &&
+          !SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) {
+        return {.closed = true};
+      }
     }
   }
-  // Trailers, up to the empty line.
-  size_t trailers = 0;
-  do {
-    if (!in.Line(kMaxHead, &line)) return Refusal{400, "malformed chunked body"};
-    trailers += line.size();
-  } while (!line.empty() && trailers < kMaxHead);
-  if (!line.empty()) return Refusal{400, "malformed chunked body"};
-  return std::nullopt;
+  http::request<http::string_body> parsed = parser.release();
+  request->method = std::string(parsed.method_string());
+  request->target = std::string(parsed.target());
+  request->version = parsed.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+  for (const auto& field : parsed) {
+    request->headers.emplace(std::string(field.name_string()),
+                             std::string(field.value()));
+  }
+  request->body = std::move(parsed.body());
+  return {};
 }
 
 // The answer's bytes: status line, the handler's headers, Content-Length, and the body.
@@ -382,7 +412,6 @@ void HttpServer::Dispatch(const httplib::Request& request,
 void HttpServer::Serve(Connection* connection) {
   const int fd = connection->fd;
   Input in(fd, options_.request_timeout);
-  std::string line;
   bool open = true;
   bool refused = false;  // answered 400 or 413: the peer may still be sending
   while (open) {
@@ -390,71 +419,11 @@ void HttpServer::Serve(Connection* connection) {
     httplib::Response response;
     in.NextRequest();
     connection->idle.store(in.Pending().empty(), std::memory_order_release);
-    // The request line; empty lines before it are allowed (RFC 9112, 2.2).
-    do {
-      if (!in.Line(kMaxHead, &line)) {
-        open = false;
-        break;
-      }
-    } while (line.empty());
+    ReadResult got =
+        ReadRequest(fd, in, options_.max_body_bytes, &connection->idle, &request);
     connection->idle.store(false, std::memory_order_release);
-    if (!open) break;
-
-    std::optional<Refusal> refusal;
-    const size_t sp1 = line.find(' ');
-    const size_t sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp2 == std::string::npos || line.find(' ', sp2 + 1) != std::string::npos) {
-      refusal = Refusal{400, "malformed request line"};
-    } else {
-      request.method = line.substr(0, sp1);
-      request.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-      request.version = line.substr(sp2 + 1);
-      if (request.version != "HTTP/1.1" && request.version != "HTTP/1.0") {
-        refusal = Refusal{400, "unsupported HTTP version"};
-      }
-    }
-    // Headers, up to the empty line.
-    size_t head = line.size();
-    while (!refusal) {
-      if (!in.Line(kMaxHead, &line)) {
-        open = false;
-        break;
-      }
-      if (line.empty()) break;
-      head += line.size();
-      if (head > kMaxHead) {
-        refusal = Refusal{400, "request head too large"};
-      } else if (!AddHeader(line, &request.headers)) {
-        refusal = Refusal{400, "malformed header"};
-      }
-    }
-    if (!open) break;
-
-    // The body.
-    if (!refusal) {
-      const std::string transfer = request.get_header_value("Transfer-Encoding");
-      const std::string length = request.get_header_value("Content-Length");
-      uint64_t size = 0;
-      const bool chunked = absl::EqualsIgnoreCase(transfer, "chunked");
-      if (!transfer.empty() && !chunked) {
-        refusal = Refusal{400, "unsupported transfer coding"};
-      } else if (!chunked && !length.empty() && !absl::SimpleAtoi(length, &size)) {
-        refusal = Refusal{400, "malformed Content-Length"};
-      } else if (size > options_.max_body_bytes) {
-        refusal = Refusal{413, "request body too large"};
-      } else {
-        if ((chunked || size > 0) &&
-            absl::EqualsIgnoreCase(request.get_header_value("Expect"), "100-continue") &&
-            !SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) {
-          break;
-        }
-        if (chunked) {
-          refusal = ReadChunked(in, options_.max_body_bytes, &request.body);
-        } else if (!in.Take(size, &request.body)) {
-          break;
-        }
-      }
-    }
+    if (got.closed) break;
+    const std::optional<Refusal>& refusal = got.refusal;
 
     bool close_after = refusal.has_value();
     if (refusal) {

@@ -5,13 +5,18 @@
 // cpp-httplib polls before every read and every write and writes an answer's head and
 // body apart, so the caller wakes twice (bench/http_floor measures both).
 //
-// What it speaks: request bodies with Content-Length or chunked transfer coding,
-// `Expect: 100-continue`, keep-alive (HTTP/1.1 default; HTTP/1.0 with
-// `Connection: keep-alive`), pipelined requests. Routes are exact paths for GET and
-// POST; the query string is parsed into Request::params. Its own errors are JSON
-// {"message":..}: 400 for what it cannot parse, 404 for an unknown path, 405 for a
-// method a path does not serve, 413 for a body over max_body_bytes, 500 for an
-// exception escaping a handler. After a 400 or 413 the connection is closed.
+// Requests are parsed by Boost.Beast's HTTP parser, fed from the connection's buffer
+// (the loop, the reads and the writes are this server's). What it speaks: request
+// bodies with Content-Length or chunked transfer coding, `Expect: 100-continue`,
+// keep-alive (HTTP/1.1 default; HTTP/1.0 with `Connection: keep-alive`), pipelined
+// requests. What a proxy in front could read differently is refused (RFC 9112):
+// Content-Length with Transfer-Encoding, Content-Length twice or signed, chunk sizes
+// that are not plain hex, a transfer coding other than chunked, HTTP/1.1 without
+// exactly one Host. Routes are exact paths for GET and POST; the query string is
+// parsed into Request::params. Its own errors are JSON {"message":..}: 400 for what
+// it cannot parse, 404 for an unknown path, 405 for a method a path does not serve,
+// 413 for a body over max_body_bytes, 431 for a head over 64 KiB, 500 for an
+// exception escaping a handler. After a 400, 413 or 431 the connection is closed.
 #ifndef DTX_HTTP_HTTP_SERVER_H_
 #define DTX_HTTP_HTTP_SERVER_H_
 

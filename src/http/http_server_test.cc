@@ -140,8 +140,9 @@ TEST_CASE("http server: requests on one keep-alive connection, pipelined or not"
 
   // Two requests in one write, the second a GET without a body.
   c.Send(
-      "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nonePOST /echo HTTP/1.1\r\n"
-      "content-length: 3\r\n\r\ntwoGET /nostatus HTTP/1.1\r\n\r\n");
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nonePOST /echo "
+      "HTTP/1.1\r\nHost: t\r\n"
+      "content-length: 3\r\n\r\ntwoGET /nostatus HTTP/1.1\r\nHost: t\r\n\r\n");
   std::string next = c.ReadAnswers(3);
   CHECK(absl::StrContains(next, "body=one"));
   CHECK(absl::StrContains(next, "body=two"));
@@ -152,20 +153,23 @@ TEST_CASE("http server: chunked bodies and Expect: 100-continue") {
   EchoServer s;
   Conn c(s.port);
   c.Send(
-      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
       "4;ext=1\r\nchun\r\n3\r\nked\r\n0\r\nTrailer: x\r\n\r\n");
   CHECK(absl::StrContains(c.ReadAnswers(1), "body=chunked"));
 
   // The same with every byte in its own write: a line's CR and LF may come apart.
   const std::string chunked =
-      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nbit\r\n0\r\n\r\n";
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n3\r\nbit\r\n0\r\n\r\n";
   for (char byte : chunked) {
     c.Send(std::string(1, byte));
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   CHECK(absl::StrContains(c.ReadAnswers(1), "body=bit"));
 
-  c.Send("POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+  c.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: "
+      "4\r\n\r\n");
   std::string go = c.ReadAnswers(1);
   CHECK(go == "HTTP/1.1 100 Continue\r\n\r\n");
   c.Send("late");
@@ -177,8 +181,9 @@ TEST_CASE("http server: its own errors are JSON, and a refused request closes") 
   {
     Conn c(s.port);
     c.Send(
-        "GET /nowhere HTTP/1.1\r\n\r\nPUT /echo HTTP/1.1\r\n\r\nPOST /throw "
-        "HTTP/1.1\r\n\r\n");
+        "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\nPUT /echo HTTP/1.1\r\nHost: "
+        "t\r\n\r\nPOST /throw "
+        "HTTP/1.1\r\nHost: t\r\n\r\n");
     std::string got = c.ReadAnswers(3);
     CHECK(absl::StrContains(got, "HTTP/1.1 404 Not Found\r\n"));
     CHECK(absl::StrContains(got, R"({"message":"no such API"})"));
@@ -187,49 +192,84 @@ TEST_CASE("http server: its own errors are JSON, and a refused request closes") 
     CHECK(absl::StrContains(got, "handler broke"));
     CHECK(Count(got, "Content-Type: application/json") == 3);
     // None of those ends the connection.
-    c.Send("GET /echo HTTP/1.1\r\n\r\n");
+    c.Send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
     CHECK(absl::StrContains(c.ReadAnswers(1), "201 Created"));
   }
   // Over max_body_bytes: 413 without reading the body, then the end.
   std::string got = AnswerThenEnd(
-      s.port, "POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world");
+      s.port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world");
   CHECK(absl::StartsWith(got, "HTTP/1.1 413 Payload Too Large\r\n"));
   CHECK(absl::StrContains(got, "Connection: close\r\n"));
-  CHECK(absl::StartsWith(AnswerThenEnd(s.port,
-                                       "POST /echo HTTP/1.1\r\nTransfer-Encoding: "
-                                       "chunked\r\n\r\n8\r\n12345678\r\n8\r\n"
-                                       "12345678\r\n0\r\n\r\n"),
-                         "HTTP/1.1 413 "));
+  CHECK(absl::StartsWith(
+      AnswerThenEnd(s.port,
+                    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+                    "chunked\r\n\r\n8\r\n12345678\r\n8\r\n"
+                    "12345678\r\n0\r\n\r\n"),
+      "HTTP/1.1 413 "));
   for (const char* garbage :
        {"NONSENSE\r\n\r\n", "GET /echo HTTP/2.0\r\n\r\n",
-        "GET /echo HTTP/1.1\r\nNoColon\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+        "GET /echo HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ten\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
     CAPTURE(garbage);
     std::string answer = AnswerThenEnd(s.port, garbage);
     CHECK(absl::StartsWith(answer, "HTTP/1.1 400 Bad Request\r\n"));
     CHECK(absl::StrContains(answer, R"({"message":)"));
   }
-  // A head that never ends is cut off at 64 KiB.
+  // A head that never ends is cut off at 64 KiB, with 431.
   {
     Conn c(s.port);
-    c.Send("GET /echo HTTP/1.1\r\n");
+    c.Send("GET /echo HTTP/1.1\r\nHost: t\r\n");
     const std::string header = "X-Long: " + std::string(8000, 'a') + "\r\n";
     for (int i = 0; i < 9; ++i) c.Send(header);
-    CHECK(absl::StartsWith(c.ReadAnswers(1), "HTTP/1.1 400 Bad Request\r\n"));
+    CHECK(absl::StartsWith(c.ReadAnswers(1),
+                           "HTTP/1.1 431 Request Header Fields Too Large\r\n"));
   }
   // The server still serves.
   Conn c(s.port);
-  c.Send("GET /echo?q=1 HTTP/1.1\r\n\r\n");
+  c.Send("GET /echo?q=1 HTTP/1.1\r\nHost: t\r\n\r\n");
   CHECK(absl::StrContains(c.ReadAnswers(1), "q=1"));
+}
+
+// Request smuggling: a request that a proxy in front could frame differently is
+// refused, and its connection ends (RFC 9112, 6.3 and 3.2).
+TEST_CASE("http server: what a proxy could read differently is refused") {
+  EchoServer s;
+  for (const char* smuggled :
+       {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+        "3\r\n\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: "
+        "48\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: +3\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: -3\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc"
+        "\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+        "chunked\r\n\r\n+3\r\nabc\r\n"
+        "0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "GET /echo HTTP/1.1\r\n\r\n", "GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n",
+        "GET /echo HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n"}) {
+    CAPTURE(smuggled);
+    const std::string answer = AnswerThenEnd(s.port, smuggled);
+    CHECK(absl::StartsWith(answer, "HTTP/1.1 400 Bad Request\r\n"));
+    CHECK(absl::StrContains(answer, "Connection: close\r\n"));
+  }
+  // HTTP/1.0 needs no Host; the server still serves on a new connection.
+  Conn c(s.port);
+  c.Send("GET /echo?q=old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  CHECK(absl::StrContains(c.ReadAnswers(1), "q=old"));
 }
 
 TEST_CASE(
     "http server: Connection: close and HTTP/1.0 end the connection after the answer") {
   EchoServer s;
   std::string got =
-      AnswerThenEnd(s.port, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
+      AnswerThenEnd(s.port, "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   CHECK(absl::StrContains(got, "Connection: close\r\n"));
   CHECK(absl::StrContains(got, "GET /echo"));
   CHECK(absl::StrContains(AnswerThenEnd(s.port, "GET /echo HTTP/1.0\r\n\r\n"),
@@ -246,7 +286,7 @@ TEST_CASE(
 TEST_CASE("http server: an idle connection is closed after idle_timeout") {
   EchoServer s({.idle_timeout = absl::Milliseconds(200)});
   Conn c(s.port);
-  c.Send("GET /echo HTTP/1.1\r\n\r\n");
+  c.Send("GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
   CHECK(absl::StrContains(c.ReadAnswers(1), "201 Created"));
   CHECK(c.SeesEnd(/*within_ms=*/3000));
 }
@@ -257,7 +297,8 @@ TEST_CASE(
   Conn c(s.port);
   // A byte every 50 ms: each recv gets something, well inside idle_timeout (5 s).
   const std::string request =
-      "GET /echo?q=slow HTTP/1.1\r\nX-Pad: " + std::string(40, 'a') + "\r\n\r\n";
+      "GET /echo?q=slow HTTP/1.1\r\nHost: t\r\nX-Pad: " + std::string(40, 'a') +
+      "\r\n\r\n";
   const auto t0 = std::chrono::steady_clock::now();
   bool cut = false;
   for (char byte : request) {
@@ -295,12 +336,12 @@ TEST_CASE(
   // The first connection holds the only thread in a handler: the second is accepted by
   // the kernel but not served meanwhile.
   Conn first(*port);
-  first.Send("GET /slow HTTP/1.1\r\n\r\n");
+  first.Send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(inside.WaitForNotificationWithTimeout(absl::Seconds(5)));
   // Connected and sent here (Conn asserts, and Catch's macros are not thread-safe);
   // the answer is awaited on a thread.
   Conn second_conn(*port);
-  second_conn.Send("GET /echo?q=second HTTP/1.1\r\n\r\n");
+  second_conn.Send("GET /echo?q=second HTTP/1.1\r\nHost: t\r\n\r\n");
   std::atomic<bool> answered{false};
   std::thread second(
       [&] { answered = absl::StrContains(second_conn.ReadAnswers(1), "q=second"); });
@@ -331,11 +372,11 @@ TEST_CASE(
   REQUIRE(port.ok());
 
   Conn idle(*port);
-  idle.Send("GET /nowhere HTTP/1.1\r\n\r\n");
+  idle.Send("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n");
   CHECK(absl::StrContains(idle.ReadAnswers(1), "404"));
 
   Conn busy(*port);
-  busy.Send("GET /slow HTTP/1.1\r\n\r\n");
+  busy.Send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
   REQUIRE(inside.WaitForNotificationWithTimeout(absl::Seconds(5)));
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {

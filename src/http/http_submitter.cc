@@ -7,6 +7,7 @@
 #include "dtx/result.h"
 #include "http/blocking_http_client.h"
 #include "http/client_pool.h"
+#include "internal/json_read.h"
 #include "internal/remote_answer.h"
 
 namespace dtx {
@@ -46,6 +47,9 @@ absl::StatusOr<internal::HttpResponse> HttpSubmitter::Impl::Post(
     request.method = "POST";
     request.target = path;
     request.content_type = "application/json";
+    if (!options.auth_token.empty()) {
+      request.headers.emplace_back("Authorization", "Bearer " + options.auth_token);
+    }
     request.body = body;
     request.timeout = options.timeout;
     absl::StatusOr<internal::HttpResponse> answer = blocking.Send(request);
@@ -61,6 +65,7 @@ absl::StatusOr<internal::HttpResponse> HttpSubmitter::Impl::Post(
   client->set_connection_timeout(timeout);
   client->set_read_timeout(timeout);
   client->set_write_timeout(timeout);
+  if (!options.auth_token.empty()) client->set_bearer_token_auth(options.auth_token);
   httplib::Result result = client->Post(path, body, "application/json");
   if (!result) {
     return absl::UnavailableError(
@@ -82,9 +87,10 @@ absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
       impl_->Post("/api/dtmsvr/submit", *body);
   if (!result.ok()) return result.status();
   std::string message = result->body;
-  nlohmann::json doc = nlohmann::json::parse(result->body, nullptr, false);
-  if (doc.is_object() && doc.contains("message") && doc["message"].is_string()) {
-    message = doc["message"].get<std::string>();
+  absl::StatusOr<nlohmann::json> doc = internal::ReadJson(result->body, "answer");
+  if (doc.ok() && doc->is_object() && doc->contains("message") &&
+      (*doc)["message"].is_string()) {
+    message = (*doc)["message"].get<std::string>();
   }
   switch (result->status) {
     case 200:
@@ -93,6 +99,8 @@ absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
       return internal::FailureOrOngoing(message);
     case 400:
       return absl::InvalidArgumentError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
     case 404:
       return absl::NotFoundError(message);
     case 501:

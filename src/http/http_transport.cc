@@ -13,34 +13,14 @@
 #include "dtx/result.h"
 #include "http/async_http_client.h"
 #include "http/blocking_http_client.h"
+#include "http/branch_target.h"
 #include "http/client_pool.h"
 #include "internal/caller_runs.h"
+#include "internal/text_rules.h"
 #include "internal/thread_pool.h"
 
 namespace dtx {
 namespace {
-
-struct ParsedUrl {
-  std::string origin;  // scheme://host[:port]
-  std::string target;  // /path[?query]
-};
-
-absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos || (url.compare(0, scheme_end, "http") != 0 &&
-                                          url.compare(0, scheme_end, "https") != 0)) {
-    return absl::InvalidArgumentError("not an http(s) URL: '" + url + "'");
-  }
-  const size_t path_start = url.find_first_of("/?", scheme_end + 3);
-  ParsedUrl parsed;
-  parsed.origin = url.substr(0, path_start);
-  if (parsed.origin.size() == scheme_end + 3) {
-    return absl::InvalidArgumentError("URL has no host: '" + url + "'");
-  }
-  parsed.target = path_start == std::string::npos ? "/" : url.substr(path_start);
-  if (parsed.target[0] == '?') parsed.target = "/" + parsed.target;
-  return parsed;
-}
 
 void AppendEncoded(std::string_view value, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -69,17 +49,16 @@ std::string WithBranchQuery(const std::string& target, const BranchRequest& r) {
   return out;
 }
 
-absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request) {
-  absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
-  if (!url.ok()) return url.status();
-  std::unique_ptr<httplib::Client> client = pool.Take(url->origin);
+absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request,
+                     const internal::BranchTarget& url) {
+  std::unique_ptr<httplib::Client> client = pool.Take(url.origin);
   const auto timeout =
       std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout));
   client->set_connection_timeout(timeout);
   client->set_read_timeout(timeout);
   client->set_write_timeout(timeout);
   httplib::Headers headers(request.headers.begin(), request.headers.end());
-  const std::string target = WithBranchQuery(url->target, request);
+  const std::string target = WithBranchQuery(url.path, request);
   httplib::Result result =
       request.payload.empty()
           ? client->Get(target.c_str(), headers)
@@ -88,7 +67,7 @@ absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request) {
     return absl::UnavailableError(
         absl::StrCat(request.url, ": ", httplib::to_string(result.error())));
   }
-  pool.Give(url->origin, std::move(client));
+  pool.Give(url.origin, std::move(client));
   return StatusFromHttp(result->status, result->body);
 }
 
@@ -105,10 +84,12 @@ absl::Status Answer(const std::string& url,
 class HttpTransport::Impl {
  public:
   explicit Impl(const HttpTransportOptions& options)
-      : clients(std::max(1, options.threads)),
+      : allow(options.allow),
+        clients(std::max(1, options.threads)),
         blocking(/*max_idle_per_origin=*/256),
         threads(std::max(1, options.threads)),
         async(/*max_idle_per_origin=*/256) {}
+  const AllowList allow;
   internal::ClientPool clients;           // blocking https calls (cpp-httplib)
   internal::BlockingHttpClient blocking;  // blocking http calls
   internal::ThreadPool threads;     // blocking calls, and answers of asynchronous ones
@@ -120,28 +101,33 @@ HttpTransport::HttpTransport(HttpTransportOptions options)
 
 HttpTransport::~HttpTransport() = default;
 
+absl::Status HttpTransport::CheckBranch(
+    std::string_view url, const std::map<std::string, std::string>& headers) const {
+  absl::StatusOr<internal::BranchTarget> target = internal::ParseBranchUrl(url);
+  if (!target.ok()) return target.status();
+  if (!impl_->allow.Allows(target->host, target->port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("branch URL '", internal::Excerpt(url, 100), "': ", target->host,
+                     " port ", target->port, " is not in the allow-list"));
+  }
+  return internal::CheckHttpHeaders(headers);
+}
+
 void HttpTransport::Call(const BranchRequest& request, Callback done) {
-  absl::StatusOr<ParsedUrl> url = ParseUrl(request.url);
-  internal::HttpRequest plain;  // the call, for either plain-http client
-  if (url.ok() && url->origin.rfind("http://", 0) == 0 &&
-      !internal::SplitOrigin(url->origin, &plain.host, &plain.port)) {
-    url = absl::InvalidArgumentError("bad host or port in '" + request.url + "'");
-  }
-  for (const auto& [name, value] : request.headers) {
-    if (url.ok() && (name.empty() || name.find_first_of(":\r\n") != std::string::npos ||
-                     value.find_first_of("\r\n") != std::string::npos)) {
-      url = absl::InvalidArgumentError("branch header '" + name.substr(0, 64) +
-                                       "' holds a line break or a colon in its name");
-    }
-  }
-  if (!url.ok()) {
-    std::move(done)(url.status());
+  absl::StatusOr<internal::BranchTarget> url = internal::ParseBranchUrl(request.url);
+  absl::Status checked =
+      url.ok() ? CheckBranch(request.url, request.headers) : url.status();
+  if (!checked.ok()) {
+    std::move(done)(std::move(checked));
     return;
   }
-  const bool https = url->origin.rfind("https://", 0) == 0;
+  const bool https = url->https;
+  internal::HttpRequest plain;  // the call, for either plain-http client
   if (!https) {
+    plain.host = url->host;
+    plain.port = std::to_string(url->port);
     plain.method = request.payload.empty() ? "GET" : "POST";
-    plain.target = WithBranchQuery(url->target, request);
+    plain.target = WithBranchQuery(url->path, request);
     plain.headers.assign(request.headers.begin(), request.headers.end());
     plain.content_type = "application/json";
     plain.body = request.payload;
@@ -150,12 +136,12 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   // A thread that waits for this saga anyway makes the call itself, blocking; so does
   // a transport thread for https (cpp-httplib's client).
   if (https || internal::CallerRuns::Available()) {
-    internal::CallerRuns::Work call = [this, https, request, plain,
+    internal::CallerRuns::Work call = [this, https, request, plain, target = *url,
                                        done = std::move(done)]() mutable {
       absl::Status status;
       if (https) {
         try {
-          status = Perform(impl_->clients, request);
+          status = Perform(impl_->clients, request, target);
         } catch (const std::exception& e) {
           status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
         }

@@ -448,5 +448,87 @@ TEST_CASE("a concurrent saga over HTTP: parallel calls, with and without wait_re
   }
 }
 
+TEST_CASE("a saga has at most max_calls_per_transaction calls in flight") {
+  constexpr int kSteps = 9, kCap = 3;
+  HttpBranchServer server(/*threads=*/kSteps + 4);
+  // Holds each call 300 ms unless all 9 are inside at once: with the cap they never are.
+  Gather gather(kSteps, absl::Milliseconds(300));
+  server.Handle("/Par", gather.Handler());
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Par";
+  HttpTransport transport;
+  testing::SagaFixture f([&](CoordinatorOptions& o) {
+    o.transports["http"] = &transport;
+    o.max_calls_per_transaction = kCap;
+  });
+  Saga saga(f.coordinator.get(), "capped-1");
+  for (int i = 0; i < kSteps; ++i) saga.Add(url, url, "{}");
+  REQUIRE(saga.EnableConcurrent()
+              .RequestTimeout(absl::Seconds(5))
+              .WaitResult(true)
+              .Submit()
+              .ok());
+  CHECK(f.State("capped-1").global.status == "succeed");
+  CHECK(gather.calls() == kSteps);
+  CHECK(gather.peak() == kCap);
+}
+
+TEST_CASE("URLs and headers HTTP cannot carry are refused at submit and at call") {
+  HttpTransport transport;
+  const std::map<std::string, std::string> none;
+  for (const char* good : {"http://127.0.0.1:8080/a?b=c", "https://svc.example/x",
+                           "http://[::1]:9/p", "http://h_1.local", "HTTP://x/y#frag"}) {
+    INFO(good);
+    CHECK(transport.CheckBranch(good, none).ok());
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           "file:///etc/passwd", "http://x/a\r\nX-Evil: 1",
+           std::string("http://x/a\0b", 12), "http://x/caf\xc3\xa9", "http://x/a b",
+           "http://", "http://:80/x", "http://x:0/a", "http://x:65536/a", "http://x:8o/a",
+           "http://u:p@x/a", "http://[::1/a", "http://[zz]/a", "gopher://x/"}) {
+    INFO(bad);
+    absl::Status s = transport.CheckBranch(bad, none);
+    CHECK(absl::IsInvalidArgument(s));
+    CHECK(absl::IsInvalidArgument(CallOnce(transport, Request(bad))));
+  }
+  const std::string url = "http://127.0.0.1:9/a";
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"a b", "1"},
+                                                        {"x/y", "1"},
+                                                        {"", "1"},
+                                                        {"Content-Length", "0"},
+                                                        {"transfer-encoding", "chunked"},
+                                                        {"Host", "evil"},
+                                                        {"x-a", "1\r\nX-Evil: 1"},
+                                                        {"x-a", std::string("a\0b", 3)},
+                                                        {"x-a", "del\x7f"}}) {
+    INFO(name);
+    CHECK(absl::IsInvalidArgument(transport.CheckBranch(url, {{name, value}})));
+    BranchRequest r = Request(url);
+    r.headers = {{name, value}};
+    CHECK(absl::IsInvalidArgument(CallOnce(transport, r)));
+  }
+  CHECK(
+      transport.CheckBranch(url, {{"Authorization", "Bearer x"}, {"x-n", "caf\xc3\xa9"}})
+          .ok());
+
+  // At submit: refused, nothing stored, nothing called.
+  testing::SagaFixture f(
+      [&](CoordinatorOptions& o) { o.transports["http"] = &transport; });
+  absl::Status refused = Saga(f.coordinator.get(), "bad-url-1")
+                             .Add("http://127.0.0.1:1/ok", "", "")
+                             .Add("file:///etc/passwd", "", "")
+                             .Submit();
+  CHECK(absl::IsInvalidArgument(refused));
+  CHECK(absl::StrContains(refused.message(), "scheme"));
+  CHECK(absl::IsNotFound(f.coordinator->Query("bad-url-1").status()));
+  CHECK(absl::IsInvalidArgument(Saga(f.coordinator.get(), "bad-header-1")
+                                    .Add("http://127.0.0.1:1/ok", "", "")
+                                    .BranchHeader("Content-Length", "5")
+                                    .Submit()));
+  CHECK(absl::IsNotFound(f.coordinator->Query("bad-header-1").status()));
+}
+
 }  // namespace
 }  // namespace dtx

@@ -231,7 +231,10 @@ bool SagaPass::Advance() {
     const bool final_now = update.status.has_value() && IsFinal(*update.status);
     if (!final_now && !IsFinal(global_.status) &&
         now + RequestTimeout() + kLeaseMargin > lease_until_) {
-      lease_until_ = now + ctx_.options->lease;
+      // Long enough for any call issued below to end under it, however the lease and
+      // request_timeout compare: another coordinator must not call the same branches
+      // while these calls are still out.
+      lease_until_ = now + std::max(ctx_.options->lease, RequestTimeout() + kLeaseMargin);
       update.next_cron_time = lease_until_;
     }
     // Branch results alone are not written: they ride with the next change of the
@@ -239,8 +242,8 @@ bool SagaPass::Advance() {
     // crash loses at most answers, and their branches are called again, which they
     // must absorb anyway (their barrier does).
     if (update.status || update.next_cron_time) {
-      absl::Status written = ctx_.store->Update(global_.gid, expected, ctx_.owner,
-                                                unwritten_, update, now);
+      absl::Status written =
+          ctx_.store->Update(global_.gid, expected, ctx_.owner, unwritten_, update, now);
       unwritten_.clear();
       if (!written.ok()) {
         store_error_ = written;
@@ -255,9 +258,11 @@ bool SagaPass::Advance() {
       if (update.next_cron_time) global_.next_cron_time = *update.next_cron_time;
     }
 
-    // 3. Call whatever can run now.
+    // 3. Call whatever can run now, up to max_calls_per_transaction at once; the rest
+    // are called as answers come back.
+    const int max_calls = ctx_.options->max_calls_per_transaction;
     if (global_.status == kStatusSubmitted && !abort_wanted_) {
-      for (int s = 0; s < step_count; ++s) {
+      for (int s = 0; s < step_count && in_flight_ < max_calls; ++s) {
         StepState& st = steps_[s];
         if (branches_[st.action].status != kStatusPrepared || st.action_in_flight ||
             st.action_tried) {
@@ -269,7 +274,7 @@ bool SagaPass::Advance() {
         }
       }
     } else if (global_.status == kStatusAborting) {
-      for (int s = step_count - 1; s >= 0; --s) {
+      for (int s = step_count - 1; s >= 0 && in_flight_ < max_calls; --s) {
         StepState& st = steps_[s];
         if (!NeedsCompensation(s) || branches_[st.compensate].status != kStatusPrepared ||
             st.compensate_in_flight || st.compensate_tried) {

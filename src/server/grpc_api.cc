@@ -7,38 +7,57 @@
 
 namespace dtx {
 
-grpc::Status DtmGrpcService::NewGid(grpc::ServerContext*, const google::protobuf::Empty*,
+grpc::Status DtmGrpcService::Admit(const grpc::ServerContext* context) const {
+  if (tokens_ == nullptr || !tokens_->enabled()) return grpc::Status::OK;
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it != metadata.end() &&
+      tokens_->Admits(std::string_view(it->second.data(), it->second.size()))) {
+    return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "missing or unknown bearer token");
+}
+
+grpc::Status DtmGrpcService::NewGid(grpc::ServerContext* context,
+                                    const google::protobuf::Empty*,
                                     dtmgimp::DtmGidReply* reply) {
+  if (grpc::Status s = Admit(context); !s.ok()) return s;
   reply->set_gid(GidGenerator().Next());
   return grpc::Status::OK;
 }
 
-grpc::Status DtmGrpcService::Submit(grpc::ServerContext*,
+grpc::Status DtmGrpcService::Submit(grpc::ServerContext* context,
                                     const dtmgimp::DtmRequest* request,
                                     google::protobuf::Empty*) {
+  if (grpc::Status s = Admit(context); !s.ok()) return s;
   absl::StatusOr<TransGlobal> global = internal::TransGlobalFromDtmRequest(*request);
   if (!global.ok()) return ToGrpcStatus(global.status());
   absl::Status s = coordinator_->Submit(*global);
   return ToGrpcStatus(IsOngoing(s) ? FailureError(std::string(s.message())) : s);
 }
 
-grpc::Status DtmGrpcService::Prepare(grpc::ServerContext*, const dtmgimp::DtmRequest*,
+grpc::Status DtmGrpcService::Prepare(grpc::ServerContext* context,
+                                     const dtmgimp::DtmRequest*,
                                      google::protobuf::Empty*) {
+  if (grpc::Status s = Admit(context); !s.ok()) return s;
   return grpc::Status(
       grpc::StatusCode::UNIMPLEMENTED,
       "prepare: dtx drives sagas only so far (tcc, msg and xa are planned)");
 }
 
-grpc::Status DtmGrpcService::Abort(grpc::ServerContext*, const dtmgimp::DtmRequest*,
-                                   google::protobuf::Empty*) {
+grpc::Status DtmGrpcService::Abort(grpc::ServerContext* context,
+                                   const dtmgimp::DtmRequest*, google::protobuf::Empty*) {
+  if (grpc::Status s = Admit(context); !s.ok()) return s;
   return grpc::Status(
       grpc::StatusCode::UNIMPLEMENTED,
       "abort: dtx drives sagas only so far (tcc, msg and xa are planned)");
 }
 
-grpc::Status DtmGrpcService::RegisterBranch(grpc::ServerContext*,
+grpc::Status DtmGrpcService::RegisterBranch(grpc::ServerContext* context,
                                             const dtmgimp::DtmBranchRequest*,
                                             google::protobuf::Empty*) {
+  if (grpc::Status s = Admit(context); !s.ok()) return s;
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                       "registerBranch: dtx drives sagas only so far (tcc is planned)");
 }

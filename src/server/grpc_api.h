@@ -5,15 +5,19 @@
 
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/coordinator.h"
+#include "server/auth_tokens.h"
 
 namespace dtx {
 
 // NewGid, Submit (answers as Coordinator::Submit, with ONGOING reported as ABORTED
 // "wait result not return success" as DTM does), Prepare, Abort and RegisterBranch
-// (UNIMPLEMENTED until dtx drives tcc and msg). `coordinator` is not owned.
+// (UNIMPLEMENTED until dtx drives tcc and msg). With a non-empty `tokens`, every call
+// wants "authorization: Bearer <token>" metadata (UNAUTHENTICATED otherwise).
+// `coordinator` and `tokens` are not owned.
 class DtmGrpcService final : public dtmgimp::Dtm::Service {
  public:
-  explicit DtmGrpcService(Coordinator* coordinator) : coordinator_(coordinator) {}
+  explicit DtmGrpcService(Coordinator* coordinator, const AuthTokens* tokens = nullptr)
+      : coordinator_(coordinator), tokens_(tokens) {}
 
   grpc::Status NewGid(grpc::ServerContext* context,
                       const google::protobuf::Empty* request,
@@ -29,7 +33,11 @@ class DtmGrpcService final : public dtmgimp::Dtm::Service {
                               google::protobuf::Empty* reply) override;
 
  private:
+  // OK, or UNAUTHENTICATED when the call lacks a token of the set.
+  grpc::Status Admit(const grpc::ServerContext* context) const;
+
   Coordinator* coordinator_;
+  const AuthTokens* tokens_;
 };
 
 }  // namespace dtx

@@ -1,5 +1,7 @@
 #include "server/http_api.h"
 
+#include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
@@ -7,6 +9,7 @@
 #include "dtx/gid.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/result.h"
+#include "internal/json_read.h"
 
 namespace dtx {
 namespace {
@@ -25,15 +28,14 @@ absl::Status AsDtmAnswer(const absl::Status& status) {
 absl::StatusOr<std::string> GidOf(const httplib::Request& req) {
   std::string gid;
   if (!req.body.empty()) {
-    json doc = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.is_object()) {
-      return absl::InvalidArgumentError("malformed JSON");
-    }
-    auto it = doc.find("gid");
-    if (it != doc.end() && !it->is_string()) {
+    absl::StatusOr<json> doc = internal::ReadJson(req.body, "request body");
+    if (!doc.ok()) return doc.status();
+    if (!doc->is_object()) return absl::InvalidArgumentError("expected a JSON object");
+    auto it = doc->find("gid");
+    if (it != doc->end() && !it->is_string()) {
       return absl::InvalidArgumentError("'gid' must be a string");
     }
-    if (it != doc.end()) gid = it->get<std::string>();
+    if (it != doc->end()) gid = it->get<std::string>();
   }
   if (gid.empty()) gid = req.get_param_value("gid");
   if (gid.empty()) return absl::InvalidArgumentError("missing gid");
@@ -47,52 +49,84 @@ void Json(httplib::Response& res, int status, const json& body) {
                   "application/json");
 }
 
+constexpr char kWithheld[] = "(withheld)";
+
+// What an unauthenticated caller sees of branch_headers: the names.
+void Withhold(TransGlobal& g) {
+  for (auto& [name, value] : g.options.branch_headers) value = kWithheld;
+}
+
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
 }  // namespace
 
 void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
                      const HttpApiOptions& options) {
   const std::string base = kBase;
+  const AuthTokens* tokens = options.tokens;
+  const bool open_api = tokens == nullptr || !tokens->enabled();
+  // Every route but /api/ping goes through here: 401 unless the request carries a
+  // token of the set.
+  const auto guarded = [tokens, open_api](Handler handler) -> Handler {
+    if (open_api) return handler;
+    return [tokens, handler = std::move(handler)](const httplib::Request& req,
+                                                  httplib::Response& res) {
+      if (!tokens->Admits(req.get_header_value("Authorization"))) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        return Json(res, 401, {{"message", "missing or unknown bearer token"}});
+      }
+      handler(req, res);
+    };
+  };
 
-  server.Get(base + "/newGid", [](const httplib::Request&, httplib::Response& res) {
-    Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});
-  });
+  server.Get(
+      base + "/newGid", guarded([](const httplib::Request&, httplib::Response& res) {
+        Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});
+      }));
 
-  server.Post(base + "/submit",
-              [&coordinator](const httplib::Request& req, httplib::Response& res) {
+  server.Post(base + "/submit", guarded([&coordinator](const httplib::Request& req,
+                                                       httplib::Response& res) {
                 absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
                 if (!global.ok()) return WriteResult(global.status(), res);
                 WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
-              });
+              }));
 
   for (const char* op : {"/prepare", "/abort", "/registerBranch"}) {
-    server.Post(base + op, [op](const httplib::Request& req, httplib::Response& res) {
-      json doc = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-      if (doc.is_discarded() || !doc.is_object()) {
-        return WriteResult(absl::InvalidArgumentError("malformed JSON"), res);
-      }
-      WriteResult(
-          absl::UnimplementedError(absl::StrCat(
-              op + 1, ": dtx drives sagas only so far (tcc, msg and xa are planned)")),
-          res);
-    });
+    server.Post(
+        base + op, guarded([op](const httplib::Request& req, httplib::Response& res) {
+          absl::StatusOr<json> doc = internal::ReadJson(req.body, "request body");
+          if (!doc.ok()) return WriteResult(doc.status(), res);
+          if (!doc->is_object()) {
+            return WriteResult(absl::InvalidArgumentError("expected a JSON object"), res);
+          }
+          WriteResult(
+              absl::UnimplementedError(absl::StrCat(
+                  op + 1,
+                  ": dtx drives sagas only so far (tcc, msg and xa are planned)")),
+              res);
+        }));
   }
 
-  server.Get(base + "/query", [&coordinator](const httplib::Request& req,
-                                             httplib::Response& res) {
-    const std::string gid = req.get_param_value("gid");
-    if (gid.empty()) return WriteResult(absl::InvalidArgumentError("missing gid"), res);
-    absl::StatusOr<TransactionState> state = coordinator.Query(gid);
-    if (absl::IsNotFound(state.status())) {
-      return Json(res, 200, {{"transaction", nullptr}, {"branches", json::array()}});
-    }
-    if (!state.ok()) return WriteResult(state.status(), res);
-    res.status = 200;
-    res.set_content(QueryResultToJson(state->global, state->branches),
-                    "application/json");
-  });
+  server.Get(
+      base + "/query", guarded([&coordinator, open_api](const httplib::Request& req,
+                                                        httplib::Response& res) {
+        const std::string gid = req.get_param_value("gid");
+        if (gid.empty())
+          return WriteResult(absl::InvalidArgumentError("missing gid"), res);
+        absl::StatusOr<TransactionState> state = coordinator.Query(gid);
+        if (absl::IsNotFound(state.status())) {
+          return Json(res, 200, {{"transaction", nullptr}, {"branches", json::array()}});
+        }
+        if (!state.ok()) return WriteResult(state.status(), res);
+        if (open_api) Withhold(state->global);
+        res.status = 200;
+        res.set_content(QueryResultToJson(state->global, state->branches),
+                        "application/json");
+      }));
 
   server.Get(
-      base + "/all", [&coordinator](const httplib::Request& req, httplib::Response& res) {
+      base + "/all", guarded([&coordinator, open_api](const httplib::Request& req,
+                                                      httplib::Response& res) {
         int64_t position = 0;
         int limit = 100;
         const std::string p = req.get_param_value("position"),
@@ -107,50 +141,55 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         absl::StatusOr<std::vector<TransGlobal>> list =
             coordinator.List(position, req.get_param_value("status"), limit);
         if (!list.ok()) return WriteResult(list.status(), res);
+        if (open_api) std::for_each(list->begin(), list->end(), Withhold);
         const std::string next = static_cast<int>(list->size()) == limit && !list->empty()
                                      ? std::to_string(list->back().id)
                                      : std::string();
         res.status = 200;
         res.set_content(ListResultToJson(*list, next), "application/json");
-      });
+      }));
 
   // dtx: unfinished transactions older than `older_than` seconds (default 60), oldest
   // first, each with its last error (`result`) and next attempt (`next_cron_time`).
-  server.Get(base + "/stuck", [&coordinator](const httplib::Request& req,
-                                             httplib::Response& res) {
-    int64_t older_than = 60;
-    int limit = 100;
-    const std::string o = req.get_param_value("older_than"),
-                      l = req.get_param_value("limit");
-    if ((!o.empty() && (!absl::SimpleAtoi(o, &older_than) || older_than < 0)) ||
-        (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
-      return WriteResult(absl::InvalidArgumentError(
-                             "older_than and limit must be non-negative integers"),
-                         res);
-    }
-    absl::StatusOr<std::vector<TransGlobal>> stuck =
-        coordinator.ListStuck(absl::Seconds(older_than), std::min(limit, kMaxListLimit));
-    if (!stuck.ok()) return WriteResult(stuck.status(), res);
-    res.status = 200;
-    res.set_content(ListResultToJson(*stuck, ""), "application/json");
-  });
+  server.Get(
+      base + "/stuck", guarded([&coordinator, open_api](const httplib::Request& req,
+                                                        httplib::Response& res) {
+        int64_t older_than = 60;
+        int limit = 100;
+        const std::string o = req.get_param_value("older_than"),
+                          l = req.get_param_value("limit");
+        if ((!o.empty() && (!absl::SimpleAtoi(o, &older_than) || older_than < 0)) ||
+            (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
+          return WriteResult(absl::InvalidArgumentError(
+                                 "older_than and limit must be non-negative integers"),
+                             res);
+        }
+        absl::StatusOr<std::vector<TransGlobal>> stuck = coordinator.ListStuck(
+            absl::Seconds(older_than), std::min(limit, kMaxListLimit));
+        if (!stuck.ok()) return WriteResult(stuck.status(), res);
+        if (open_api) std::for_each(stuck->begin(), stuck->end(), Withhold);
+        res.status = 200;
+        res.set_content(ListResultToJson(*stuck, ""), "application/json");
+      }));
 
-  server.Post(base + "/forceStop",
-              [&coordinator](const httplib::Request& req, httplib::Response& res) {
+  server.Post(base + "/forceStop", guarded([&coordinator](const httplib::Request& req,
+                                                          httplib::Response& res) {
                 absl::StatusOr<std::string> gid = GidOf(req);
                 WriteResult(gid.ok() ? coordinator.ForceStop(*gid) : gid.status(), res);
-              });
+              }));
 
-  server.Post(base + "/resetNextCronTime",
-              [&coordinator](const httplib::Request& req, httplib::Response& res) {
-                absl::StatusOr<std::string> gid = GidOf(req);
-                WriteResult(gid.ok() ? coordinator.RetryNow(*gid) : gid.status(), res);
-              });
+  server.Post(
+      base + "/resetNextCronTime",
+      guarded([&coordinator](const httplib::Request& req, httplib::Response& res) {
+        absl::StatusOr<std::string> gid = GidOf(req);
+        WriteResult(gid.ok() ? coordinator.RetryNow(*gid) : gid.status(), res);
+      }));
 
-  server.Get(base + "/version", [version = options.version](const httplib::Request&,
-                                                            httplib::Response& res) {
-    Json(res, 200, {{"version", version}});
-  });
+  server.Get(base + "/version",
+             guarded([version = options.version](const httplib::Request&,
+                                                 httplib::Response& res) {
+               Json(res, 200, {{"version", version}});
+             }));
 
   server.Get("/api/ping", [](const httplib::Request&, httplib::Response& res) {
     Json(res, 200, {{"msg", "pong"}});

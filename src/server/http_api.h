@@ -5,19 +5,27 @@
 
 #include "dtx/coordinator.h"
 #include "http/http_server.h"
+#include "server/auth_tokens.h"
 
 namespace dtx {
 
 struct HttpApiOptions {
   // What GET /api/dtmsvr/version answers.
   std::string version = "dtx 0.1.0";
+  // Who may call the API: every route but /api/ping wants "Authorization: Bearer
+  // <token>" (401 otherwise) when the set is not empty. With no tokens the API is open,
+  // and query, all and stuck show branch_headers names with their values withheld
+  // (services put credentials there). Not owned; must outlive the server. Default:
+  // none, open.
+  const AuthTokens* tokens = nullptr;
 };
 
 // Registers the API's routes on `server`. `coordinator` is not owned and must outlive
 // the server. Answers: 200 {"dtm_result":"SUCCESS"}; 409 {"dtm_result":"FAILURE",
 // "message":..} (a rolled-back or ended transaction, or wait_result that did not
 // finish: "wait result not return success", as DTM); 400 malformed or invalid input;
-// 404 unknown gid (forceStop, resetNextCronTime); 501 a transaction type dtx does not
+// 401 without a token the API wants; 404 unknown gid (forceStop, resetNextCronTime);
+// 501 a transaction type dtx does not
 // drive yet; 503 the store failed; the server's own 404, 405 and 413 (a body over its
 // max_body_bytes). Every error body is {"message":..}; nothing is stored for a request
 // that gets a 4xx.

@@ -95,7 +95,17 @@ absl::StatusOr<StorageTarget> ParseStorageUrl(std::string_view url) {
   if (!port.empty()) connect += " port=" + port;
   if (!user.empty()) connect += " user=" + Quote(user);
   if (!password.empty()) connect += " password=" + Quote(password);
-  if (!pg) connect += " charset=utf8mb4";
+  // A database that accepts connections and never answers must not hang a caller for
+  // ever (dtxd's start-up among them). libpq: a connect deadline, and keepalives that
+  // find a vanished server; it has no read deadline, so a statement waits for a silent
+  // server until the keepalives give up. MySQL: deadlines on connect, read and write.
+  if (pg) {
+    connect +=
+        " connect_timeout=10 keepalives=1 keepalives_idle=30"
+        " keepalives_interval=10 keepalives_count=3";
+  } else {
+    connect += " charset=utf8mb4 connect_timeout=10 read_timeout=60 write_timeout=60";
+  }
   return StorageTarget{pg ? "postgresql" : "mysql", connect};
 }
 

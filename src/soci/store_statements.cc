@@ -6,15 +6,16 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "internal/options_json.h"
+#include "internal/text_rules.h"
 
 namespace dtx::internal {
 namespace {
 
 constexpr size_t kMaxTextColumn = 1024;  // DTM's varchar(1024) columns
 
-std::string Clip(const std::string& s) {
-  return s.size() > kMaxTextColumn ? s.substr(0, kMaxTextColumn) : s;
-}
+// Valid UTF-8 (PostgreSQL refuses anything else in a text column) of at most 1024
+// bytes: a branch's answer quoted in `result` may be any bytes.
+std::string Clip(const std::string& s) { return Excerpt(s, kMaxTextColumn); }
 
 // A value for "SET col = COALESCE(:v, col)": null keeps the column as it is.
 template <typename T>

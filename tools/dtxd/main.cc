@@ -9,14 +9,19 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "dtx/coordinator.h"
 #include "dtx/grpc/grpc_transport.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/soci/soci_store.h"
+#include "server/auth_tokens.h"
 #include "server/grpc_api.h"
 #include "server/http_api.h"
 
@@ -37,6 +42,14 @@ struct Flags {
   int branch_threads = 64;
   int store_connections = 8;
   int store_writers = 0;
+  int max_steps = 1000;
+  double max_request_timeout = 3600;
+  double max_timeout_to_fail = 7 * 24 * 3600;
+  int max_calls_per_transaction = 64;
+  double stop_timeout = 10;
+  std::string auth_token_file;
+  bool insecure = false;
+  std::vector<std::string> branch_allow;
 };
 
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
@@ -49,6 +62,12 @@ bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
     return false;
   }
   return !host->empty() && *port >= 0 && *port < 65536;
+}
+
+// 127.0.0.0/8, ::1 and "localhost": reachable from this machine only.
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" ||
+         host.rfind("127.", 0) == 0;
 }
 
 absl::Duration Seconds(double s) {
@@ -93,6 +112,30 @@ int main(int argc, char** argv) {
   app.add_option("--store-writers", f.store_writers,
                  "Threads committing writes in groups; 0: 1 on SQLite, else 2")
       ->capture_default_str();
+  app.add_option("--max-steps", f.max_steps, "Most steps a submitted saga may have")
+      ->capture_default_str();
+  app.add_option("--max-request-timeout", f.max_request_timeout,
+                 "Largest request_timeout a transaction may ask for, s")
+      ->capture_default_str();
+  app.add_option("--max-timeout-to-fail", f.max_timeout_to_fail,
+                 "Largest timeout_to_fail a transaction may ask for, s")
+      ->capture_default_str();
+  app.add_option("--max-calls-per-transaction", f.max_calls_per_transaction,
+                 "Branch calls of one transaction in flight at once")
+      ->capture_default_str();
+  app.add_option("--auth-token-file", f.auth_token_file,
+                 "Bearer tokens (one per line) that both APIs require; /api/ping stays "
+                 "open");
+  app.add_flag("--insecure", f.insecure,
+               "Allow listening beyond loopback without --auth-token-file");
+  app.add_option("--branch-allow", f.branch_allow,
+                 "Addresses branches may be called at: CIDR blocks, addresses, host "
+                 "names, *.domain, each with an optional :port (repeat, or comma "
+                 "separated). Default: anywhere")
+      ->delimiter(',');
+  app.add_option("--stop-timeout", f.stop_timeout,
+                 "After SIGTERM, exit at the latest this long after, s")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // Debian's abseil checks every Mutex for deadlock cycles (a lock graph kept on each
   // Lock and each Mutex destruction): a debugging aid that costs ~15% of a saga's CPU.
@@ -100,12 +143,53 @@ int main(int argc, char** argv) {
 
   // A peer (or a reader of stdout) that went away must not kill the server.
   signal(SIGPIPE, SIG_IGN);
-  // Signals are taken by sigwait below only: block them before any thread starts.
+  // Signals are taken by one thread only: block them before any other thread starts.
+  // Before dtxd is ready (a store that does not answer can hold start-up) a signal
+  // ends the process at once: nothing has been accepted yet. After, it starts the
+  // graceful stop below, and a stop that takes longer than --stop-timeout (a database
+  // or branch that hangs) ends the process anyway; stored transactions stay stored.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  static std::atomic<bool> ready{false};
+  static absl::Notification stop;
+  static int stop_signal = 0;
+  const double stop_timeout = f.stop_timeout;
+  std::thread([&stop_signals, stop_timeout] {
+    sigwait(&stop_signals, &stop_signal);
+    if (!ready) {
+      std::fprintf(stderr, "dtxd: signal %d while starting, exiting\n", stop_signal);
+      std::_Exit(1);
+    }
+    stop.Notify();
+    std::this_thread::sleep_for(std::chrono::duration<double>(stop_timeout));
+    std::fprintf(stderr, "dtxd: not stopped within %.0f s, exiting\n", stop_timeout);
+    std::_Exit(1);
+  }).detach();
+
+  dtx::AuthTokens tokens;
+  if (!f.auth_token_file.empty()) {
+    absl::StatusOr<dtx::AuthTokens> read = dtx::AuthTokens::FromFile(f.auth_token_file);
+    if (!read.ok()) {
+      std::fprintf(stderr, "dtxd: --auth-token-file: %s\n",
+                   std::string(read.status().message()).c_str());
+      return 2;
+    }
+    tokens = *std::move(read);
+  }
+  for (const std::string* listen : {&f.http_listen, &f.grpc_listen}) {
+    const std::string host = listen->substr(0, listen->rfind(':'));
+    if (!listen->empty() && !IsLoopback(host) && !tokens.enabled() && !f.insecure) {
+      std::fprintf(stderr,
+                   "dtxd: refusing to listen on %s without --auth-token-file: anyone "
+                   "who reaches it could submit, stop and read every transaction "
+                   "(--insecure to do it anyway)\n",
+                   listen->c_str());
+      return 2;
+    }
+  }
 
   dtx::SociStoreOptions store_options;
   store_options.url = f.store;
@@ -116,8 +200,19 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dtxd: %s\n", store.status().ToString().c_str());
     return 1;
   }
-  dtx::HttpTransport http_branches({.threads = f.branch_threads});
-  dtx::GrpcTransport grpc_branches;
+  absl::StatusOr<dtx::AllowList> allow = dtx::AllowList::Parse(f.branch_allow);
+  if (!allow.ok()) {
+    std::fprintf(stderr, "dtxd: --branch-allow: %s\n",
+                 std::string(allow.status().message()).c_str());
+    return 2;
+  }
+  dtx::HttpTransportOptions http_options;
+  http_options.threads = f.branch_threads;
+  http_options.allow = *allow;
+  dtx::HttpTransport http_branches(http_options);
+  dtx::GrpcTransportOptions grpc_options;
+  grpc_options.allow = *allow;
+  dtx::GrpcTransport grpc_branches(grpc_options);
   dtx::CoordinatorOptions options;
   options.store = store->get();
   options.transports = {{"http", &http_branches}, {"grpc", &grpc_branches}};
@@ -127,6 +222,10 @@ int main(int argc, char** argv) {
   options.lease = Seconds(f.lease);
   options.poll_interval = Seconds(f.poll_interval);
   options.retention = Seconds(f.retention);
+  options.max_steps = f.max_steps;
+  options.max_request_timeout = Seconds(f.max_request_timeout);
+  options.max_timeout_to_fail = Seconds(f.max_timeout_to_fail);
+  options.max_calls_per_transaction = f.max_calls_per_transaction;
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) {
     std::fprintf(stderr, "dtxd: %s\n", coordinator.status().ToString().c_str());
@@ -143,7 +242,7 @@ int main(int argc, char** argv) {
                    f.http_listen.c_str());
       return 2;
     }
-    dtx::ServeDtmHttpApi(http, **coordinator);
+    dtx::ServeDtmHttpApi(http, **coordinator, {.tokens = &tokens});
     absl::StatusOr<int> bound = http.Start(http_host, http_port);
     if (!bound.ok()) {
       std::fprintf(stderr, "dtxd: cannot listen on %s\n", f.http_listen.c_str());
@@ -152,7 +251,7 @@ int main(int argc, char** argv) {
     http_port = *bound;
   }
 
-  dtx::DtmGrpcService grpc_api(coordinator->get());
+  dtx::DtmGrpcService grpc_api(coordinator->get(), &tokens);
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
   if (!f.grpc_listen.empty()) {
@@ -171,9 +270,9 @@ int main(int argc, char** argv) {
               grpc_host.empty() ? "-" : grpc_host.c_str(), grpc_port, f.store.c_str());
   std::fflush(stdout);
 
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
-  std::printf("dtxd: signal %d, stopping\n", signal);
+  ready = true;
+  stop.WaitForNotification();
+  std::printf("dtxd: signal %d, stopping\n", stop_signal);
   std::fflush(stdout);
   http.Stop();
   if (grpc_server != nullptr) {

@@ -21,6 +21,9 @@ struct GrpcSubmitterOptions {
   // Deadline of each call; a wait_result submit lasts as long as the first pass.
   // Default: 30 s.
   absl::Duration timeout = absl::Seconds(30);
+  // Sent as "authorization: Bearer <token>" metadata with every call, for a dtxd
+  // started with --auth-token-file. Printable ASCII. Default: empty, none sent.
+  std::string auth_token;
 };
 
 // Thread-safe. Submit answers as Submitter::Submit; ABORTED "wait result not return

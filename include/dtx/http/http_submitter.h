@@ -17,11 +17,15 @@ struct HttpSubmitterOptions {
   // Per request; a wait_result submit lasts as long as the saga's first pass.
   // Default: 30 s.
   absl::Duration timeout = absl::Seconds(30);
+  // Sent as "Authorization: Bearer <token>" with every request, for a dtxd started
+  // with --auth-token-file. Default: empty, none sent.
+  std::string auth_token;
 };
 
 // Thread-safe; keeps connections alive. Submit answers as Submitter::Submit: the
 // server's 409 "wait result not return success" becomes ONGOING, other 409s FAILURE,
-// 400 kInvalidArgument, 501 kUnimplemented, an unreachable server or 5xx kUnavailable.
+// 400 kInvalidArgument, 401 kUnauthenticated, 501 kUnimplemented, an unreachable
+// server or 5xx kUnavailable.
 class HttpSubmitter : public Submitter {
  public:
   explicit HttpSubmitter(HttpSubmitterOptions options);

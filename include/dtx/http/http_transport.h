@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "dtx/allow_list.h"
 #include "dtx/transport.h"
 
 namespace dtx {
@@ -19,11 +20,17 @@ struct HttpTransportOptions {
   // a keep-alive connection of its own pool), and so do the calls its answers lead
   // to. Default: 16.
   int threads = 16;
+  // The hosts and ports branches may be called at; a URL outside it is refused at
+  // submit and at call (CheckBranch). Host names are matched as written, not
+  // resolved. Default: empty, any address (as DTM): whoever can submit can make the
+  // coordinator send requests anywhere it reaches.
+  AllowList allow;
 };
 
 // Thread-safe. An answer is classified by StatusFromHttp (dtx/result.h); a connection
 // failure, a timeout or an answer that is not HTTP is kUnavailable; a URL it cannot
-// parse, or a branch header holding a line break, kInvalidArgument.
+// parse, or branch_headers that are not valid HTTP fields, kInvalidArgument (see
+// CheckBranch).
 // The destructor answers the calls in flight (kUnavailable) and waits for them.
 class HttpTransport : public Transport {
  public:
@@ -31,6 +38,16 @@ class HttpTransport : public Transport {
   ~HttpTransport() override;
 
   void Call(const BranchRequest& request, Callback done) override;
+
+  // OK for an http:// or https:// URL with a host (letters, digits, '-', '.', '_', or
+  // a bracketed IPv6 address), a port 1-65535 if given, and a path of visible ASCII;
+  // branch_headers whose names are RFC 9110 tokens, whose values hold no control
+  // character but tab, and which do not set what frames the request (Content-Length,
+  // Transfer-Encoding, Host, Connection, Keep-Alive, TE, Trailer, Upgrade, Expect);
+  // and a host and port in options.allow.
+  absl::Status CheckBranch(
+      std::string_view url,
+      const std::map<std::string, std::string>& headers) const override;
 
  private:
   class Impl;
