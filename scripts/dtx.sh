@@ -19,10 +19,11 @@ packages=(
   libabsl-dev nlohmann-json3-dev
   libsoci-dev libboost-dev libsqlite3-dev libpq-dev libmariadb-dev
   postgresql-15 mariadb-server
-  libcpp-httplib-dev
+  libcpp-httplib-dev libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcli11-dev
   catch2
+  clang-15 libfuzzer-15-dev
 )
 
 as_root() {

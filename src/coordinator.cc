@@ -71,6 +71,7 @@ class Coordinator::Impl {
 
   const CoordinatorOptions options_;
   internal::PassContext context_;
+  internal::CallLimiter limiter_;
 
   absl::Mutex mu_;
   int active_ ABSL_GUARDED_BY(mu_) = 0;
@@ -114,12 +115,14 @@ void Log(const std::string& line) { std::fprintf(stderr, "dtx: %s\n", line.c_str
 
 Coordinator::Impl::Impl(CoordinatorOptions options)
     : options_(WithDefaults(std::move(options))),
+      limiter_(options_.max_calls_in_flight),
       rng_(std::random_device{}()),
       pool_(options_.worker_threads) {
   context_.store = options_.store;
   context_.options = &options_;
   context_.owner = options_.owner;
   context_.random = [this] { return Random(); };
+  context_.limiter = &limiter_;
   if (options_.poll_interval > absl::ZeroDuration()) {
     poller_ = std::thread([this] { PollLoop(); });
   }

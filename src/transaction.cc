@@ -164,7 +164,7 @@ absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int ste
       if (!p.is_number_integer() || p.get<int64_t>() < 0 ||
           p.get<int64_t>() >= step_count || p.get<int64_t>() == step) {
         return absl::InvalidArgumentError(
-            absl::StrCat("custom_data.orders[", key,
+            absl::StrCat("custom_data.orders[", internal::Excerpt(key, 32),
                          "] holds something other than another step's "
                          "number (0 to ",
                          step_count - 1, ")"));

@@ -396,9 +396,10 @@ TEST_CASE("without tokens: branch header values are withheld, and only loopback"
     CHECK(dtxd.Terminate() == 0);
   }
   // A non-loopback address without a token is refused before anything listens.
-  for (const std::string& listen :
-       std::vector<std::string>{"--http-listen 0.0.0.0:0 --grpc-listen 127.0.0.1:0",
-                                "--http-listen 127.0.0.1:0 --grpc-listen 0.0.0.0:0"}) {
+  for (const std::string& listen : std::vector<std::string>{
+           "--http-listen 0.0.0.0:0 --grpc-listen 127.0.0.1:0",
+           "--http-listen 127.0.0.1:0 --grpc-listen 0.0.0.0:0",
+           "--http-listen 127.0.0.1.nip.io:0 --grpc-listen 127.0.0.1:0"}) {
     INFO(listen);
     testing::ChildProcess refused(
         {"/bin/sh", "-c",

@@ -41,7 +41,7 @@ class AllowList {
     bool is_name = false;
     std::string name;  // lower case; "*.svc" kept as ".svc" (a suffix)
     bool wildcard = false;
-    unsigned char address[16] = {};  // IPv4 mapped into the low 4 bytes
+    unsigned char address[16] = {};  // IPv4 in the first 4 bytes
     bool v6 = false;
     int prefix = 0;  // bits of `address` that must match
     int port = 0;    // 0: any

@@ -71,6 +71,10 @@ struct CoordinatorOptions {
   // Branch calls of one transaction in flight at once (a concurrent saga's ready
   // actions beyond it wait for earlier calls to answer). Default: 64.
   int max_calls_per_transaction = 64;
+  // Branch calls in flight at once over all transactions of this coordinator; past it
+  // a call waits for one to end (its request_timeout counts from its start). Default:
+  // 0, no limit.
+  int max_calls_in_flight = 0;
 };
 
 // A transaction and its branches as stored.

@@ -78,10 +78,25 @@ absl::Status CheckGrpcBranch(std::string_view url,
                        ": the method may hold letters, digits, '.' and '_' only"));
     }
   }
+  // gRPC percent-decodes a target and reads its host up to a NUL: "%00" or "%3A"
+  // would make the host that is called differ from the host that was checked.
+  if (target.find('%') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gRPC branch URL ", quoted, ": '%' in the target"));
+  }
+  std::string host;
+  int port = 0;
+  const bool host_port = SplitTarget(target, &host, &port);
+  if (host_port && !std::all_of(host.begin(), host.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '.' || c == '_' || c == ':';
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gRPC branch URL ", quoted,
+        ": the host may hold letters, digits, '-', '.', '_' (or an IPv6 address)"));
+  }
   if (!allow.empty()) {
-    std::string host;
-    int port = 0;
-    if (!SplitTarget(target, &host, &port) || !allow.Allows(host, port)) {
+    if (!host_port || !allow.Allows(host, port)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "gRPC branch URL ", quoted, ": target '", internal::Excerpt(target, 100),
           "' is not a host:port in the allow-list"));

@@ -218,6 +218,11 @@ TEST_CASE("metadata gRPC cannot send fails the call, never the process") {
             .ok());
   CHECK(absl::IsInvalidArgument(transport.CheckBranch("127.0.0.1:1/a b/C", {})));
   CHECK(absl::IsInvalidArgument(transport.CheckBranch("h\xc3\xa9:1/a.B/C", {})));
+  // gRPC would percent-decode these and call another host than the one checked.
+  CHECK(absl::IsInvalidArgument(
+      transport.CheckBranch("169.254.169.254%00.svc.local:80/a.B/C", {})));
+  CHECK(absl::IsInvalidArgument(transport.CheckBranch("h%3A80:1/a.B/C", {})));
+  CHECK(absl::IsInvalidArgument(transport.CheckBranch("h!x:1/a.B/C", {})));
   CHECK(CallWith(transport, server.Url(), {{"X-Tenant", "t8"}}).ok());
   absl::MutexLock lock(&server.service.mu);
   CHECK(server.service.infos.size() == 1);  // only the valid call reached the server

@@ -20,7 +20,10 @@ namespace dtx::internal {
 // caller one of its own.
 class ClientPool {
  public:
-  explicit ClientPool(size_t max_idle_per_origin) : max_idle_(max_idle_per_origin) {}
+  // `ca_file`: https servers are verified against the CAs of this PEM file instead of
+  // the system's store (empty: the system's).
+  explicit ClientPool(size_t max_idle_per_origin, std::string ca_file = "")
+      : max_idle_(max_idle_per_origin), ca_file_(std::move(ca_file)) {}
 
   std::unique_ptr<httplib::Client> Take(const std::string& origin) {
     {
@@ -35,6 +38,10 @@ class ClientPool {
     auto client = std::make_unique<httplib::Client>(origin);
     client->set_keep_alive(true);
     client->set_tcp_nodelay(true);  // headers and body go out as separate writes
+    // Verify https servers (cpp-httplib's default, stated): against ca_file, or the
+    // system's CAs.
+    client->enable_server_certificate_verification(true);
+    if (!ca_file_.empty()) client->set_ca_cert_path(ca_file_);
     return client;
   }
 
@@ -46,6 +53,7 @@ class ClientPool {
 
  private:
   const size_t max_idle_;
+  const std::string ca_file_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_
       ABSL_GUARDED_BY(mu_);

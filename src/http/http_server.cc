@@ -2,10 +2,15 @@
 
 // Boost 1.74's Asio headers need <utility> first under C++20.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +48,8 @@ const char* Reason(int status) {
       return "No Content";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 404:
       return "Not Found";
     case 405:
@@ -66,28 +73,115 @@ const char* Reason(int status) {
   }
 }
 
+// What a connection past max_connections_per_address gets before it is closed.
+constexpr std::string_view kTooManyConnections =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    "Content-Length: 52\r\nConnection: close\r\n\r\n"
+    "{\"message\":\"too many connections from this address\"}";
+
 // A request this server refuses to serve: the status and the message it answers.
 struct Refusal {
   int status;
   const char* message;
 };
 
-bool SendAll(int fd, const std::string& bytes) {
-  for (size_t sent = 0; sent < bytes.size();) {
-    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;  // the peer is gone or took nothing for idle_timeout
-    sent += static_cast<size_t>(n);
+// Waits until `fd` is ready for `events` (POLLIN, POLLOUT) or `until` passes.
+bool WaitFor(int fd, short events, absl::Time until) {
+  while (true) {
+    const absl::Duration left = until - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    pollfd p{fd, events, 0};
+    const int n = poll(&p, 1,
+                       static_cast<int>(std::min<int64_t>(
+                           absl::ToInt64Milliseconds(left) + 1, 1 << 30)));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
   }
-  return true;
 }
+
+// A connection's bytes: the socket itself, or TLS over it. Plain reads and writes
+// block for at most the socket's SO_RCVTIMEO / SO_SNDTIMEO (idle_timeout). TLS runs on
+// a non-blocking socket, each read and write bounded as a whole, so that a peer
+// trickling the bytes of one TLS record cannot stretch a read past its limits.
+class Stream {
+ public:
+  Stream(int fd, SSL* ssl, absl::Duration io_timeout)
+      : fd_(fd), ssl_(ssl), io_timeout_(io_timeout) {}
+
+  // Bytes read (> 0); 0 at the end of the stream; -1 on an error, or when nothing came
+  // within io_timeout, or by `deadline` (TLS; plain reads check it after).
+  ssize_t Read(char* buf, size_t n, absl::Time deadline) {
+    if (ssl_ == nullptr) {
+      while (true) {
+        const ssize_t got = recv(fd_, buf, n, 0);
+        if (got < 0 && errno == EINTR) continue;
+        return got < 0 ? -1 : got;
+      }
+    }
+    const absl::Time until = std::min(deadline, absl::Now() + io_timeout_);
+    while (true) {
+      const int got = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+      if (got > 0) return got;
+      const int error = SSL_get_error(ssl_, got);
+      if (error == SSL_ERROR_ZERO_RETURN) return 0;
+      if (!Await(error, until)) return -1;
+    }
+  }
+
+  // False when the peer is gone or took nothing for io_timeout.
+  bool WriteAll(std::string_view bytes) {
+    for (size_t sent = 0; sent < bytes.size();) {
+      ssize_t n;
+      if (ssl_ == nullptr) {
+        n = send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+      } else {
+        n = SSL_write(ssl_, bytes.data() + sent,
+                      static_cast<int>(std::min<size_t>(bytes.size() - sent, 1 << 30)));
+        if (n <= 0 &&
+            Await(SSL_get_error(ssl_, static_cast<int>(n)), absl::Now() + io_timeout_)) {
+          continue;
+        }
+      }
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // The TLS handshake, done by `until`.
+  static bool Handshake(SSL* ssl, int fd, absl::Time until) {
+    while (true) {
+      const int done = SSL_accept(ssl);
+      if (done == 1) return true;
+      const int error = SSL_get_error(ssl, done);
+      const short events = error == SSL_ERROR_WANT_READ    ? POLLIN
+                           : error == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                           : 0;
+      if (events == 0 || !WaitFor(fd, events, until)) return false;
+    }
+  }
+
+ private:
+  // After an SSL call asked for more: waits for the socket; false for other errors.
+  bool Await(int ssl_error, absl::Time until) {
+    if (ssl_error == SSL_ERROR_WANT_READ) return WaitFor(fd_, POLLIN, until);
+    if (ssl_error == SSL_ERROR_WANT_WRITE) return WaitFor(fd_, POLLOUT, until);
+    return ssl_error == SSL_ERROR_SYSCALL && errno == EINTR;
+  }
+
+  const int fd_;
+  SSL* const ssl_;
+  const absl::Duration io_timeout_;
+};
 
 // The bytes of a connection, read on demand. recv blocks for at most the socket's
 // SO_RCVTIMEO.
 class Input {
  public:
   // `request_limit`: how long a request may take to arrive, from its first byte.
-  Input(int fd, absl::Duration request_limit) : fd_(fd), request_limit_(request_limit) {}
+  Input(Stream& stream, absl::Duration request_limit)
+      : stream_(stream), request_limit_(request_limit) {}
 
   // Starts the clock of the next request: at once if some of it is here already,
   // else at its first byte.
@@ -105,8 +199,7 @@ class Input {
     char chunk[16384];
     while (true) {
       if (absl::Now() > deadline_) return false;
-      const ssize_t n = recv(fd_, chunk, sizeof(chunk), 0);
-      if (n < 0 && errno == EINTR) continue;
+      const ssize_t n = stream_.Read(chunk, sizeof(chunk), deadline_);
       if (n <= 0) return false;
       buf_.append(chunk, static_cast<size_t>(n));
       if (deadline_ == absl::InfiniteFuture()) {
@@ -122,7 +215,7 @@ class Input {
   void Consume(size_t n) { pos_ += n; }
 
  private:
-  const int fd_;
+  Stream& stream_;
   const absl::Duration request_limit_;
   absl::Time deadline_ = absl::InfiniteFuture();
   std::string buf_;
@@ -138,8 +231,8 @@ struct ReadResult {
   std::optional<Refusal> refusal;
 };
 
-ReadResult ReadRequest(int fd, Input& in, size_t max_body, std::atomic<bool>* idle,
-                       httplib::Request* request) {
+ReadResult ReadRequest(Stream& stream, Input& in, size_t max_body,
+                       std::atomic<bool>* idle, httplib::Request* request) {
   namespace http = boost::beast::http;
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxHead));
@@ -163,6 +256,12 @@ ReadResult ReadRequest(int fd, Input& in, size_t max_body, std::atomic<bool>* id
     if (!parser.is_header_done() && head_consumed + in.Pending().size() > kMaxHead) {
       return {.refusal = Refusal{431, "request head too large"}};
     }
+    // The body's data is taken as it comes; what waits is a chunk's size line or the
+    // trailers, which Beast 1.74 does not limit: no such line may pass 64 KiB.
+    if (parser.is_header_done() && ec == http::error::need_more &&
+        in.Pending().size() > kMaxHead) {
+      return {.refusal = Refusal{400, "chunk size line or trailer too long"}};
+    }
     if (ec == http::error::need_more) {
       if (!in.Fill()) return {.closed = true};
       idle->store(false, std::memory_order_release);
@@ -183,7 +282,20 @@ ReadResult ReadRequest(int fd, Input& in, size_t max_body, std::atomic<bool>* id
       if (hosts > 1 || (head.version() == 11 && hosts == 0)) {
         return {.refusal = Refusal{400, "a request needs exactly one Host header"}};
       }
-      if (head.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+      // Beast takes identical Content-Lengths twice, or "5, 5"; a coding list such as
+      // "gzip, chunked"; and Transfer-Encoding on HTTP/1.0, where it means nothing
+      // framable (6.1). Only one plain Content-Length, or one "chunked", is read.
+      const size_t lengths = head.count(http::field::content_length);
+      if (lengths > 1 || (lengths == 1 && head[http::field::content_length].find(',') !=
+                                              boost::beast::string_view::npos)) {
+        return {.refusal = Refusal{400, "more than one Content-Length"}};
+      }
+      const size_t codings = head.count(http::field::transfer_encoding);
+      if (codings > 1 || (codings == 1 && (head.version() != 11 ||
+                                           !absl::EqualsIgnoreCase(
+                                               absl::StripAsciiWhitespace(std::string(
+                                                   head[http::field::transfer_encoding])),
+                                               "chunked")))) {
         return {.refusal = Refusal{400, "unsupported transfer coding"}};
       }
       if (head.version() != 11 && head.version() != 10) {
@@ -194,7 +306,7 @@ ReadResult ReadRequest(int fd, Input& in, size_t max_body, std::atomic<bool>* id
       if (body_follows && !parser.is_done() &&
           absl::EqualsIgnoreCase(std::string(head[http::field::expect]),
                                  "100-continue") &&
-          !SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) {
+          !stream.WriteAll("HTTP/1.1 100 Continue\r\n\r\n")) {
         return {.closed = true};
       }
     }
@@ -237,7 +349,10 @@ void Refuse(const Refusal& refusal, httplib::Response& response) {
 
 HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options)) {}
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+  if (tls_ != nullptr) SSL_CTX_free(tls_);
+}
 
 void HttpServer::Get(const std::string& path, HttpHandler handler) {
   routes_[path].get = std::move(handler);
@@ -247,7 +362,44 @@ void HttpServer::Post(const std::string& path, HttpHandler handler) {
   routes_[path].post = std::move(handler);
 }
 
+absl::Status HttpServer::LoadTls() {
+  if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) {
+    return absl::OkStatus();
+  }
+  const auto failed = [this](const std::string& what) {
+    char detail[256] = "";
+    ERR_error_string_n(ERR_get_error(), detail, sizeof(detail));
+    ERR_clear_error();
+    SSL_CTX_free(tls_);
+    tls_ = nullptr;
+    return absl::InvalidArgumentError(absl::StrCat("TLS: ", what, ": ", detail));
+  };
+  tls_ = SSL_CTX_new(TLS_server_method());
+  if (tls_ == nullptr) return failed("no context");
+  SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
+  static const unsigned char kSessionContext[] = "dtx";
+  SSL_CTX_set_session_id_context(tls_, kSessionContext, sizeof(kSessionContext) - 1);
+  SSL_CTX_set_mode(tls_, SSL_MODE_AUTO_RETRY);
+  if (SSL_CTX_use_certificate_chain_file(tls_, options_.tls_cert_file.c_str()) != 1) {
+    return failed("cannot load the certificate " + options_.tls_cert_file);
+  }
+  if (SSL_CTX_use_PrivateKey_file(tls_, options_.tls_key_file.c_str(),
+                                  SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(tls_) != 1) {
+    return failed("cannot load the key " + options_.tls_key_file);
+  }
+  if (!options_.tls_client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(tls_, options_.tls_client_ca_file.c_str(),
+                                      nullptr) != 1) {
+      return failed("cannot load the client CA " + options_.tls_client_ca_file);
+    }
+    SSL_CTX_set_verify(tls_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> HttpServer::Start(const std::string& host, int port) {
+  if (absl::Status tls = LoadTls(); !tls.ok()) return tls;
   const std::string where = absl::StrCat(host, ":", port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -352,6 +504,19 @@ void HttpServer::AcceptLoop() {
       port = ntohs(in->sin6_port);
     }
     absl::MutexLock lock(&mu_);
+    if (options_.max_connections_per_address > 0) {
+      const int from_there = static_cast<int>(std::count_if(
+          connections_.begin(), connections_.end(),
+          [&](const Connection& c) { return !c.done && c.peer_address == address; }));
+      if (from_there >= options_.max_connections_per_address) {
+        if (tls_ == nullptr) {
+          (void)!send(fd, kTooManyConnections.data(), kTooManyConnections.size(),
+                      MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        close(fd);
+        continue;
+      }
+    }
     Connection& c = connections_.emplace_back();
     c.fd = fd;
     c.peer_address = address;
@@ -411,7 +576,34 @@ void HttpServer::Dispatch(const httplib::Request& request,
 
 void HttpServer::Serve(Connection* connection) {
   const int fd = connection->fd;
-  Input in(fd, options_.request_timeout);
+  // A peer gone mid-write must not end the process: TLS writes with write(2), which
+  // raises SIGPIPE. Blocked here, it stays pending on this thread and dies with it.
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+  // TLS: the handshake comes first, within request_timeout; meanwhile the connection
+  // counts as idle (it may be closed to make room).
+  SSL* ssl = nullptr;
+  if (tls_ != nullptr) {
+    connection->idle.store(true, std::memory_order_release);
+    ssl = SSL_new(tls_);
+    const bool ready = ssl != nullptr && fcntl(fd, F_SETFL, O_NONBLOCK) == 0 &&
+                       SSL_set_fd(ssl, fd) == 1 &&
+                       Stream::Handshake(ssl, fd, absl::Now() + options_.request_timeout);
+    connection->idle.store(false, std::memory_order_release);
+    if (!ready) {
+      if (ssl != nullptr) SSL_free(ssl);
+      ERR_clear_error();
+      absl::MutexLock lock(&mu_);
+      close(fd);
+      connection->done = true;
+      --serving_;
+      return;
+    }
+  }
+  Stream stream(fd, ssl, options_.idle_timeout);
+  Input in(stream, options_.request_timeout);
   bool open = true;
   bool refused = false;  // answered 400 or 413: the peer may still be sending
   while (open) {
@@ -420,7 +612,7 @@ void HttpServer::Serve(Connection* connection) {
     in.NextRequest();
     connection->idle.store(in.Pending().empty(), std::memory_order_release);
     ReadResult got =
-        ReadRequest(fd, in, options_.max_body_bytes, &connection->idle, &request);
+        ReadRequest(stream, in, options_.max_body_bytes, &connection->idle, &request);
     connection->idle.store(false, std::memory_order_release);
     if (got.closed) break;
     const std::optional<Refusal>& refusal = got.refusal;
@@ -444,19 +636,27 @@ void HttpServer::Serve(Connection* connection) {
       Dispatch(request, response);
     }
     refused = refusal.has_value();
-    if (!SendAll(fd, Encode(response, close_after))) break;
+    if (!stream.WriteAll(Encode(response, close_after))) break;
     open = !close_after;
   }
+  if (ssl != nullptr) SSL_shutdown(ssl);  // close_notify; the peer's is not awaited
   shutdown(fd, SHUT_WR);
   if (refused) {
     // Closing with unread input would reset the connection, and the peer could lose
-    // the answer: read what it still sends (a refused body), up to 1 MiB.
+    // the answer: read what it still sends (a refused body), up to 1 MiB or 2 s.
     char sink[16384];
-    for (size_t drained = 0; drained < (size_t{1} << 20);) {
-      const ssize_t n = recv(fd, sink, sizeof(sink), 0);
+    const absl::Time until = absl::Now() + absl::Seconds(2);
+    const timeval wait = absl::ToTimeval(absl::Milliseconds(500));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+    for (size_t drained = 0; drained < (size_t{1} << 20) && absl::Now() < until;) {
+      const ssize_t n = stream.Read(sink, sizeof(sink), until);
       if (n <= 0) break;
       drained += static_cast<size_t>(n);
     }
+  }
+  if (ssl != nullptr) {
+    SSL_free(ssl);
+    ERR_clear_error();  // this thread's OpenSSL error queue
   }
   // Closed under the lock, so that Stop() never shuts a descriptor number reused since.
   absl::MutexLock lock(&mu_);

@@ -17,6 +17,9 @@
 // it cannot parse, 404 for an unknown path, 405 for a method a path does not serve,
 // 413 for a body over max_body_bytes, 431 for a head over 64 KiB, 500 for an
 // exception escaping a handler. After a 400, 413 or 431 the connection is closed.
+// With TLS (OpenSSL; HttpServerOptions::tls_*), the handshake must end within
+// request_timeout, and reads and writes run on a non-blocking socket, each bounded as
+// a whole. Connection threads block SIGPIPE (TLS writes with write(2)).
 #ifndef DTX_HTTP_HTTP_SERVER_H_
 #define DTX_HTTP_HTTP_SERVER_H_
 
@@ -33,6 +36,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace dtx::internal {
 
@@ -51,6 +56,17 @@ struct HttpServerOptions {
   // for ever. Default: 30 s.
   absl::Duration request_timeout = absl::Seconds(30);
   int backlog = 1024;  // the listen backlog
+  // Connections served at once from one client address; one more is closed at once
+  // (a plain-HTTP one after a 503 answer), so that one client cannot take every
+  // thread. Clients behind one NAT or proxy share an address. Default: 0, no limit
+  // (a branch server's calls all come from its coordinator).
+  int max_connections_per_address = 0;
+  // TLS (1.2 or later) on every connection when both are set: PEM files of the
+  // certificate chain and its private key. With tls_client_ca_file, a client must show
+  // a certificate signed by a CA in it (mutual TLS). Default: empty, plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 // Writes `response` for `request`. Response::status left at -1 answers 200.
@@ -69,7 +85,8 @@ class HttpServer {
   void Post(const std::string& path, HttpHandler handler);
 
   // Listens on host:port (port 0: any free port) and returns the port; kUnavailable
-  // when the address cannot be bound. Serving starts at once.
+  // when the address cannot be bound, kInvalidArgument when the TLS files cannot be
+  // loaded. Serving starts at once.
   absl::StatusOr<int> Start(const std::string& host, int port);
 
   // Stops accepting, closes idle connections, and waits for the requests being
@@ -99,11 +116,13 @@ class HttpServer {
   // idle keep-alive connections do not keep new ones out until their idle_timeout.
   void MakeRoom() ABSL_LOCKS_EXCLUDED(mu_);
   void Dispatch(const httplib::Request& request, httplib::Response& response) const;
+  absl::Status LoadTls();
 
   const HttpServerOptions options_;
   absl::flat_hash_map<std::string, Route> routes_;  // fixed once started
   int listen_fd_ = -1;
   std::thread acceptor_;
+  ssl_ctx_st* tls_ = nullptr;  // SSL_CTX; null: plain
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -253,11 +253,28 @@ TEST_CASE("http server: what a proxy could read differently is refused") {
         "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
         "GET /echo HTTP/1.1\r\n\r\n", "GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         "GET /echo HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n",
-        "GET /echo HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n"}) {
+        "GET /echo HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n",
+        // Beast alone takes these: identical lengths twice, a list, a coding list,
+        // and a coding on HTTP/1.0.
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: "
+        "3\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3, 3\r\n\r\nabc",
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        "0\r\n\r\n",
+        "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"}) {
     CAPTURE(smuggled);
     const std::string answer = AnswerThenEnd(s.port, smuggled);
     CHECK(absl::StartsWith(answer, "HTTP/1.1 400 Bad Request\r\n"));
     CHECK(absl::StrContains(answer, "Connection: close\r\n"));
+  }
+  // A chunk size line (or trailer) that never ends is cut off at 64 KiB.
+  {
+    Conn c(s.port);
+    c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;");
+    for (int i = 0; i < 9; ++i) c.Send(std::string(8000, 'a'));
+    const std::string answer = c.ReadAnswers(1);
+    CHECK(absl::StartsWith(answer, "HTTP/1.1 400 Bad Request\r\n"));
+    CHECK(absl::StrContains(answer, "chunk size line"));
   }
   // HTTP/1.0 needs no Host; the server still serves on a new connection.
   Conn c(s.port);
@@ -398,6 +415,30 @@ TEST_CASE(
   a.sin_port = htons(static_cast<uint16_t>(*port));
   CHECK(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0);
   close(fd);
+}
+
+TEST_CASE("http server: one client address holds at most max_connections_per_address") {
+  EchoServer s({.threads = 8, .max_connections_per_address = 2});
+  Conn first(s.port), second(s.port);
+  first.Send("GET /echo?q=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+  second.Send("GET /echo?q=2 HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(absl::StrContains(first.ReadAnswers(1), "q=1"));
+  CHECK(absl::StrContains(second.ReadAnswers(1), "q=2"));
+  {
+    Conn third(s.port);  // both held: refused, and told why
+    const std::string answer = third.ReadAnswers(1);
+    CHECK(absl::StartsWith(answer, "HTTP/1.1 503 Service Unavailable\r\n"));
+    CHECK(absl::StrContains(answer, "too many connections from this address"));
+    CHECK(third.SeesEnd());
+  }
+  // Once one is gone, a new one is served.
+  first.Send("GET /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  first.ReadAnswers(1);
+  CHECK(first.SeesEnd());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Conn fourth(s.port);
+  fourth.Send("GET /echo?q=4 HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(absl::StrContains(fourth.ReadAnswers(1), "q=4"));
 }
 
 TEST_CASE("http server: an address that cannot be bound is kUnavailable") {

@@ -26,7 +26,7 @@ class HttpSubmitter::Impl {
  public:
   explicit Impl(HttpSubmitterOptions options)
       : options(Normalized(std::move(options))),
-        clients(/*max_idle_per_origin=*/64),
+        clients(/*max_idle_per_origin=*/64, this->options.ca_file),
         blocking(/*max_idle_per_origin=*/64) {}
   const HttpSubmitterOptions options;
   internal::ClientPool clients;           // https (cpp-httplib)

@@ -85,7 +85,7 @@ class HttpTransport::Impl {
  public:
   explicit Impl(const HttpTransportOptions& options)
       : allow(options.allow),
-        clients(std::max(1, options.threads)),
+        clients(std::max(1, options.threads), options.ca_file),
         blocking(/*max_idle_per_origin=*/256),
         threads(std::max(1, options.threads)),
         async(/*max_idle_per_origin=*/256) {}

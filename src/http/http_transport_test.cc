@@ -474,6 +474,35 @@ TEST_CASE("a saga has at most max_calls_per_transaction calls in flight") {
   CHECK(gather.peak() == kCap);
 }
 
+TEST_CASE("a coordinator has at most max_calls_in_flight calls out, over all sagas") {
+  constexpr int kCap = 2;
+  HttpBranchServer server(/*threads=*/12);
+  Gather gather(6, absl::Milliseconds(300));  // never 6 at once: each waits 300 ms
+  server.Handle("/Par", gather.Handler());
+  absl::StatusOr<int> port = server.Start();
+  REQUIRE(port.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Par";
+  HttpTransport transport;
+  testing::SagaFixture f([&](CoordinatorOptions& o) {
+    o.transports["http"] = &transport;
+    o.max_calls_in_flight = kCap;
+  });
+  for (const char* gid : {"limited-1", "limited-2"}) {
+    Saga saga(f.coordinator.get(), gid);
+    for (int i = 0; i < 3; ++i) saga.Add(url, url, "{}");
+    REQUIRE(saga.EnableConcurrent().RequestTimeout(absl::Seconds(5)).Submit().ok());
+  }
+  for (int i = 0; i < 300 && (f.State("limited-1").global.status != "succeed" ||
+                              f.State("limited-2").global.status != "succeed");
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(f.State("limited-1").global.status == "succeed");
+  CHECK(f.State("limited-2").global.status == "succeed");
+  CHECK(gather.calls() == 6);
+  CHECK(gather.peak() == kCap);
+}
+
 TEST_CASE("URLs and headers HTTP cannot carry are refused at submit and at call") {
   HttpTransport transport;
   const std::map<std::string, std::string> none;

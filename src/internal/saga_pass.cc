@@ -376,8 +376,21 @@ void SagaPass::Issue(int branch) {
   request.payload = b.payload;
   request.headers = global_.options.branch_headers;
   request.timeout = RequestTimeout();
-  transport->second->Call(request, [self = shared_from_this(), branch](absl::Status s) {
-    self->Post({branch, std::move(s)});
+  if (!ctx_.limiter->limited()) {
+    transport->second->Call(request, [self = shared_from_this(), branch](absl::Status s) {
+      self->Post({branch, std::move(s)});
+    });
+    return;
+  }
+  // Past CoordinatorOptions::max_calls_in_flight the call waits for another to end.
+  // (request_timeout counts from when it starts.)
+  ctx_.limiter->Run([transport = transport->second, request = std::move(request),
+                     limiter = ctx_.limiter, self = shared_from_this(),
+                     branch]() mutable {
+    transport->Call(request, [limiter, self = std::move(self), branch](absl::Status s) {
+      limiter->Done();
+      self->Post({branch, std::move(s)});
+    });
   });
 }
 

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "dtx/coordinator.h"
+#include "internal/call_limiter.h"
 
 namespace dtx::internal {
 
@@ -24,6 +25,7 @@ struct PassContext {
   const CoordinatorOptions* options;
   std::string owner;
   std::function<double()> random;  // uniform in [0, 1); thread-safe
+  CallLimiter* limiter;            // the process's calls in flight
 };
 
 // A pass is an actor: branch answers arrive on any thread and are queued; one thread

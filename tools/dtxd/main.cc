@@ -4,6 +4,7 @@
 // SIGINT (stops accepting requests, lets running passes end, exits 0).
 //
 // Prints one line when ready: "dtxd: http HOST:PORT grpc HOST:PORT store URL".
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -50,6 +54,12 @@ struct Flags {
   std::string auth_token_file;
   bool insecure = false;
   std::vector<std::string> branch_allow;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string branch_ca;
+  int max_connections_per_address = 32;
+  int max_calls_in_flight = 4096;
 };
 
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
@@ -65,9 +75,29 @@ bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
 }
 
 // 127.0.0.0/8, ::1 and "localhost": reachable from this machine only.
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" ||
-         host.rfind("127.", 0) == 0;
+bool IsLoopback(std::string host) {
+  if (host == "localhost") return true;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char address[16];
+  if (inet_pton(AF_INET, host.c_str(), address) == 1) return address[0] == 127;
+  if (inet_pton(AF_INET6, host.c_str(), address) == 1) {
+    static const unsigned char kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                0, 0, 0, 0, 0, 0, 0, 1};
+    return std::memcmp(address, kLoopback, 16) == 0;
+  }
+  return false;  // any other name may resolve beyond this machine
+}
+
+// The whole of a small file (a PEM certificate or key); false when it cannot be read.
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  *out = text.str();
+  return true;
 }
 
 absl::Duration Seconds(double s) {
@@ -133,6 +163,22 @@ int main(int argc, char** argv) {
                  "names, *.domain, each with an optional :port (repeat, or comma "
                  "separated). Default: anywhere")
       ->delimiter(',');
+  app.add_option("--tls-cert", f.tls_cert,
+                 "PEM certificate chain: both APIs speak TLS (with --tls-key)");
+  app.add_option("--tls-key", f.tls_key, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", f.tls_client_ca,
+                 "PEM CA certificates: clients must show a certificate they signed "
+                 "(mutual TLS)");
+  app.add_option("--branch-ca", f.branch_ca,
+                 "PEM CA certificates that https branches are verified against "
+                 "(default: the system's)");
+  app.add_option("--max-connections-per-address", f.max_connections_per_address,
+                 "HTTP API connections served at once from one client address (0: no "
+                 "limit)")
+      ->capture_default_str();
+  app.add_option("--max-calls-in-flight", f.max_calls_in_flight,
+                 "Branch calls in flight at once over all transactions (0: no limit)")
+      ->capture_default_str();
   app.add_option("--stop-timeout", f.stop_timeout,
                  "After SIGTERM, exit at the latest this long after, s")
       ->capture_default_str();
@@ -157,7 +203,7 @@ int main(int argc, char** argv) {
   static absl::Notification stop;
   static int stop_signal = 0;
   const double stop_timeout = f.stop_timeout;
-  std::thread([&stop_signals, stop_timeout] {
+  std::thread([stop_signals, stop_timeout]() mutable {
     sigwait(&stop_signals, &stop_signal);
     if (!ready) {
       std::fprintf(stderr, "dtxd: signal %d while starting, exiting\n", stop_signal);
@@ -206,9 +252,17 @@ int main(int argc, char** argv) {
                  std::string(allow.status().message()).c_str());
     return 2;
   }
+  if (f.tls_cert.empty() != f.tls_key.empty() ||
+      (!f.tls_client_ca.empty() && f.tls_cert.empty())) {
+    std::fprintf(stderr,
+                 "dtxd: --tls-cert and --tls-key go together (and "
+                 "--tls-client-ca needs them)\n");
+    return 2;
+  }
   dtx::HttpTransportOptions http_options;
   http_options.threads = f.branch_threads;
   http_options.allow = *allow;
+  http_options.ca_file = f.branch_ca;
   dtx::HttpTransport http_branches(http_options);
   dtx::GrpcTransportOptions grpc_options;
   grpc_options.allow = *allow;
@@ -226,6 +280,7 @@ int main(int argc, char** argv) {
   options.max_request_timeout = Seconds(f.max_request_timeout);
   options.max_timeout_to_fail = Seconds(f.max_timeout_to_fail);
   options.max_calls_per_transaction = f.max_calls_per_transaction;
+  options.max_calls_in_flight = f.max_calls_in_flight;
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) {
     std::fprintf(stderr, "dtxd: %s\n", coordinator.status().ToString().c_str());
@@ -233,7 +288,12 @@ int main(int argc, char** argv) {
   }
 
   dtx::internal::HttpServer http(
-      {.threads = std::max(1, f.http_threads), .max_body_bytes = f.max_body_bytes});
+      {.threads = std::max(1, f.http_threads),
+       .max_body_bytes = f.max_body_bytes,
+       .max_connections_per_address = f.max_connections_per_address,
+       .tls_cert_file = f.tls_cert,
+       .tls_key_file = f.tls_key,
+       .tls_client_ca_file = f.tls_client_ca});
   std::string http_host = "-";
   int http_port = 0;
   if (!f.http_listen.empty()) {
@@ -245,7 +305,8 @@ int main(int argc, char** argv) {
     dtx::ServeDtmHttpApi(http, **coordinator, {.tokens = &tokens});
     absl::StatusOr<int> bound = http.Start(http_host, http_port);
     if (!bound.ok()) {
-      std::fprintf(stderr, "dtxd: cannot listen on %s\n", f.http_listen.c_str());
+      std::fprintf(stderr, "dtxd: cannot listen on %s: %s\n", f.http_listen.c_str(),
+                   std::string(bound.status().message()).c_str());
       return 1;
     }
     http_port = *bound;
@@ -255,9 +316,25 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
   if (!f.grpc_listen.empty()) {
+    std::shared_ptr<grpc::ServerCredentials> credentials =
+        grpc::InsecureServerCredentials();
+    if (!f.tls_cert.empty()) {
+      grpc::SslServerCredentialsOptions tls(
+          f.tls_client_ca.empty()
+              ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+      grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+      if (!ReadFile(f.tls_cert, &pair.cert_chain) ||
+          !ReadFile(f.tls_key, &pair.private_key) ||
+          (!f.tls_client_ca.empty() && !ReadFile(f.tls_client_ca, &tls.pem_root_certs))) {
+        std::fprintf(stderr, "dtxd: cannot read the TLS files\n");
+        return 1;
+      }
+      tls.pem_key_cert_pairs.push_back(pair);
+      credentials = grpc::SslServerCredentials(tls);
+    }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(f.grpc_listen, grpc::InsecureServerCredentials(),
-                             &grpc_port);
+    builder.AddListeningPort(f.grpc_listen, credentials, &grpc_port);
     builder.RegisterService(&grpc_api);
     grpc_server = builder.BuildAndStart();
     if (grpc_server == nullptr || grpc_port == 0) {

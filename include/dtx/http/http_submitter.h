@@ -12,7 +12,8 @@
 namespace dtx {
 
 struct HttpSubmitterOptions {
-  // The coordinator, e.g. "http://127.0.0.1:36789" (a trailing '/' is dropped).
+  // The coordinator, e.g. "http://127.0.0.1:36789" or "https://dtx.example:36789" (a
+  // trailing '/' is dropped).
   std::string server;
   // Per request; a wait_result submit lasts as long as the saga's first pass.
   // Default: 30 s.
@@ -20,6 +21,9 @@ struct HttpSubmitterOptions {
   // Sent as "Authorization: Bearer <token>" with every request, for a dtxd started
   // with --auth-token-file. Default: empty, none sent.
   std::string auth_token;
+  // For an https server: its certificate is verified against the CAs in this PEM file;
+  // empty: the system's store. Default: empty.
+  std::string ca_file;
 };
 
 // Thread-safe; keeps connections alive. Submit answers as Submitter::Submit: the

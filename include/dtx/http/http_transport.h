@@ -25,6 +25,9 @@ struct HttpTransportOptions {
   // resolved. Default: empty, any address (as DTM): whoever can submit can make the
   // coordinator send requests anywhere it reaches.
   AllowList allow;
+  // https branches are verified against the CA certificates in this PEM file (a
+  // private CA); empty: the system's store. Default: empty.
+  std::string ca_file;
 };
 
 // Thread-safe. An answer is classified by StatusFromHttp (dtx/result.h); a connection
