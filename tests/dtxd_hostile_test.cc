@@ -238,17 +238,7 @@ TEST_CASE("timeouts and step counts beyond the limits are refused") {
 // reads or answers: a database that hangs.
 class SilentPort {
  public:
-  SilentPort() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    REQUIRE(listen(fd_, 64) == 0);
-  }
+  SilentPort() { fd_ = testing::ListenOnLoopback(&port_); }
   ~SilentPort() { close(fd_); }
   int port() const { return port_; }
 

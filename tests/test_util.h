@@ -10,6 +10,10 @@ namespace dtx::testing {
 // this call; left behind for inspection.
 std::string NewTempDir(const std::string& name);
 
+// A TCP socket listening on 127.0.0.1 at a free port (written to *port). REQUIREs
+// success. The caller closes it.
+int ListenOnLoopback(int* port);
+
 }  // namespace dtx::testing
 
 #endif  // DTX_TESTS_TEST_UTIL_H_

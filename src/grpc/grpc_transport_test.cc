@@ -78,7 +78,8 @@ std::string Payload(int64_t amount, const std::string& want = "") {
 }
 
 absl::Status CallOnce(Transport& transport, const std::string& url, std::string payload,
-                      absl::Duration timeout = absl::Seconds(3)) {
+                      absl::Duration timeout = absl::Seconds(3),
+                      std::map<std::string, std::string> headers = {{"X-Tenant", "t7"}}) {
   BranchRequest r;
   r.url = url;
   r.gid = "g-1";
@@ -86,7 +87,7 @@ absl::Status CallOnce(Transport& transport, const std::string& url, std::string 
   r.branch_id = "02";
   r.op = "action";
   r.payload = std::move(payload);
-  r.headers = {{"X-Tenant", "t7"}};
+  r.headers = std::move(headers);
   r.timeout = timeout;
   absl::Notification done;
   absl::Status result;
@@ -177,22 +178,7 @@ namespace {
 
 absl::Status CallWith(GrpcTransport& transport, const std::string& url,
                       std::map<std::string, std::string> headers) {
-  BranchRequest r;
-  r.url = url;
-  r.gid = "g-2";
-  r.trans_type = "saga";
-  r.branch_id = "01";
-  r.op = "action";
-  r.payload = Payload(1);
-  r.headers = std::move(headers);
-  absl::Notification done;
-  absl::Status result;
-  transport.Call(r, [&](absl::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return result;
+  return CallOnce(transport, url, Payload(1), absl::Seconds(3), std::move(headers));
 }
 
 TEST_CASE("metadata gRPC cannot send fails the call, never the process") {

@@ -21,6 +21,7 @@
 #include "dtx/saga.h"
 #include "internal/caller_runs.h"
 #include "saga_fixture.h"
+#include "test_util.h"
 
 namespace dtx {
 namespace {
@@ -60,15 +61,7 @@ BranchRequest Request(const std::string& url) {
 class RawServer {
  public:
   explicit RawServer(std::string reply) : reply_(std::move(reply)) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    socklen_t len = sizeof(addr);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    REQUIRE(listen(fd_, 16) == 0);
+    fd_ = testing::ListenOnLoopback(&port_);
     thread_ = std::thread([this] {
       while (true) {
         int c = accept(fd_, nullptr, nullptr);
