@@ -97,6 +97,9 @@ absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host,
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   };
+  // Answers go out as head and body in separate writes: without TCP_NODELAY the body
+  // waits for the caller's delayed ACK (40 ms on Linux).
+  server.set_tcp_nodelay(true);
   server.set_socket_options([&fd, reuse_address](socket_t sock) {
     reuse_address(sock);
     fd = sock;

@@ -51,6 +51,8 @@ void AnswerErrorsAsJson(httplib::Server& server);
 // Binds `server` to host:port (port 0: any free port) with a listen backlog of
 // `backlog` and returns the port. cpp-httplib as Debian builds it listens with a
 // backlog of 5, which drops connections under a burst of clients; this raises it.
+// Also sets TCP_NODELAY on the server's connections (cpp-httplib writes an answer's
+// head and body apart; with Nagle's algorithm the body waits for a delayed ACK).
 // kUnavailable when the address cannot be bound. Call listen_after_bind() next.
 absl::StatusOr<int> BindServer(httplib::Server& server, const std::string& host, int port,
                                int backlog = 1024);
