@@ -65,7 +65,11 @@ std::string Excerpt(std::string_view text, size_t max_bytes) {
     while (i < text.size()) {
       const size_t n = Utf8Length(text.substr(i));
       const auto c = static_cast<unsigned char>(text[i]);
-      const bool replace = n == 0 || (n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F));
+      // C0 controls but tab, DEL, and the C1 controls U+0080-U+009F (C2 80-C2 9F).
+      const bool control =
+          (n == 1 && ((c < 0x20 && c != '\t') || c == 0x7F)) ||
+          (n == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0);
+      const bool replace = n == 0 || control;
       const size_t width = replace ? 1 : n;
       if (out->size() + width > budget) break;
       if (replace) {
@@ -73,7 +77,7 @@ std::string Excerpt(std::string_view text, size_t max_bytes) {
       } else {
         out->append(text.substr(i, n));
       }
-      i += replace ? 1 : n;
+      i += n == 0 ? 1 : n;  // a control character is replaced whole
     }
     return i;
   };

@@ -22,7 +22,8 @@ bool IsPrintableAscii(std::string_view s);
 bool IsVisibleAscii(std::string_view s);
 
 // `text` as valid UTF-8 of at most `max_bytes` bytes, for a message kept in a row or
-// shown to an operator: invalid sequences and control characters (but tab) become '?',
+// shown to an operator: invalid sequences and control characters (C0 but tab, DEL, C1)
+// become '?',
 // and a cut never splits a character ("..." marks it).
 std::string Excerpt(std::string_view text, size_t max_bytes);
 

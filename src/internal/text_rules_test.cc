@@ -39,6 +39,13 @@ TEST_CASE("Excerpt keeps valid UTF-8 within its size") {
   CHECK(Excerpt("\xff\xfe ok \xc3", 100) == "?? ok ?");
   CHECK(Excerpt("\xed\xa0\x80", 100) == "???");  // a surrogate is not UTF-8
   CHECK(Excerpt("\xc0\xaf", 100) == "??");       // nor an overlong form
+  // C1's NEL becomes '?'; a no-break space stays.
+  CHECK(Excerpt("a\xc2\x85"
+                "b\xc2\xa0"
+                "c",
+                100) ==
+        "a?b\xc2\xa0"
+        "c");
   CHECK(Excerpt("0123456789", 8) == "01234...");
   // A cut never splits a character: "é" is two bytes.
   CHECK(Excerpt("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 7) == "\xc3\xa9\xc3\xa9...");
