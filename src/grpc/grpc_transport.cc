@@ -57,48 +57,51 @@ bool SplitTarget(std::string_view target, std::string* host, int* port) {
   return true;
 }
 
+// Whether a gRPC branch may be called at `url` with `headers` (see CheckBranch); on OK,
+// the channel target and the method, so that a call parses its URL once.
 absl::Status CheckGrpcBranch(std::string_view url,
                              const std::map<std::string, std::string>& headers,
-                             const AllowList& allow) {
-  const std::string quoted = "'" + internal::Excerpt(url, 100) + "'";
+                             const AllowList& allow, std::string* target,
+                             std::string* method) {
+  // Built only for a message: this runs before every call.
+  const auto quoted = [url] { return "'" + internal::Excerpt(url, 100) + "'"; };
   if (!internal::IsVisibleAscii(url)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("gRPC branch URL ", quoted,
+        absl::StrCat("gRPC branch URL ", quoted(),
                      " holds a space, a control character or a non-ASCII byte"));
   }
-  std::string target, method;
-  if (absl::Status s = ParseGrpcUrl(std::string(url), &target, &method); !s.ok()) {
+  if (absl::Status s = ParseGrpcUrl(std::string(url), target, method); !s.ok()) {
     return s;
   }
-  for (char c : method) {
+  for (char c : *method) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '.' &&
         c != '_') {
       return absl::InvalidArgumentError(
-          absl::StrCat("gRPC branch URL ", quoted,
+          absl::StrCat("gRPC branch URL ", quoted(),
                        ": the method may hold letters, digits, '.' and '_' only"));
     }
   }
   // gRPC percent-decodes a target and reads its host up to a NUL: "%00" or "%3A"
   // would make the host that is called differ from the host that was checked.
-  if (target.find('%') != std::string::npos) {
+  if (target->find('%') != std::string::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("gRPC branch URL ", quoted, ": '%' in the target"));
+        absl::StrCat("gRPC branch URL ", quoted(), ": '%' in the target"));
   }
   std::string host;
   int port = 0;
-  const bool host_port = SplitTarget(target, &host, &port);
+  const bool host_port = SplitTarget(*target, &host, &port);
   if (host_port && !std::all_of(host.begin(), host.end(), [](char c) {
         return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
                c == '.' || c == '_' || c == ':';
       })) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "gRPC branch URL ", quoted,
+        "gRPC branch URL ", quoted(),
         ": the host may hold letters, digits, '-', '.', '_' (or an IPv6 address)"));
   }
   if (!allow.empty()) {
     if (!host_port || !allow.Allows(host, port)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "gRPC branch URL ", quoted, ": target '", internal::Excerpt(target, 100),
+          "gRPC branch URL ", quoted(), ": target '", internal::Excerpt(*target, 100),
           "' is not a host:port in the allow-list"));
     }
   }
@@ -147,17 +150,16 @@ class GrpcTransport::Impl {
 
   absl::Status Check(std::string_view url,
                      const std::map<std::string, std::string>& headers) const {
-    return CheckGrpcBranch(url, headers, allow_);
+    std::string target, method;
+    return CheckGrpcBranch(url, headers, allow_, &target, &method);
   }
 
   void Call(const BranchRequest& request, Callback done) {
     // gRPC aborts the process on metadata it cannot send: check before adding any.
-    if (absl::Status s = CheckGrpcBranch(request.url, request.headers, allow_); !s.ok()) {
-      std::move(done)(std::move(s));
-      return;
-    }
     std::string target, method;
-    if (absl::Status s = ParseGrpcUrl(request.url, &target, &method); !s.ok()) {
+    if (absl::Status s =
+            CheckGrpcBranch(request.url, request.headers, allow_, &target, &method);
+        !s.ok()) {
       std::move(done)(std::move(s));
       return;
     }

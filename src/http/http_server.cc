@@ -222,15 +222,47 @@ class Input {
   size_t pos_ = 0;
 };
 
-// Reads the next request of a connection with Boost.Beast's parser, fed from `in`.
-// nullopt when the connection ended (or timed out) before a whole request came; a
-// Refusal for a request this server does not serve. `idle` is cleared when the
-// request's first bytes arrive.
 struct ReadResult {
   bool closed = false;
   std::optional<Refusal> refusal;
 };
 
+// What Beast's parser lets through and a proxy in front could frame differently (RFC
+// 9112): an HTTP/1.1 request without exactly one Host (3.2; two in any version);
+// identical Content-Lengths twice, or "5, 5"; a coding list such as "gzip, chunked";
+// Transfer-Encoding on HTTP/1.0, where it frames nothing (6.1). Only one plain
+// Content-Length, or one "chunked", is read. nullopt when the head is fine.
+std::optional<Refusal> CheckFraming(
+    const boost::beast::http::request_parser<boost::beast::http::string_body>& parser) {
+  namespace http = boost::beast::http;
+  const auto& head = parser.get();
+  const size_t hosts = head.count(http::field::host);
+  if (hosts > 1 || (head.version() == 11 && hosts == 0)) {
+    return Refusal{400, "a request needs exactly one Host header"};
+  }
+  const size_t lengths = head.count(http::field::content_length);
+  if (lengths > 1 || (lengths == 1 && head[http::field::content_length].find(',') !=
+                                          boost::beast::string_view::npos)) {
+    return Refusal{400, "more than one Content-Length"};
+  }
+  const size_t codings = head.count(http::field::transfer_encoding);
+  if (codings > 1 || (codings == 1 &&
+                      (head.version() != 11 ||
+                       !absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(std::string(
+                                                   head[http::field::transfer_encoding])),
+                                               "chunked")))) {
+    return Refusal{400, "unsupported transfer coding"};
+  }
+  if (head.version() != 11 && head.version() != 10) {
+    return Refusal{400, "unsupported HTTP version"};
+  }
+  return std::nullopt;
+}
+
+// Reads the next request of a connection with Boost.Beast's parser, fed from `in`.
+// `closed` when the connection ended (or timed out) before a whole request came; a
+// refusal for a request this server does not serve. `idle` is cleared when the
+// request's first bytes arrive.
 ReadResult ReadRequest(Stream& stream, Input& in, size_t max_body,
                        std::atomic<bool>* idle, httplib::Request* request) {
   namespace http = boost::beast::http;
@@ -274,37 +306,13 @@ ReadResult ReadRequest(Stream& stream, Input& in, size_t max_body,
     if (ec) return {.refusal = Refusal{400, "malformed request"}};
     if (parser.is_header_done() && !header_checked) {
       header_checked = true;
-      const auto& head = parser.get();
-      // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; more than one is an
-      // error in any version. A transfer coding other than chunked last cannot be
-      // framed (6.3): a proxy in front could read the body differently.
-      const size_t hosts = head.count(http::field::host);
-      if (hosts > 1 || (head.version() == 11 && hosts == 0)) {
-        return {.refusal = Refusal{400, "a request needs exactly one Host header"}};
-      }
-      // Beast takes identical Content-Lengths twice, or "5, 5"; a coding list such as
-      // "gzip, chunked"; and Transfer-Encoding on HTTP/1.0, where it means nothing
-      // framable (6.1). Only one plain Content-Length, or one "chunked", is read.
-      const size_t lengths = head.count(http::field::content_length);
-      if (lengths > 1 || (lengths == 1 && head[http::field::content_length].find(',') !=
-                                              boost::beast::string_view::npos)) {
-        return {.refusal = Refusal{400, "more than one Content-Length"}};
-      }
-      const size_t codings = head.count(http::field::transfer_encoding);
-      if (codings > 1 || (codings == 1 && (head.version() != 11 ||
-                                           !absl::EqualsIgnoreCase(
-                                               absl::StripAsciiWhitespace(std::string(
-                                                   head[http::field::transfer_encoding])),
-                                               "chunked")))) {
-        return {.refusal = Refusal{400, "unsupported transfer coding"}};
-      }
-      if (head.version() != 11 && head.version() != 10) {
-        return {.refusal = Refusal{400, "unsupported HTTP version"}};
+      if (std::optional<Refusal> refusal = CheckFraming(parser); refusal) {
+        return {.refusal = refusal};
       }
       const bool body_follows =
           parser.chunked() || parser.content_length().value_or(0) > 0;
       if (body_follows && !parser.is_done() &&
-          absl::EqualsIgnoreCase(std::string(head[http::field::expect]),
+          absl::EqualsIgnoreCase(std::string(parser.get()[http::field::expect]),
                                  "100-continue") &&
           !stream.WriteAll("HTTP/1.1 100 Continue\r\n\r\n")) {
         return {.closed = true};

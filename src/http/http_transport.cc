@@ -89,6 +89,9 @@ class HttpTransport::Impl {
         blocking(/*max_idle_per_origin=*/256),
         threads(std::max(1, options.threads)),
         async(/*max_idle_per_origin=*/256) {}
+  absl::StatusOr<internal::BranchTarget> Target(
+      std::string_view url, const std::map<std::string, std::string>& headers) const;
+
   const AllowList allow;
   internal::ClientPool clients;           // blocking https calls (cpp-httplib)
   internal::BlockingHttpClient blocking;  // blocking http calls
@@ -101,24 +104,31 @@ HttpTransport::HttpTransport(HttpTransportOptions options)
 
 HttpTransport::~HttpTransport() = default;
 
-absl::Status HttpTransport::CheckBranch(
+// The parsed URL of a branch this transport may call with `headers`: the checks of
+// CheckBranch, parsing the URL once.
+absl::StatusOr<internal::BranchTarget> HttpTransport::Impl::Target(
     std::string_view url, const std::map<std::string, std::string>& headers) const {
   absl::StatusOr<internal::BranchTarget> target = internal::ParseBranchUrl(url);
   if (!target.ok()) return target.status();
-  if (!impl_->allow.Allows(target->host, target->port)) {
+  if (!allow.Allows(target->host, target->port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("branch URL '", internal::Excerpt(url, 100), "': ", target->host,
                      " port ", target->port, " is not in the allow-list"));
   }
-  return internal::CheckHttpHeaders(headers);
+  if (absl::Status s = internal::CheckHttpHeaders(headers); !s.ok()) return s;
+  return target;
+}
+
+absl::Status HttpTransport::CheckBranch(
+    std::string_view url, const std::map<std::string, std::string>& headers) const {
+  return impl_->Target(url, headers).status();
 }
 
 void HttpTransport::Call(const BranchRequest& request, Callback done) {
-  absl::StatusOr<internal::BranchTarget> url = internal::ParseBranchUrl(request.url);
-  absl::Status checked =
-      url.ok() ? CheckBranch(request.url, request.headers) : url.status();
-  if (!checked.ok()) {
-    std::move(done)(std::move(checked));
+  absl::StatusOr<internal::BranchTarget> url =
+      impl_->Target(request.url, request.headers);
+  if (!url.ok()) {
+    std::move(done)(url.status());
     return;
   }
   const bool https = url->https;
