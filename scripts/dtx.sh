@@ -19,7 +19,7 @@ packages=(
   libabsl-dev nlohmann-json3-dev
   libsoci-dev libboost-dev libsqlite3-dev libpq-dev libmariadb-dev
   postgresql-15 mariadb-server
-  libcpp-httplib-dev libssl-dev
+  libcpp-httplib-dev libssl-dev openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcli11-dev
   catch2
