@@ -313,16 +313,16 @@ int main(int argc, char** argv) {
   // dtxd calls branches with up to 64 keep-alive connections, each holding a thread.
   dtx::HttpBranchServer service(160);
   for (const char* path : {"/a", "/b"}) {
-    service.Handle(path, [](const dtx::BranchInfo&, const httplib::Request&) {
+    service.Handle(path, [](const dtx::BranchInfo&, const dtx::HttpRequest&) {
       return absl::OkStatus();
     });
   }
   // P1b's branches, on the database of the store being measured.
   std::unique_ptr<soci::connection_pool> branch_db;
-  service.Handle("/take-a", [&](const dtx::BranchInfo& info, const httplib::Request&) {
+  service.Handle("/take-a", [&](const dtx::BranchInfo& info, const dtx::HttpRequest&) {
     return TakeStock(*branch_db, info, -1);
   });
-  service.Handle("/take-b", [&](const dtx::BranchInfo& info, const httplib::Request&) {
+  service.Handle("/take-b", [&](const dtx::BranchInfo& info, const dtx::HttpRequest&) {
     return TakeStock(*branch_db, info, -1);
   });
   absl::StatusOr<int> port = service.Start();

@@ -23,8 +23,8 @@ int StartServer() {
   static auto* server = [] {
     auto* s = new dtx::internal::HttpServer(
         {.threads = 8, .max_body_bytes = 1 << 16, .idle_timeout = absl::Seconds(2)});
-    auto echo = [](const httplib::Request& req, httplib::Response& res) {
-      res.set_content(req.method + " " + req.path + " " + req.body, "text/plain");
+    auto echo = [](const dtx::HttpRequest& req, dtx::HttpResponse& res) {
+      res.SetBody(req.method + " " + req.path + " " + req.body, "text/plain");
     };
     s->Get("/echo", echo);
     s->Post("/echo", echo);

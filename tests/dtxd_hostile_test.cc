@@ -54,7 +54,7 @@ json Saga(const std::string& gid, const std::string& url) {
 void ExpectServing(httplib::Client& c, const std::string& gid) {
   HttpBranchServer branch;
   branch.Handle(
-      "/ok", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
+      "/ok", [](const BranchInfo&, const HttpRequest&) { return absl::OkStatus(); });
   const std::string url =
       "http://127.0.0.1:" + std::to_string(branch.Start().value()) + "/ok";
   json saga = Saga(gid, url);
@@ -283,7 +283,7 @@ TEST_CASE("with --auth-token-file both APIs want a token, and the submitters sen
   DtxdProcess dtxd(dir + "/dtx.db", {"--auth-token-file", token_file});
   HttpBranchServer branch;
   branch.Handle(
-      "/ok", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
+      "/ok", [](const BranchInfo&, const HttpRequest&) { return absl::OkStatus(); });
   const std::string url =
       "http://127.0.0.1:" + std::to_string(branch.Start().value()) + "/ok";
 

@@ -30,15 +30,15 @@ using testing::DtxdProcess;
 // HTTP branches: /ok, /no (FAILURE on action), /flaky (ONGOING until `flaky_ok`).
 struct Branches {
   Branches() {
-    server.Handle("/ok", [this](const BranchInfo& info, const httplib::Request&) {
+    server.Handle("/ok", [this](const BranchInfo& info, const dtx::HttpRequest&) {
       Record(info, "ok");
       return absl::OkStatus();
     });
-    server.Handle("/no", [this](const BranchInfo& info, const httplib::Request&) {
+    server.Handle("/no", [this](const BranchInfo& info, const dtx::HttpRequest&) {
       Record(info, "no");
       return info.op == "action" ? FailureError("insufficient stock") : absl::OkStatus();
     });
-    server.Handle("/flaky", [this](const BranchInfo& info, const httplib::Request&) {
+    server.Handle("/flaky", [this](const BranchInfo& info, const dtx::HttpRequest&) {
       Record(info, "flaky");
       return flaky_ok ? absl::OkStatus() : OngoingError("not yet");
     });

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/gid.h"
+#include "dtx/http/http_branch.h"
 #include "dtx/http/http_submitter.h"
 #include "dtxd_process.h"
 #include "http/http_server.h"
@@ -75,12 +76,10 @@ std::string SagaJson(const std::string& gid, const std::string& url) {
 TEST_CASE("dtxd speaks TLS on both APIs and verifies https branches") {
   const std::string dir = testing::NewTempDir("dtxd-tls");
   Certificates certs(dir);
-  // An https branch, on dtx's own server with the test CA's certificate.
-  internal::HttpServer branch({.tls_cert_file = certs.Path("server.pem"),
-                               .tls_key_file = certs.Path("server.key")});
-  branch.Post("/ok", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"dtm_result":"SUCCESS"})", "application/json");
-  });
+  // An https branch, on dtx's branch server with the test CA's certificate.
+  HttpBranchServer branch(HttpBranchServerOptions{
+      .tls_cert_file = certs.Path("server.pem"), .tls_key_file = certs.Path("server.key")});
+  branch.Handle("/ok", [](const BranchInfo&, const HttpRequest&) { return absl::OkStatus(); });
   const std::string branch_url =
       "https://127.0.0.1:" + std::to_string(branch.Start("127.0.0.1", 0).value()) + "/ok";
 
@@ -228,11 +227,11 @@ TEST_CASE("dtx's TLS server bounds handshakes and survives peers that leave") {
                                .request_timeout = absl::Seconds(1),
                                .tls_cert_file = certs.Path("server.pem"),
                                .tls_key_file = certs.Path("server.key")});
-  server.Get("/big", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(std::string(8 << 20, 'x'), "text/plain");
+  server.Get("/big", [](const HttpRequest&, HttpResponse& res) {
+    res.SetBody(std::string(8 << 20, 'x'), "text/plain");
   });
-  server.Get("/small", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("small", "text/plain");
+  server.Get("/small", [](const HttpRequest&, HttpResponse& res) {
+    res.SetBody("small", "text/plain");
   });
   const int port = server.Start("127.0.0.1", 0).value();
 

@@ -44,7 +44,7 @@ class Bank {
     sql << "CREATE TABLE ledger (gid TEXT, op TEXT, delta INTEGER)";
     REQUIRE(Barrier::CreateTable(sql).ok());
     for (const char* path : {"/out", "/in"}) {
-      server_.Handle(path, [this, path](const BranchInfo& info, const httplib::Request&) {
+      server_.Handle(path, [this, path](const BranchInfo& info, const dtx::HttpRequest&) {
         const bool in = std::string(path) == "/in";
         const int delta = (in ? 10 : -10) * (info.op == "compensate" ? -1 : 1);
         soci::session sql;

@@ -94,27 +94,17 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   api.submitter = submitter;
   api.branch_timeout = options.branch_timeout;
   api_ = std::make_unique<MallApi>(api);
-  const size_t threads = static_cast<size_t>(std::max(1, options.api_threads));
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_.set_tcp_nodelay(true);
-  // cpp-httplib closes a connection after 5 requests unless told otherwise.
-  http_.set_keep_alive_max_count(100000);
-  http_.set_keep_alive_timeout(1);
-  http_.set_payload_max_length(64 * 1024);
-  api_->Register(http_);
-  absl::StatusOr<int> port = dtx::BindServer(http_, "127.0.0.1", options.api_port);
+  http_ = std::make_unique<dtx::HttpBranchServer>(dtx::HttpBranchServerOptions{
+      .threads = std::max(1, options.api_threads), .max_body_bytes = 64 * 1024});
+  api_->Register(*http_);
+  absl::StatusOr<int> port = http_->Start("127.0.0.1", options.api_port);
   if (!port.ok()) return port.status();
   api_port_ = *port;
-  http_thread_ = std::thread([this] { http_.listen_after_bind(); });
-  while (!http_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return absl::OkStatus();
 }
 
 MallNode::~MallNode() {
-  if (http_thread_.joinable()) {
-    http_.stop();
-    http_thread_.join();
-  }
+  if (http_) http_->Stop();
   if (coordinator_) coordinator_->Shutdown();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
   for (auto* server : {&order_server_, &product_server_, &user_server_}) {

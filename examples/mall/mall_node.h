@@ -5,7 +5,6 @@
 #define MALL_MALL_NODE_H_
 
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 
 #include <memory>
 #include <string>
@@ -37,7 +36,8 @@ struct MallNodeOptions {
   std::string dtxd_grpc;
   // The embedded coordinator's storage URL. Default: empty, sqlite://<dir>/dtx.db.
   std::string store_url;
-  // Threads of the HTTP API (each order holds one while its saga runs). Default: 64.
+  // Connections the HTTP API serves at once, a thread each (an order holds its
+  // connection's thread while its saga runs). Default: 64.
   int api_threads = 64;
   // The embedded coordinator's branch transport. Default: null, a GrpcTransport of its
   // own. Tests pass a wrapper that injects faults. Not owned.
@@ -83,8 +83,7 @@ class MallNode {
   std::unique_ptr<dtx::GrpcSubmitter> remote_;
 
   std::unique_ptr<MallApi> api_;
-  httplib::Server http_;
-  std::thread http_thread_;
+  std::unique_ptr<dtx::HttpBranchServer> http_;
   int api_port_ = 0;
 };
 

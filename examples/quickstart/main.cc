@@ -26,7 +26,7 @@ using quickstart::Bank;
 // A branch handler moving `sign * amount` on the account named in the payload
 // {"account":N,"amount":M}, behind the barrier.
 dtx::BranchHandler Transfer(Bank& bank, int sign) {
-  return [&bank, sign](const dtx::BranchInfo& info, const httplib::Request& req) {
+  return [&bank, sign](const dtx::BranchInfo& info, const dtx::HttpRequest& req) {
     nlohmann::json body =
         nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (!body.is_object() || !body["account"].is_number_integer() ||

@@ -13,13 +13,13 @@
 int main() {
   // Branches: any HTTP service. This one refuses every TransIn.
   dtx::HttpBranchServer service;
-  service.Handle("/TransOut", [](const dtx::BranchInfo&, const httplib::Request&) {
+  service.Handle("/TransOut", [](const dtx::BranchInfo&, const dtx::HttpRequest&) {
     return absl::OkStatus();  // SUCCESS
   });
-  service.Handle("/TransOutRevert", [](const dtx::BranchInfo&, const httplib::Request&) {
+  service.Handle("/TransOutRevert", [](const dtx::BranchInfo&, const dtx::HttpRequest&) {
     return absl::OkStatus();
   });
-  service.Handle("/TransIn", [](const dtx::BranchInfo&, const httplib::Request&) {
+  service.Handle("/TransIn", [](const dtx::BranchInfo&, const dtx::HttpRequest&) {
     return dtx::FailureError("account frozen");  // FAILURE: roll the saga back
   });
   const std::string url = "http://127.0.0.1:" + std::to_string(service.Start().value());

@@ -57,7 +57,7 @@ class AsyncHttpClient::Loop {
     close(epoll_);
   }
 
-  void Send(HttpRequest request, Done done) {
+  void Send(ClientRequest request, Done done) {
     {
       absl::MutexLock lock(&mu_);
       if (!stopping_) {
@@ -71,7 +71,7 @@ class AsyncHttpClient::Loop {
 
  private:
   struct Job {
-    HttpRequest request;
+    ClientRequest request;
     Done done;
   };
   // One connection; while a request is on it, `done` holds its caller.
@@ -174,7 +174,7 @@ class AsyncHttpClient::Loop {
   }
 
   void Start(Job job) {
-    HttpRequest& r = job.request;
+    ClientRequest& r = job.request;
     absl::StatusOr<std::string> out = EncodeRequest(r);
     if (!out.ok()) {
       std::move(job.done)(out.status());
@@ -369,7 +369,7 @@ class AsyncHttpClient::Loop {
 
   // `reusable`: the peer has not closed the connection.
   void Complete(Conn* conn, bool reusable) {
-    HttpResponse response{conn->parser.status, std::move(conn->parser.body)};
+    ClientResponse response{conn->parser.status, std::move(conn->parser.body)};
     Done done = std::move(conn->done);
     Untime(conn);
     std::vector<Conn*>& idle = idle_[conn->origin];
@@ -478,7 +478,7 @@ AsyncHttpClient::AsyncHttpClient(size_t max_idle_per_origin, Lookup lookup)
 
 AsyncHttpClient::~AsyncHttpClient() = default;
 
-void AsyncHttpClient::Send(HttpRequest request, Done done) {
+void AsyncHttpClient::Send(ClientRequest request, Done done) {
   loop_->Send(std::move(request), std::move(done));
 }
 

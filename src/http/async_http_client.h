@@ -28,7 +28,7 @@ namespace dtx::internal {
 class AsyncHttpClient {
  public:
   // Runs exactly once, on the client's thread: it must not block.
-  using Done = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
+  using Done = absl::AnyInvocable<void(absl::StatusOr<ClientResponse>) &&>;
 
   explicit AsyncHttpClient(size_t max_idle_per_origin, Lookup lookup = SystemLookup);
   // Answers the requests still in flight kUnavailable, then joins its thread.
@@ -36,7 +36,7 @@ class AsyncHttpClient {
   AsyncHttpClient(const AsyncHttpClient&) = delete;
   AsyncHttpClient& operator=(const AsyncHttpClient&) = delete;
 
-  void Send(HttpRequest request, Done done);
+  void Send(ClientRequest request, Done done);
 
   class Loop;
 

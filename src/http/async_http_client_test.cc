@@ -16,18 +16,18 @@ namespace {
 // What one request got, once it got it.
 struct Outcome {
   absl::Notification done;
-  absl::StatusOr<HttpResponse> answer = absl::UnknownError("no answer");
+  absl::StatusOr<ClientResponse> answer = absl::UnknownError("no answer");
 
   AsyncHttpClient::Done Callback() {
-    return [this](absl::StatusOr<HttpResponse> r) {
+    return [this](absl::StatusOr<ClientResponse> r) {
       answer = std::move(r);
       done.Notify();
     };
   }
 };
 
-HttpRequest Get(const std::string& host, int port, absl::Duration timeout) {
-  HttpRequest r;
+ClientRequest Get(const std::string& host, int port, absl::Duration timeout) {
+  ClientRequest r;
   r.method = "GET";
   r.host = host;
   r.port = std::to_string(port);
@@ -38,8 +38,8 @@ HttpRequest Get(const std::string& host, int port, absl::Duration timeout) {
 
 TEST_CASE("async http client: a stalled name lookup holds up only the requests to it") {
   HttpServer server;
-  server.Get("/ok", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("fine", "text/plain");
+  server.Get("/ok", [](const dtx::HttpRequest&, dtx::HttpResponse& res) {
+    res.SetBody("fine", "text/plain");
   });
   absl::StatusOr<int> port = server.Start("127.0.0.1", 0);
   REQUIRE(port.ok());

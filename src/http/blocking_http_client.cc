@@ -35,7 +35,7 @@ bool WaitFor(int fd, short events, absl::Time deadline) {
 
 // A new non-blocking connection to host:port, each resolved address tried in turn;
 // -1 with *error when none takes it.
-int Connect(const HttpRequest& r, absl::Time deadline, std::string* error) {
+int Connect(const ClientRequest& r, absl::Time deadline, std::string* error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -81,7 +81,7 @@ int Connect(const HttpRequest& r, absl::Time deadline, std::string* error) {
 
 // What became of one exchange on a connection.
 struct Exchange {
-  absl::StatusOr<HttpResponse> answer;
+  absl::StatusOr<ClientResponse> answer;
   bool reusable = false;    // the connection may carry the next request
   bool got_nothing = true;  // the peer sent no byte: a stale connection looks so
 };
@@ -135,7 +135,7 @@ Exchange Run(int fd, const std::string& out, absl::Time deadline) {
         }
         continue;
       case Parsed::kDone:
-        x.answer = HttpResponse{parser.status, std::move(parser.body)};
+        x.answer = ClientResponse{parser.status, std::move(parser.body)};
         x.reusable = !parser.close && !eof && parser.pos == in.size();
         return x;
       case Parsed::kError:
@@ -178,7 +178,7 @@ void BlockingHttpClient::GiveBack(const std::string& origin, int fd) {
   close(fd);
 }
 
-absl::StatusOr<HttpResponse> BlockingHttpClient::Send(const HttpRequest& request) {
+absl::StatusOr<ClientResponse> BlockingHttpClient::Send(const ClientRequest& request) {
   absl::StatusOr<std::string> out = EncodeRequest(request);
   if (!out.ok()) return out.status();
   const std::string origin = absl::StrCat(request.host, ":", request.port);

@@ -30,7 +30,7 @@ class BlockingHttpClient {
   BlockingHttpClient(const BlockingHttpClient&) = delete;
   BlockingHttpClient& operator=(const BlockingHttpClient&) = delete;
 
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
+  absl::StatusOr<ClientResponse> Send(const ClientRequest& request);
 
  private:
   int TakeIdle(const std::string& origin);

@@ -30,6 +30,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "dtx/result.h"
+#include "http/query_string.h"
 
 namespace dtx::internal {
 namespace {
@@ -264,7 +265,7 @@ std::optional<Refusal> CheckFraming(
 // refusal for a request this server does not serve. `idle` is cleared when the
 // request's first bytes arrive.
 ReadResult ReadRequest(Stream& stream, Input& in, size_t max_body,
-                       std::atomic<bool>* idle, httplib::Request* request) {
+                       std::atomic<bool>* idle, HttpRequest* request) {
   namespace http = boost::beast::http;
   http::request_parser<http::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(kMaxHead));
@@ -322,17 +323,17 @@ ReadResult ReadRequest(Stream& stream, Input& in, size_t max_body,
   http::request<http::string_body> parsed = parser.release();
   request->method = std::string(parsed.method_string());
   request->target = std::string(parsed.target());
-  request->version = parsed.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+  request->version = parsed.version();
   for (const auto& field : parsed) {
-    request->headers.emplace(std::string(field.name_string()),
-                             std::string(field.value()));
+    request->headers.emplace_back(std::string(field.name_string()),
+                                  std::string(field.value()));
   }
   request->body = std::move(parsed.body());
   return {};
 }
 
 // The answer's bytes: status line, the handler's headers, Content-Length, and the body.
-std::string Encode(const httplib::Response& response, bool close) {
+std::string Encode(const HttpResponse& response, bool close) {
   std::string out =
       absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status), "\r\n");
   for (const auto& [name, value] : response.headers) {
@@ -347,9 +348,9 @@ std::string Encode(const httplib::Response& response, bool close) {
   return out;
 }
 
-void Refuse(const Refusal& refusal, httplib::Response& response) {
+void Refuse(const Refusal& refusal, HttpResponse& response) {
   response.status = refusal.status;
-  response.set_content(HttpBodyOf(absl::InvalidArgumentError(refusal.message)),
+  response.SetBody(HttpBodyOf(absl::InvalidArgumentError(refusal.message)),
                        "application/json");
 }
 
@@ -559,8 +560,7 @@ void HttpServer::Reap() {
   for (Connection& c : done) c.thread.join();
 }
 
-void HttpServer::Dispatch(const httplib::Request& request,
-                          httplib::Response& response) const {
+void HttpServer::Dispatch(const HttpRequest& request, HttpResponse& response) const {
   auto route = routes_.find(request.path);
   if (route == routes_.end()) return Refuse({404, "no such API"}, response);
   const HttpHandler& handler = request.method == "GET"    ? route->second.get
@@ -570,16 +570,15 @@ void HttpServer::Dispatch(const httplib::Request& request,
   try {
     handler(request, response);
   } catch (const std::exception& e) {
-    response = httplib::Response();
+    response = HttpResponse();
     response.status = 500;
-    response.set_content(HttpBodyOf(absl::InternalError(e.what())), "application/json");
+    response.SetBody(HttpBodyOf(absl::InternalError(e.what())), "application/json");
   } catch (...) {
-    response = httplib::Response();
+    response = HttpResponse();
     response.status = 500;
-    response.set_content(HttpBodyOf(absl::InternalError("internal error")),
+    response.SetBody(HttpBodyOf(absl::InternalError("internal error")),
                          "application/json");
   }
-  if (response.status == -1) response.status = 200;
 }
 
 void HttpServer::Serve(Connection* connection) {
@@ -615,8 +614,8 @@ void HttpServer::Serve(Connection* connection) {
   bool open = true;
   bool refused = false;  // answered 400 or 413: the peer may still be sending
   while (open) {
-    httplib::Request request;
-    httplib::Response response;
+    HttpRequest request;
+    HttpResponse response;
     in.NextRequest();
     connection->idle.store(in.Pending().empty(), std::memory_order_release);
     ReadResult got =
@@ -629,17 +628,17 @@ void HttpServer::Serve(Connection* connection) {
     if (refusal) {
       Refuse(*refusal, response);
     } else {
-      const std::string conn = request.get_header_value("Connection");
+      const std::string conn(request.Header("Connection").value_or(""));
       close_after =
           absl::EqualsIgnoreCase(conn, "close") ||
-          (request.version == "HTTP/1.0" && !absl::EqualsIgnoreCase(conn, "keep-alive"));
+          (request.version == 10 && !absl::EqualsIgnoreCase(conn, "keep-alive"));
       const size_t query = request.target.find('?');
-      request.path = httplib::detail::decode_url(request.target.substr(0, query), false);
+      request.path = PercentDecode(std::string_view(request.target).substr(0, query),
+                                   /*plus_is_space=*/false);
       if (query != std::string::npos) {
-        httplib::detail::parse_query_text(request.target.substr(query + 1),
-                                          request.params);
+        request.params = ParseQuery(std::string_view(request.target).substr(query + 1));
       }
-      request.remote_addr = connection->peer_address;
+      request.remote_address = connection->peer_address;
       request.remote_port = connection->peer_port;
       Dispatch(request, response);
     }

@@ -1,9 +1,9 @@
 // An HTTP/1.1 server for dtx's own endpoints (dtxd's API, HttpBranchServer): a thread
 // per connection that reads with blocking recv and answers each request in one send.
-// It serves cpp-httplib's Request/Response types, so handlers written for an
-// httplib::Server move over unchanged, at 40-45% less CPU per loopback exchange:
-// cpp-httplib polls before every read and every write and writes an answer's head and
-// body apart, so the caller wakes twice (bench/http_floor measures both).
+// Handlers see dtx::HttpRequest and write dtx::HttpResponse (dtx/http/http_message.h).
+// 40-45% less CPU per loopback exchange than cpp-httplib's server, which polls before
+// every read and every write and writes an answer's head and body apart, so the
+// caller wakes twice (bench/http_floor measures both).
 //
 // Requests are parsed by Boost.Beast's HTTP parser, fed from the connection's buffer
 // (the loop, the reads and the writes are this server's). What it speaks: request
@@ -13,7 +13,7 @@
 // Content-Length with Transfer-Encoding, Content-Length twice or signed, chunk sizes
 // that are not plain hex, a transfer coding other than chunked, HTTP/1.1 without
 // exactly one Host. Routes are exact paths for GET and POST; the query string is
-// parsed into Request::params. Its own errors are JSON {"message":..}: 400 for what
+// parsed into HttpRequest::params. Its own errors are JSON {"message":..}: 400 for what
 // it cannot parse, 404 for an unknown path, 405 for a method a path does not serve,
 // 413 for a body over max_body_bytes, 431 for a head over 64 KiB, 500 for an
 // exception escaping a handler. After a 400, 413 or 431 the connection is closed.
@@ -22,8 +22,6 @@
 // a whole. Connection threads block SIGPIPE (TLS writes with write(2)).
 #ifndef DTX_HTTP_HTTP_SERVER_H_
 #define DTX_HTTP_HTTP_SERVER_H_
-
-#include <httplib.h>
 
 #include <atomic>
 #include <functional>
@@ -36,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "dtx/http/http_message.h"
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
@@ -69,8 +68,7 @@ struct HttpServerOptions {
   std::string tls_client_ca_file;
 };
 
-// Writes `response` for `request`. Response::status left at -1 answers 200.
-using HttpHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
+using HttpHandler = dtx::HttpHandler;
 
 // Routes are added before Start(); Start and Stop are called from one thread. Handlers
 // run on the connection's thread, concurrently with each other.
@@ -115,7 +113,7 @@ class HttpServer {
   // between requests (HTTP lets a server close an idle keep-alive connection), so that
   // idle keep-alive connections do not keep new ones out until their idle_timeout.
   void MakeRoom() ABSL_LOCKS_EXCLUDED(mu_);
-  void Dispatch(const httplib::Request& request, httplib::Response& response) const;
+  void Dispatch(const HttpRequest& request, HttpResponse& response) const;
   absl::Status LoadTls();
 
   const HttpServerOptions options_;

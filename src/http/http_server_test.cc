@@ -105,19 +105,19 @@ std::string AnswerThenEnd(int port, const std::string& request) {
 // body), /throw (POST: throws) and /nostatus (GET: sets only a body).
 struct EchoServer {
   explicit EchoServer(HttpServerOptions options = {}) : server(options) {
-    auto echo = [](const httplib::Request& req, httplib::Response& res) {
+    auto echo = [](const HttpRequest& req, HttpResponse& res) {
       res.status = 201;
-      res.set_content(
-          absl::StrCat(req.method, " ", req.path, " q=", req.get_param_value("q"),
-                       " body=", req.body, " from=", req.remote_addr),
+      res.SetBody(
+          absl::StrCat(req.method, " ", req.path, " q=", std::string(req.Param("q").value_or("")),
+                       " body=", req.body, " from=", req.remote_address),
           "text/plain");
     };
     server.Get("/echo", echo);
     server.Post("/echo", echo);
-    server.Post("/throw", [](const httplib::Request&, httplib::Response&) {
+    server.Post("/throw", [](const HttpRequest&, HttpResponse&) {
       throw std::runtime_error("handler broke");
     });
-    server.Get("/nostatus", [](const httplib::Request&, httplib::Response& res) {
+    server.Get("/nostatus", [](const HttpRequest&, HttpResponse& res) {
       res.body = "plain";
     });
     absl::StatusOr<int> bound = server.Start("127.0.0.1", 0);
@@ -339,13 +339,13 @@ TEST_CASE(
     "http server: past `threads`, a connection waits for a busy one, not an idle one") {
   absl::Notification inside, release;
   HttpServer server({.threads = 1});
-  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+  server.Get("/slow", [&](const HttpRequest&, HttpResponse& res) {
     inside.Notify();
     release.WaitForNotificationWithTimeout(absl::Seconds(5));
-    res.set_content("slow done", "text/plain");
+    res.SetBody("slow done", "text/plain");
   });
-  server.Get("/echo", [](const httplib::Request& req, httplib::Response& res) {
-    res.set_content("q=" + req.get_param_value("q"), "text/plain");
+  server.Get("/echo", [](const HttpRequest& req, HttpResponse& res) {
+    res.SetBody("q=" + std::string(req.Param("q").value_or("")), "text/plain");
   });
   absl::StatusOr<int> port = server.Start("127.0.0.1", 0);
   REQUIRE(port.ok());
@@ -380,10 +380,10 @@ TEST_CASE(
     "http server: Stop() ends idle connections and waits for a request in a handler") {
   absl::Notification inside, release;
   HttpServer server;
-  server.Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+  server.Get("/slow", [&](const HttpRequest&, HttpResponse& res) {
     inside.Notify();
     release.WaitForNotificationWithTimeout(absl::Seconds(5));
-    res.set_content("done", "text/plain");
+    res.SetBody("done", "text/plain");
   });
   absl::StatusOr<int> port = server.Start("127.0.0.1", 0);
   REQUIRE(port.ok());

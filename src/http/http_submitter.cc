@@ -33,13 +33,13 @@ class HttpSubmitter::Impl {
   internal::BlockingHttpClient blocking;  // http
 
   // POSTs `body` to `path` on the server: its status and body.
-  absl::StatusOr<internal::HttpResponse> Post(const std::string& path,
+  absl::StatusOr<internal::ClientResponse> Post(const std::string& path,
                                               const std::string& body);
 };
 
-absl::StatusOr<internal::HttpResponse> HttpSubmitter::Impl::Post(
+absl::StatusOr<internal::ClientResponse> HttpSubmitter::Impl::Post(
     const std::string& path, const std::string& body) {
-  internal::HttpRequest request;
+  internal::ClientRequest request;
   if (options.server.rfind("http://", 0) == 0) {
     if (!internal::SplitOrigin(options.server, &request.host, &request.port)) {
       return absl::InvalidArgumentError("bad server address '" + options.server + "'");
@@ -52,7 +52,7 @@ absl::StatusOr<internal::HttpResponse> HttpSubmitter::Impl::Post(
     }
     request.body = body;
     request.timeout = options.timeout;
-    absl::StatusOr<internal::HttpResponse> answer = blocking.Send(request);
+    absl::StatusOr<internal::ClientResponse> answer = blocking.Send(request);
     if (!answer.ok()) {
       return absl::Status(answer.status().code(),
                           absl::StrCat(options.server, ": ", answer.status().message()));
@@ -72,7 +72,7 @@ absl::StatusOr<internal::HttpResponse> HttpSubmitter::Impl::Post(
         absl::StrCat(options.server, ": ", httplib::to_string(result.error())));
   }
   clients.Give(options.server, std::move(client));
-  return internal::HttpResponse{result->status, result->body};
+  return internal::ClientResponse{result->status, result->body};
 }
 
 HttpSubmitter::HttpSubmitter(HttpSubmitterOptions options)
@@ -83,7 +83,7 @@ HttpSubmitter::~HttpSubmitter() = default;
 absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
   absl::StatusOr<std::string> body = TransGlobalToJson(global);
   if (!body.ok()) return body.status();
-  absl::StatusOr<internal::HttpResponse> result =
+  absl::StatusOr<internal::ClientResponse> result =
       impl_->Post("/api/dtmsvr/submit", *body);
   if (!result.ok()) return result.status();
   std::string message = result->body;

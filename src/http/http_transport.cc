@@ -73,7 +73,7 @@ absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request,
 
 // A branch's answer in the result vocabulary; a failed call says which URL.
 absl::Status Answer(const std::string& url,
-                    const absl::StatusOr<internal::HttpResponse>& answer) {
+                    const absl::StatusOr<internal::ClientResponse>& answer) {
   if (answer.ok()) return StatusFromHttp(answer->status, answer->body);
   return absl::Status(answer.status().code(),
                       absl::StrCat(url, ": ", answer.status().message()));
@@ -132,7 +132,7 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
     return;
   }
   const bool https = url->https;
-  internal::HttpRequest plain;  // the call, for either plain-http client
+  internal::ClientRequest plain;  // the call, for either plain-http client
   if (!https) {
     plain.host = url->host;
     plain.port = std::to_string(url->port);
@@ -167,7 +167,7 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   // a transport thread (the coordinator writes its database there).
   impl_->async.Send(std::move(plain),
                     [this, where = request.url, done = std::move(done)](
-                        absl::StatusOr<internal::HttpResponse> answer) mutable {
+                        absl::StatusOr<internal::ClientResponse> answer) mutable {
                       absl::Status status = Answer(where, answer);
                       impl_->threads.Schedule(
                           [done = std::move(done), status = std::move(status)]() mutable {

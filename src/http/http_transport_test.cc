@@ -2,6 +2,7 @@
 #include "dtx/http/http_transport.h"
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -95,7 +96,7 @@ class Gather {
   Gather(int n, absl::Duration limit) : n_(n), limit_(limit) {}
 
   BranchHandler Handler() {
-    return [this](const BranchInfo&, const httplib::Request&) {
+    return [this](const BranchInfo&, const dtx::HttpRequest&) {
       absl::MutexLock lock(&mu_);
       ++calls_;
       peak_ = std::max(peak_, ++inside_);
@@ -132,13 +133,13 @@ TEST_CASE("branch calls carry the query, body, headers, and read the answer") {
   HttpBranchServer server;
   std::string seen_method, seen_body, seen_header, seen_content_type;
   BranchInfo seen_info;
-  server.Handle("/Answer", [&](const BranchInfo& info, const httplib::Request& req) {
+  server.Handle("/Answer", [&](const BranchInfo& info, const dtx::HttpRequest& req) {
     seen_info = info;
     seen_method = req.method;
     seen_body = req.body;
-    seen_header = req.get_header_value("x-tenant");
-    seen_content_type = req.get_header_value("Content-Type");
-    const std::string want = req.get_param_value("want");
+    seen_header = std::string(req.Header("x-tenant").value_or(""));
+    seen_content_type = std::string(req.Header("Content-Type").value_or(""));
+    const std::string want = std::string(req.Param("want").value_or(""));
     if (want == "failure") return FailureError("out of stock");
     if (want == "ongoing") return OngoingError("later");
     if (want == "error") return absl::InternalError("db down");
@@ -176,7 +177,7 @@ TEST_CASE("branch calls carry the query, body, headers, and read the answer") {
 TEST_CASE("a request without the branch parameters gets 400") {
   HttpBranchServer server;
   int runs = 0;
-  server.Handle("/Op", [&](const BranchInfo&, const httplib::Request&) {
+  server.Handle("/Op", [&](const BranchInfo&, const dtx::HttpRequest&) {
     ++runs;
     return absl::OkStatus();
   });
@@ -194,7 +195,7 @@ TEST_CASE("a request without the branch parameters gets 400") {
 TEST_CASE("keep-alive connections are reused") {
   HttpBranchServer server;
   std::vector<int> ports;
-  server.Handle("/Op", [&](const BranchInfo&, const httplib::Request& req) {
+  server.Handle("/Op", [&](const BranchInfo&, const dtx::HttpRequest& req) {
     ports.push_back(req.remote_port);
     return absl::OkStatus();
   });
@@ -214,7 +215,7 @@ TEST_CASE("keep-alive connections are reused") {
 TEST_CASE("a waiting caller makes the call itself, and the answer's thread the next") {
   HttpBranchServer server;
   server.Handle(
-      "/Op", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
+      "/Op", [](const BranchInfo&, const dtx::HttpRequest&) { return absl::OkStatus(); });
   absl::StatusOr<int> port = server.Start();
   REQUIRE(port.ok());
   const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Op";
@@ -308,7 +309,7 @@ TEST_CASE("answers chunked, delimited by close, truncated or stale are read righ
   // A header that would split the request is refused, not sent.
   HttpBranchServer server;
   bool reached = false;
-  server.Handle("/H", [&](const BranchInfo&, const httplib::Request&) {
+  server.Handle("/H", [&](const BranchInfo&, const dtx::HttpRequest&) {
     reached = true;
     return absl::OkStatus();
   });
@@ -338,7 +339,7 @@ TEST_CASE("garbage, hangs, refused connections and bad URLs are errors, not cras
   CHECK(ResultOf(g) == BranchResult::kError);
 
   HttpBranchServer slow;
-  slow.Handle("/Slow", [](const BranchInfo&, const httplib::Request&) {
+  slow.Handle("/Slow", [](const BranchInfo&, const dtx::HttpRequest&) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     return absl::OkStatus();
   });
@@ -371,8 +372,8 @@ TEST_CASE("a saga over HTTP: garbage and hanging branches are retried, then succ
   HttpBranchServer server;
   std::atomic<int> slow_calls{0};
   server.Handle(
-      "/Ok", [](const BranchInfo&, const httplib::Request&) { return absl::OkStatus(); });
-  server.Handle("/SlowOnce", [&](const BranchInfo&, const httplib::Request&) {
+      "/Ok", [](const BranchInfo&, const dtx::HttpRequest&) { return absl::OkStatus(); });
+  server.Handle("/SlowOnce", [&](const BranchInfo&, const dtx::HttpRequest&) {
     if (++slow_calls == 1) std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     return absl::OkStatus();
   });

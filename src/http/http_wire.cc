@@ -134,7 +134,7 @@ bool SplitOrigin(const std::string& origin, std::string* host, std::string* port
          port->find_first_not_of("0123456789") == std::string::npos;
 }
 
-absl::StatusOr<std::string> EncodeRequest(const HttpRequest& r) {
+absl::StatusOr<std::string> EncodeRequest(const ClientRequest& r) {
   bool clean = !HasLineBreak(r.host) && !HasLineBreak(r.port) &&
                !HasLineBreak(r.method) && !HasLineBreak(r.target) &&
                !HasLineBreak(r.content_type) && r.target.find(' ') == std::string::npos;

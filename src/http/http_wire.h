@@ -13,7 +13,7 @@
 
 namespace dtx::internal {
 
-struct HttpRequest {
+struct ClientRequest {
   std::string host;    // a name or an address; IPv6 without brackets
   std::string port;    // decimal
   std::string method;  // GET or POST
@@ -24,7 +24,7 @@ struct HttpRequest {
   absl::Duration timeout = absl::Seconds(3);
 };
 
-struct HttpResponse {
+struct ClientResponse {
   int status = 0;
   std::string body;
 };
@@ -36,7 +36,7 @@ bool SplitOrigin(const std::string& origin, std::string* host, std::string* port
 // The request's bytes: request line, Host, keep-alive, its headers, Content-Type and
 // Content-Length with a body, then the body. kInvalidArgument when a part holds a line
 // break (or the target a space, a header name a colon): it would split the request.
-absl::StatusOr<std::string> EncodeRequest(const HttpRequest& request);
+absl::StatusOr<std::string> EncodeRequest(const ClientRequest& request);
 
 constexpr size_t kMaxHead = 64 * 1024;
 constexpr size_t kMaxBody = 16 * 1024 * 1024;

@@ -24,8 +24,13 @@ absl::Status AsDtmAnswer(const absl::Status& status) {
   return IsOngoing(status) ? FailureError(std::string(status.message())) : status;
 }
 
+// The query parameter `name`, or "" when absent.
+std::string ParamOf(const HttpRequest& req, std::string_view name) {
+  return std::string(req.Param(name).value_or(""));
+}
+
 // The gid of a forceStop / resetNextCronTime request: JSON body {"gid":..}, or ?gid=.
-absl::StatusOr<std::string> GidOf(const httplib::Request& req) {
+absl::StatusOr<std::string> GidOf(const HttpRequest& req) {
   std::string gid;
   if (!req.body.empty()) {
     absl::StatusOr<json> doc = internal::ReadJson(req.body, "request body");
@@ -37,15 +42,15 @@ absl::StatusOr<std::string> GidOf(const httplib::Request& req) {
     }
     if (it != doc->end()) gid = it->get<std::string>();
   }
-  if (gid.empty()) gid = req.get_param_value("gid");
+  if (gid.empty()) gid = ParamOf(req, "gid");
   if (gid.empty()) return absl::InvalidArgumentError("missing gid");
   if (!IsValidGid(gid)) return absl::InvalidArgumentError("invalid gid");
   return gid;
 }
 
-void Json(httplib::Response& res, int status, const json& body) {
+void Json(HttpResponse& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+  res.SetBody(body.dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
 }
 
@@ -56,7 +61,7 @@ void Withhold(TransGlobal& g) {
   for (auto& [name, value] : g.options.branch_headers) value = kWithheld;
 }
 
-using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+using Handler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
 }  // namespace
 
@@ -69,10 +74,10 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
   // token of the set.
   const auto guarded = [tokens, open_api](Handler handler) -> Handler {
     if (open_api) return handler;
-    return [tokens, handler = std::move(handler)](const httplib::Request& req,
-                                                  httplib::Response& res) {
-      if (!tokens->Admits(req.get_header_value("Authorization"))) {
-        res.set_header("WWW-Authenticate", "Bearer");
+    return [tokens, handler = std::move(handler)](const HttpRequest& req,
+                                                  HttpResponse& res) {
+      if (!tokens->Admits(req.Header("Authorization").value_or(""))) {
+        res.SetHeader("WWW-Authenticate", "Bearer");
         return Json(res, 401, {{"message", "missing or unknown bearer token"}});
       }
       handler(req, res);
@@ -80,12 +85,12 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
   };
 
   server.Get(
-      base + "/newGid", guarded([](const httplib::Request&, httplib::Response& res) {
+      base + "/newGid", guarded([](const HttpRequest&, HttpResponse& res) {
         Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});
       }));
 
-  server.Post(base + "/submit", guarded([&coordinator](const httplib::Request& req,
-                                                       httplib::Response& res) {
+  server.Post(base + "/submit", guarded([&coordinator](const HttpRequest& req,
+                                                       HttpResponse& res) {
                 absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
                 if (!global.ok()) return WriteResult(global.status(), res);
                 WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
@@ -93,7 +98,7 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
 
   for (const char* op : {"/prepare", "/abort", "/registerBranch"}) {
     server.Post(
-        base + op, guarded([op](const httplib::Request& req, httplib::Response& res) {
+        base + op, guarded([op](const HttpRequest& req, HttpResponse& res) {
           absl::StatusOr<json> doc = internal::ReadJson(req.body, "request body");
           if (!doc.ok()) return WriteResult(doc.status(), res);
           if (!doc->is_object()) {
@@ -108,9 +113,9 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
   }
 
   server.Get(
-      base + "/query", guarded([&coordinator, open_api](const httplib::Request& req,
-                                                        httplib::Response& res) {
-        const std::string gid = req.get_param_value("gid");
+      base + "/query", guarded([&coordinator, open_api](const HttpRequest& req,
+                                                        HttpResponse& res) {
+        const std::string gid = ParamOf(req, "gid");
         if (gid.empty())
           return WriteResult(absl::InvalidArgumentError("missing gid"), res);
         absl::StatusOr<TransactionState> state = coordinator.Query(gid);
@@ -120,17 +125,17 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         if (!state.ok()) return WriteResult(state.status(), res);
         if (open_api) Withhold(state->global);
         res.status = 200;
-        res.set_content(QueryResultToJson(state->global, state->branches),
+        res.SetBody(QueryResultToJson(state->global, state->branches),
                         "application/json");
       }));
 
   server.Get(
-      base + "/all", guarded([&coordinator, open_api](const httplib::Request& req,
-                                                      httplib::Response& res) {
+      base + "/all", guarded([&coordinator, open_api](const HttpRequest& req,
+                                                      HttpResponse& res) {
         int64_t position = 0;
         int limit = 100;
-        const std::string p = req.get_param_value("position"),
-                          l = req.get_param_value("limit");
+        const std::string p = ParamOf(req, "position"),
+                          l = ParamOf(req, "limit");
         if ((!p.empty() && (!absl::SimpleAtoi(p, &position) || position < 0)) ||
             (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
           return WriteResult(
@@ -139,25 +144,25 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         }
         limit = std::min(limit, kMaxListLimit);
         absl::StatusOr<std::vector<TransGlobal>> list =
-            coordinator.List(position, req.get_param_value("status"), limit);
+            coordinator.List(position, ParamOf(req, "status"), limit);
         if (!list.ok()) return WriteResult(list.status(), res);
         if (open_api) std::for_each(list->begin(), list->end(), Withhold);
         const std::string next = static_cast<int>(list->size()) == limit && !list->empty()
                                      ? std::to_string(list->back().id)
                                      : std::string();
         res.status = 200;
-        res.set_content(ListResultToJson(*list, next), "application/json");
+        res.SetBody(ListResultToJson(*list, next), "application/json");
       }));
 
   // dtx: unfinished transactions older than `older_than` seconds (default 60), oldest
   // first, each with its last error (`result`) and next attempt (`next_cron_time`).
   server.Get(
-      base + "/stuck", guarded([&coordinator, open_api](const httplib::Request& req,
-                                                        httplib::Response& res) {
+      base + "/stuck", guarded([&coordinator, open_api](const HttpRequest& req,
+                                                        HttpResponse& res) {
         int64_t older_than = 60;
         int limit = 100;
-        const std::string o = req.get_param_value("older_than"),
-                          l = req.get_param_value("limit");
+        const std::string o = ParamOf(req, "older_than"),
+                          l = ParamOf(req, "limit");
         if ((!o.empty() && (!absl::SimpleAtoi(o, &older_than) || older_than < 0)) ||
             (!l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0))) {
           return WriteResult(absl::InvalidArgumentError(
@@ -169,29 +174,29 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         if (!stuck.ok()) return WriteResult(stuck.status(), res);
         if (open_api) std::for_each(stuck->begin(), stuck->end(), Withhold);
         res.status = 200;
-        res.set_content(ListResultToJson(*stuck, ""), "application/json");
+        res.SetBody(ListResultToJson(*stuck, ""), "application/json");
       }));
 
-  server.Post(base + "/forceStop", guarded([&coordinator](const httplib::Request& req,
-                                                          httplib::Response& res) {
+  server.Post(base + "/forceStop", guarded([&coordinator](const HttpRequest& req,
+                                                          HttpResponse& res) {
                 absl::StatusOr<std::string> gid = GidOf(req);
                 WriteResult(gid.ok() ? coordinator.ForceStop(*gid) : gid.status(), res);
               }));
 
   server.Post(
       base + "/resetNextCronTime",
-      guarded([&coordinator](const httplib::Request& req, httplib::Response& res) {
+      guarded([&coordinator](const HttpRequest& req, HttpResponse& res) {
         absl::StatusOr<std::string> gid = GidOf(req);
         WriteResult(gid.ok() ? coordinator.RetryNow(*gid) : gid.status(), res);
       }));
 
   server.Get(base + "/version",
-             guarded([version = options.version](const httplib::Request&,
-                                                 httplib::Response& res) {
+             guarded([version = options.version](const HttpRequest&,
+                                                 HttpResponse& res) {
                Json(res, 200, {{"version", version}});
              }));
 
-  server.Get("/api/ping", [](const httplib::Request&, httplib::Response& res) {
+  server.Get("/api/ping", [](const HttpRequest&, HttpResponse& res) {
     Json(res, 200, {{"msg", "pong"}});
   });
 }

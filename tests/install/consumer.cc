@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   auto store = dtx::SociStore::Open({.url = std::string("sqlite://") + argv[1]});
   if (!store.ok()) return 1;
   dtx::HttpBranchServer service;
-  service.Handle("/Step", [](const dtx::BranchInfo&, const httplib::Request&) {
+  service.Handle("/Step", [](const dtx::BranchInfo&, const dtx::HttpRequest&) {
     return absl::OkStatus();
   });
   absl::StatusOr<int> port = service.Start();

@@ -75,13 +75,13 @@ json ToJson(const Order& o) {
           {"status", o.status()}};
 }
 
-void Reply(httplib::Response& res, int status, const json& body) {
+void Reply(dtx::HttpResponse& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+  res.SetBody(body.dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
 }
 
-void ReplyError(httplib::Response& res, const absl::Status& status) {
+void ReplyError(dtx::HttpResponse& res, const absl::Status& status) {
   Reply(res, dtx::HttpStatusOf(status), {{"message", std::string(status.message())}});
 }
 
@@ -93,7 +93,7 @@ std::unique_ptr<grpc::ClientContext> Context() {
 
 // Calls a unary stub method and answers the HTTP request with its result.
 template <typename Call, typename Reply_>
-void Forward(httplib::Response& res, Call call, Reply_* reply) {
+void Forward(dtx::HttpResponse& res, Call call, Reply_* reply) {
   auto ctx = Context();
   grpc::Status s = call(ctx.get());
   if (!s.ok()) return ReplyError(res, dtx::FromGrpcStatus(s));
@@ -111,15 +111,14 @@ MallApi::MallApi(MallApiOptions options)
       orders_(OrderService::NewStub(grpc::CreateChannel(
           options_.order_target, grpc::InsecureChannelCredentials()))) {}
 
-void MallApi::Register(httplib::Server& server) {
-  dtx::AnswerErrorsAsJson(server);
+void MallApi::Register(dtx::HttpBranchServer& server) {
   auto route = [&server](const std::string& path, auto handler) {
-    server.Post(path, [handler](const httplib::Request& req, httplib::Response& res) {
+    server.Post(path, [handler](const dtx::HttpRequest& req, dtx::HttpResponse& res) {
       Body body(req.body);
       handler(body, res);
     });
   };
-  route("/api/user/create", [this](Body& b, httplib::Response& res) {
+  route("/api/user/create", [this](Body& b, dtx::HttpResponse& res) {
     UserCreateRequest r;
     r.set_name(b.String("name"));
     r.set_mobile(b.String("mobile"));
@@ -128,7 +127,7 @@ void MallApi::Register(httplib::Server& server) {
     Forward(
         res, [&](grpc::ClientContext* c) { return users_->Create(c, r, &user); }, &user);
   });
-  route("/api/user/detail", [this](Body& b, httplib::Response& res) {
+  route("/api/user/detail", [this](Body& b, dtx::HttpResponse& res) {
     UserIdRequest r;
     r.set_id(b.Int("id", 1));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
@@ -136,7 +135,7 @@ void MallApi::Register(httplib::Server& server) {
     Forward(
         res, [&](grpc::ClientContext* c) { return users_->Detail(c, r, &user); }, &user);
   });
-  route("/api/product/create", [this](Body& b, httplib::Response& res) {
+  route("/api/product/create", [this](Body& b, dtx::HttpResponse& res) {
     Product p;
     p.set_name(b.String("name"));
     p.set_desc(b.String("desc", /*required=*/false));
@@ -147,7 +146,7 @@ void MallApi::Register(httplib::Server& server) {
     Forward(
         res, [&](grpc::ClientContext* c) { return products_->Create(c, p, &out); }, &out);
   });
-  route("/api/product/detail", [this](Body& b, httplib::Response& res) {
+  route("/api/product/detail", [this](Body& b, dtx::HttpResponse& res) {
     ProductIdRequest r;
     r.set_id(b.Int("id", 1));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
@@ -155,7 +154,7 @@ void MallApi::Register(httplib::Server& server) {
     Forward(
         res, [&](grpc::ClientContext* c) { return products_->Detail(c, r, &out); }, &out);
   });
-  route("/api/product/update", [this](Body& b, httplib::Response& res) {
+  route("/api/product/update", [this](Body& b, dtx::HttpResponse& res) {
     StockRequest r;
     r.set_id(b.Int("id", 1));
     r.set_stock(b.Int("stock", 0));
@@ -166,10 +165,10 @@ void MallApi::Register(httplib::Server& server) {
         &out);
   });
   server.Post("/api/order/create",
-              [this](const httplib::Request& req, httplib::Response& res) {
+              [this](const dtx::HttpRequest& req, dtx::HttpResponse& res) {
                 CreateOrder(req, res);
               });
-  route("/api/order/detail", [this](Body& b, httplib::Response& res) {
+  route("/api/order/detail", [this](Body& b, dtx::HttpResponse& res) {
     OrderQuery q;
     if (b.Has("gid")) {
       q.set_gid(b.String("gid"));
@@ -181,7 +180,7 @@ void MallApi::Register(httplib::Server& server) {
     Forward(
         res, [&](grpc::ClientContext* c) { return orders_->Detail(c, q, &out); }, &out);
   });
-  route("/api/order/list", [this](Body& b, httplib::Response& res) {
+  route("/api/order/list", [this](Body& b, dtx::HttpResponse& res) {
     OrderListRequest r;
     r.set_uid(b.Int("uid", 1));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
@@ -195,7 +194,7 @@ void MallApi::Register(httplib::Server& server) {
   });
 }
 
-void MallApi::CreateOrder(const httplib::Request& req, httplib::Response& res) {
+void MallApi::CreateOrder(const dtx::HttpRequest& req, dtx::HttpResponse& res) {
   Body b(req.body);
   const int64_t uid = b.Int("uid", 1), pid = b.Int("pid", 1),
                 num = b.Int("num", 1, kMaxNum);

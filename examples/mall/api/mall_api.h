@@ -4,11 +4,10 @@
 #ifndef MALL_API_MALL_API_H_
 #define MALL_API_MALL_API_H_
 
-#include <httplib.h>
-
 #include <memory>
 #include <string>
 
+#include "dtx/http/http_branch.h"
 #include "dtx/submitter.h"
 #include "order.grpc.pb.h"
 #include "product.grpc.pb.h"
@@ -40,10 +39,11 @@ struct MallApiOptions {
 class MallApi {
  public:
   explicit MallApi(MallApiOptions options);
-  void Register(httplib::Server& server);
+  // Adds the routes to `server` (before it starts).
+  void Register(dtx::HttpBranchServer& server);
 
  private:
-  void CreateOrder(const httplib::Request& req, httplib::Response& res);
+  void CreateOrder(const dtx::HttpRequest& req, dtx::HttpResponse& res);
 
   MallApiOptions options_;
   std::unique_ptr<UserService::Stub> users_;

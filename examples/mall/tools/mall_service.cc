@@ -7,7 +7,6 @@
 // Binds 127.0.0.1 unless told otherwise (port 0: any free port). Prints
 // "<role>: listening on HOST:PORT" when ready; stops on SIGTERM or SIGINT.
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -138,27 +137,22 @@ int main(int argc, char** argv) {
   api_options.order_target = order;
   api_options.submitter = submitter;
   mall::MallApi api(api_options);
-  httplib::Server http;
-  http.new_task_queue = [] { return new httplib::ThreadPool(64); };
-  http.set_tcp_nodelay(true);
-  // cpp-httplib closes a connection after 5 requests unless told otherwise.
-  http.set_keep_alive_max_count(100000);
-  http.set_keep_alive_timeout(1);
-  http.set_payload_max_length(64 * 1024);
+  // A connection held per client; 64 connections served at once.
+  dtx::HttpBranchServer http(
+      dtx::HttpBranchServerOptions{.threads = 64, .max_body_bytes = 64 * 1024});
   api.Register(http);
   const std::string host = listen.substr(0, listen.rfind(':'));
-  absl::StatusOr<int> port = dtx::BindServer(
-      http, host, std::atoi(listen.substr(listen.rfind(':') + 1).c_str()));
+  absl::StatusOr<int> port =
+      http.Start(host, std::atoi(listen.substr(listen.rfind(':') + 1).c_str()));
   if (!port.ok()) {
-    std::fprintf(stderr, "%s: cannot listen on %s\n", kRole, listen.c_str());
+    std::fprintf(stderr, "%s: cannot listen on %s: %s\n", kRole, listen.c_str(),
+                 port.status().ToString().c_str());
     return 1;
   }
-  std::thread serving([&http] { http.listen_after_bind(); });
   std::printf("%s: listening on %s:%d\n", kRole, host.c_str(), *port);
   std::fflush(stdout);
   WaitForStop(&signals);
-  http.stop();
-  serving.join();
+  http.Stop();
   if (coordinator) coordinator->Shutdown();
   return 0;
 }
