@@ -21,7 +21,10 @@ class Coordinator::Impl {
   explicit Impl(CoordinatorOptions options);
   ~Impl() { Shutdown(); }
 
-  absl::Status Submit(const TransGlobal& global);
+  // With `async`, a wait_result submit whose first pass starts takes *async (leaving
+  // it empty) and answers through it once that pass ends, from a thread of the pass;
+  // whatever else happens is answered here, *async left as it was.
+  absl::Status Submit(const TransGlobal& global, SubmitDone* async = nullptr);
   absl::StatusOr<TransactionState> Query(std::string_view gid);
   absl::StatusOr<int> RunDue();
   void Shutdown();
@@ -38,12 +41,14 @@ class Coordinator::Impl {
   using PassDone = absl::AnyInvocable<void(const TransGlobal&, absl::Status) &&>;
 
   absl::Status Validate(const TransGlobal& global) const;
-  absl::Status Resubmit(const TransGlobal& global);
+  absl::Status Resubmit(const TransGlobal& global, SubmitDone* async);
+  // The first pass of a wait_result submit: here, waiting for it; or, with `async`,
+  // in the background, answering *async (taken) when it ends.
+  absl::Status RunFirstPass(TransGlobal claimed, std::vector<TransBranch> branches,
+                            SubmitDone* async);
   // Runs one pass over a transaction this coordinator has claimed. REQUIRES: a slot
   // taken with Enter(); the pass gives it back when it ends.
   void RunPass(TransGlobal claimed, std::vector<TransBranch> branches, PassDone done);
-  // Runs a pass and waits for it, answering as Submit does for wait_result.
-  absl::Status RunPassAndWait(TransGlobal claimed, std::vector<TransBranch> branches);
   // Counts running passes so that a caller can wait for them.
   class PassCounter {
    public:
@@ -217,7 +222,7 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
   return absl::OkStatus();
 }
 
-absl::Status Coordinator::Impl::Submit(const TransGlobal& global) {
+absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* async) {
   if (absl::Status s = Validate(global); !s.ok()) return s;
   if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
 
@@ -259,14 +264,14 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global) {
   absl::Status created = options_.store->Create(row, branches);
   if (absl::IsAlreadyExists(created)) {
     Leave();
-    return Resubmit(global);
+    return Resubmit(global, async);
   }
   if (!created.ok()) {
     Leave();
     return created;
   }
   if (global.options.wait_result)
-    return RunPassAndWait(std::move(row), std::move(branches));
+    return RunFirstPass(std::move(row), std::move(branches), async);
   pool_.Schedule([this, row = std::move(row), branches = std::move(branches)]() mutable {
     RunPass(std::move(row), std::move(branches), nullptr);
   });
@@ -275,7 +280,7 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global) {
 
 // A gid that exists already: an ended one is FAILURE; an unfinished one gets its next
 // pass now, unless another pass holds its lease (that pass carries on).
-absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global) {
+absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global, SubmitDone* async) {
   absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
   if (!existing.ok()) return existing.status();
   if (existing->status == kStatusSucceed || existing->status == kStatusFailed) {
@@ -302,7 +307,7 @@ absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global) {
     return branches.status();
   }
   if (global.options.wait_result) {
-    return RunPassAndWait(*std::move(existing), *std::move(branches));
+    return RunFirstPass(*std::move(existing), *std::move(branches), async);
   }
   RunPass(*std::move(existing), *std::move(branches), nullptr);
   return absl::OkStatus();
@@ -333,8 +338,18 @@ void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> br
   (*pass)->Start();
 }
 
-absl::Status Coordinator::Impl::RunPassAndWait(TransGlobal claimed,
-                                               std::vector<TransBranch> branches) {
+absl::Status Coordinator::Impl::RunFirstPass(TransGlobal claimed,
+                                             std::vector<TransBranch> branches,
+                                             SubmitDone* async) {
+  if (async != nullptr) {
+    SubmitDone done = std::move(*async);
+    *async = nullptr;
+    RunPass(std::move(claimed), std::move(branches),
+            [done = std::move(done)](const TransGlobal& g, absl::Status error) {
+              done(Outcome(g, error));
+            });
+    return absl::OkStatus();
+  }
   absl::Notification finished;
   absl::Status outcome;
   // This thread only waits: it makes the pass's blocking branch calls itself.
@@ -478,6 +493,16 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
 
 absl::Status Coordinator::Submit(const TransGlobal& global) {
   return impl_->Submit(global);
+}
+
+void Coordinator::Submit(const TransGlobal& global, SubmitDone done) {
+  if (!global.options.wait_result) {
+    done(impl_->Submit(global));
+    return;
+  }
+  // Taken by a first pass that started (it answers), or left for the answer here.
+  absl::Status now = impl_->Submit(global, &done);
+  if (done) done(std::move(now));
 }
 
 absl::StatusOr<TransactionState> Coordinator::Query(std::string_view gid) {

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "dtx/local_transport.h"
 #include "dtx/result.h"
 #include "saga_fixture.h"
@@ -322,6 +323,68 @@ TEST_CASE("submit without wait_result returns at once and the saga finishes") {
   f.coordinator->Shutdown();  // waits for the pass
   CHECK(f.State("nowait-1").global.status == "succeed");
   CHECK(IsOngoing(absl::OkStatus()) == false);
+}
+
+TEST_CASE("Submit with a callback answers once, as the waiting Submit would") {
+  // LocalTransport runs a branch inside Call, so here the pass ends before Submit
+  // returns; over a transport of sockets it ends later, on the transport's thread
+  // (dtxd_test: "wait_result submits past --sync-waits hold no thread...").
+  SagaFixture f;
+  f.Branch("slow");
+  f.Branch("no", FailureError("refused"));
+  absl::Notification answered;
+  absl::Status outcome = absl::UnknownError("no answer");
+  f.coordinator->Submit(
+      f.NewSaga("async-1").Add(f.Url("slow"), "", "").WaitResult(true).Build(),
+      [&](absl::Status s) {
+        outcome = s;
+        answered.Notify();
+      });
+  REQUIRE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  CHECK(outcome.ok());
+  CHECK(f.State("async-1").global.status == "succeed");
+
+  // A rollback answers FAILURE with its reason, as the waiting Submit does.
+  absl::Notification rolled_back;
+  f.coordinator->Submit(
+      f.NewSaga("async-2").Add(f.Url("no"), "", "").WaitResult(true).Build(),
+      [&](absl::Status s) {
+        outcome = s;
+        rolled_back.Notify();
+      });
+  REQUIRE(rolled_back.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  CHECK(IsFailure(outcome));
+  CHECK(absl::StrContains(outcome.message(), "refused"));
+
+  // What is known before a pass starts is answered at once, on this thread, once.
+  int answers = 0;
+  TransGlobal bad = f.NewSaga("async-3").Add(f.Url("slow"), "", "").WaitResult(true).Build();
+  bad.steps.clear();
+  bad.payloads = {"x"};
+  f.coordinator->Submit(bad, [&](absl::Status s) {
+    ++answers;
+    outcome = s;
+  });
+  CHECK(answers == 1);
+  CHECK(absl::IsInvalidArgument(outcome));
+  f.coordinator->Submit(
+      f.NewSaga("async-1").Add(f.Url("slow"), "", "").WaitResult(true).Build(),
+      [&](absl::Status s) {
+        ++answers;
+        outcome = s;
+      });
+  CHECK(answers == 2);
+  CHECK(IsFailure(outcome));  // already ended
+  // Without wait_result: answered at once, the saga runs on.
+  f.coordinator->Submit(f.NewSaga("async-4").Add(f.Url("slow"), "", "").Build(),
+                        [&](absl::Status s) {
+                          ++answers;
+                          outcome = s;
+                        });
+  CHECK(answers == 3);
+  CHECK(outcome.ok());
+  f.coordinator->Shutdown();
+  CHECK(f.State("async-4").global.status == "succeed");
 }
 
 TEST_CASE("submitting an existing gid") {

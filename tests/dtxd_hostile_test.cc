@@ -9,14 +9,17 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/gid.h"
 #include "dtx/grpc/grpc_submitter.h"
@@ -231,6 +234,85 @@ TEST_CASE("timeouts and step counts beyond the limits are refused") {
   CHECK(absl::StrContains(r->body, "5000 steps"));
   CHECK(Query(c, "many-1")["transaction"].is_null());
   ExpectServing(c, "after-limits");
+  CHECK(dtxd.Terminate() == 0);
+}
+
+TEST_CASE("wait_result submits past --sync-waits hold no thread while their sagas run") {
+  // Finding 4: 64 wait_result submits to a branch that does not answer held all 64
+  // HTTP threads. Here 4 threads, 1 of them for a pass run in place: 12 sagas wait on
+  // a held branch, and the API still answers everything else at once.
+  const std::string dir = testing::NewTempDir("dtxd-hostile-waits");
+  absl::Notification release;
+  std::atomic<int> held{0};
+  HttpBranchServer branch(64);
+  branch.Handle("/held", [&](const BranchInfo&, const HttpRequest&) {
+    ++held;
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+    return absl::OkStatus();
+  });
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(branch.Start().value()) + "/held";
+  DtxdProcess dtxd(dir + "/dtx.db", {"--http-threads", "4", "--sync-waits", "1"});
+
+  constexpr int kWaiting = 12;
+  std::vector<int> statuses(kWaiting, 0);
+  std::vector<std::thread> clients;
+  // However the case ends, the branch lets go and the clients are joined.
+  struct Joiner {
+    absl::Notification& release;
+    std::vector<std::thread>& clients;
+    ~Joiner() {
+      if (!release.HasBeenNotified()) release.Notify();
+      for (std::thread& t : clients) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } joiner{release, clients};
+  for (int i = 0; i < kWaiting; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", dtxd.http_port());
+      c.set_read_timeout(60, 0);
+      json saga = Saga(absl::StrCat("held-", i), url);
+      saga["wait_result"] = true;
+      saga["request_timeout"] = 40;
+      httplib::Result r = Submit(c, saga);
+      statuses[i] = r ? r->status : -1;
+    });
+  }
+  for (int i = 0; i < 1000 && held.load() < kWaiting; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(held.load() == kWaiting);  // every saga is in its branch call
+
+  // Meanwhile: ping, newGid, query and a submit without wait_result, each at once.
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  c.set_read_timeout(2, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  httplib::Result ping = c.Get("/api/ping");
+  REQUIRE(ping);
+  CHECK(ping->status == 200);
+  httplib::Result gid = c.Get("/api/dtmsvr/newGid");
+  REQUIRE(gid);
+  CHECK(gid->status == 200);
+  CHECK(Query(c, "held-0")["transaction"]["status"] == "submitted");
+  HttpBranchServer quick;
+  quick.Handle("/ok", [](const BranchInfo&, const HttpRequest&) { return absl::OkStatus(); });
+  const std::string ok_url =
+      "http://127.0.0.1:" + std::to_string(quick.Start().value()) + "/ok";
+  httplib::Result submitted = Submit(c, Saga("not-waiting", ok_url));
+  REQUIRE(submitted);
+  CHECK(submitted->status == 200);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+
+  // Released, every waiting submit gets its answer: the saga succeeded.
+  release.Notify();
+  for (std::thread& t : clients) t.join();
+  for (int i = 0; i < kWaiting; ++i) {
+    INFO(i);
+    CHECK(statuses[i] == 200);
+    CHECK(Query(c, absl::StrCat("held-", i))["transaction"]["status"] == "succeed");
+  }
+  ExpectServing(c, "after-waits");
   CHECK(dtxd.Terminate() == 0);
 }
 

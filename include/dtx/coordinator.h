@@ -9,6 +9,7 @@
 #ifndef DTX_COORDINATOR_H_
 #define DTX_COORDINATOR_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,6 +99,15 @@ class Coordinator : public Submitter {
   // branch_headers its transport refuses (Transport::CheckBranch), or a transaction
   // over the limits of CoordinatorOptions.
   absl::Status Submit(const TransGlobal& global) override;
+
+  // Submit without waiting here: `done` gets what Submit would answer, exactly once.
+  // For wait_result, once the first pass has ended, from a thread of that pass (keep
+  // it short: it holds that thread); otherwise, and for any answer known before the
+  // pass starts (an invalid transaction, a failed store, an ended gid), before this
+  // returns, on this thread. A server answering wait_result submits this way holds
+  // no thread while their sagas run.
+  using SubmitDone = std::function<void(absl::Status)>;
+  void Submit(const TransGlobal& global, SubmitDone done);
 
   // kNotFound for an unknown gid, kInvalidArgument for an invalid one.
   absl::StatusOr<TransactionState> Query(std::string_view gid);

@@ -371,6 +371,10 @@ void HttpServer::Post(const std::string& path, HttpHandler handler) {
   routes_[path].post = std::move(handler);
 }
 
+void HttpServer::PostAsync(const std::string& path, AsyncHttpHandler handler) {
+  routes_[path].post_async = std::move(handler);
+}
+
 absl::Status HttpServer::LoadTls() {
   if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) {
     return absl::OkStatus();
@@ -457,8 +461,12 @@ void HttpServer::Stop() {
     for (Connection& c : connections_) {
       if (!c.done) shutdown(c.fd, SHUT_RD);
     }
+    // Parked requests wait for their replies (their handlers' business to send).
     mu_.Await(absl::Condition(
-        +[](int* serving) { return *serving == 0; }, &serving_));
+        +[](HttpServer* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return s->serving_ == 0 && s->parked_ == 0;
+        },
+        this));
   }
   Reap();
 }
@@ -549,16 +557,40 @@ void HttpServer::MakeRoom() {
 
 void HttpServer::Reap() {
   std::list<Connection> done;
+  std::vector<std::thread> ended;
   {
     absl::MutexLock lock(&mu_);
+    ended.swap(ended_threads_);
     for (auto it = connections_.begin(); it != connections_.end();) {
       auto next = std::next(it);
       if (it->done) done.splice(done.end(), connections_, it);
       it = next;
     }
   }
+  for (std::thread& t : ended) t.join();
   for (Connection& c : done) c.thread.join();
 }
+
+namespace {
+
+// A peer gone mid-write must not end the process: TLS writes with write(2), which
+// raises SIGPIPE. Blocked on each connection thread, it stays pending there and dies
+// with the thread.
+void BlockSigpipe() {
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+}
+
+HttpResponse InternalError(const std::string& what) {
+  HttpResponse response;
+  response.status = 500;
+  response.SetBody(HttpBodyOf(absl::InternalError(what)), "application/json");
+  return response;
+}
+
+}  // namespace
 
 void HttpServer::Dispatch(const HttpRequest& request, HttpResponse& response) const {
   auto route = routes_.find(request.path);
@@ -570,25 +602,36 @@ void HttpServer::Dispatch(const HttpRequest& request, HttpResponse& response) co
   try {
     handler(request, response);
   } catch (const std::exception& e) {
-    response = HttpResponse();
-    response.status = 500;
-    response.SetBody(HttpBodyOf(absl::InternalError(e.what())), "application/json");
+    response = InternalError(e.what());
   } catch (...) {
-    response = HttpResponse();
-    response.status = 500;
-    response.SetBody(HttpBodyOf(absl::InternalError("internal error")),
-                         "application/json");
+    response = InternalError("internal error");
   }
 }
 
+// What a connection keeps across its requests, and across a parked one: its TLS
+// state, its stream and the bytes read ahead.
+struct HttpServer::Session {
+  Session(int fd, SSL* tls, const HttpServerOptions& options)
+      : ssl(tls), stream(fd, tls, options.idle_timeout), in(stream, options.request_timeout) {}
+  SSL* const ssl;
+  Stream stream;
+  Input in;
+  bool refused = false;      // the last answer was a 400, 413 or 431
+  bool close_after = false;  // the parked request's connection ends with its answer
+};
+
+// One request answered through an HttpReply: whether its connection's thread has let
+// go of it (parked), and an answer that came before that.
+struct HttpServer::Pending {
+  absl::Mutex mu;
+  bool parked ABSL_GUARDED_BY(mu) = false;
+  bool answered ABSL_GUARDED_BY(mu) = false;
+  std::optional<HttpResponse> early ABSL_GUARDED_BY(mu);
+};
+
 void HttpServer::Serve(Connection* connection) {
   const int fd = connection->fd;
-  // A peer gone mid-write must not end the process: TLS writes with write(2), which
-  // raises SIGPIPE. Blocked here, it stays pending on this thread and dies with it.
-  sigset_t pipe;
-  sigemptyset(&pipe);
-  sigaddset(&pipe, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+  BlockSigpipe();
   // TLS: the handshake comes first, within request_timeout; meanwhile the connection
   // counts as idle (it may be closed to make room).
   SSL* ssl = nullptr;
@@ -609,17 +652,20 @@ void HttpServer::Serve(Connection* connection) {
       return;
     }
   }
-  Stream stream(fd, ssl, options_.idle_timeout);
-  Input in(stream, options_.request_timeout);
+  connection->session = std::make_unique<Session>(fd, ssl, options_);
+  Converse(connection);
+}
+
+void HttpServer::Converse(Connection* connection) {
+  Session& session = *connection->session;
   bool open = true;
-  bool refused = false;  // answered 400 or 413: the peer may still be sending
   while (open) {
     HttpRequest request;
     HttpResponse response;
-    in.NextRequest();
-    connection->idle.store(in.Pending().empty(), std::memory_order_release);
-    ReadResult got =
-        ReadRequest(stream, in, options_.max_body_bytes, &connection->idle, &request);
+    session.in.NextRequest();
+    connection->idle.store(session.in.Pending().empty(), std::memory_order_release);
+    ReadResult got = ReadRequest(session.stream, session.in, options_.max_body_bytes,
+                                 &connection->idle, &request);
     connection->idle.store(false, std::memory_order_release);
     if (got.closed) break;
     const std::optional<Refusal>& refusal = got.refusal;
@@ -640,15 +686,83 @@ void HttpServer::Serve(Connection* connection) {
       }
       request.remote_address = connection->peer_address;
       request.remote_port = connection->peer_port;
-      Dispatch(request, response);
+      auto route = routes_.find(request.path);
+      if (request.method == "POST" && route != routes_.end() && route->second.post_async) {
+        session.close_after = close_after;
+        std::optional<HttpResponse> now =
+            Defer(connection, request, route->second.post_async);
+        if (!now) return;  // parked: Resume answers it, on a thread of its own
+        response = *std::move(now);
+      } else {
+        Dispatch(request, response);
+      }
     }
-    refused = refusal.has_value();
-    if (!stream.WriteAll(Encode(response, close_after))) break;
+    session.refused = refusal.has_value();
+    if (!session.stream.WriteAll(Encode(response, close_after))) break;
     open = !close_after;
   }
-  if (ssl != nullptr) SSL_shutdown(ssl);  // close_notify; the peer's is not awaited
+  End(connection);
+}
+
+std::optional<HttpResponse> HttpServer::Defer(Connection* connection,
+                                              const HttpRequest& request,
+                                              const AsyncHttpHandler& handler) {
+  auto pending = std::make_shared<Pending>();
+  HttpReply reply = [this, connection, pending](HttpResponse response) {
+    {
+      absl::MutexLock lock(&pending->mu);
+      if (pending->answered) return;  // one answer per request
+      pending->answered = true;
+      if (!pending->parked) {
+        pending->early = std::move(response);
+        return;
+      }
+    }
+    Resume(connection, std::move(response));
+  };
+  try {
+    handler(request, reply);
+  } catch (const std::exception& e) {
+    reply(InternalError(e.what()));
+  } catch (...) {
+    reply(InternalError("internal error"));
+  }
+  absl::MutexLock lock(&pending->mu);
+  if (pending->answered) return std::move(pending->early);
+  // The counts move under the pending lock, so that a reply coming now (which waits
+  // for it) finds them moved.
+  pending->parked = true;
+  absl::MutexLock server_lock(&mu_);
+  --serving_;
+  ++parked_;
+  return std::nullopt;
+}
+
+void HttpServer::Resume(Connection* connection, HttpResponse response) {
+  absl::MutexLock lock(&mu_);
+  --parked_;
+  ++serving_;
+  // The thread that parked the request may still be returning: joined later (Reap).
+  ended_threads_.push_back(std::move(connection->thread));
+  connection->thread =
+      std::thread([this, connection, response = std::move(response)]() {
+        BlockSigpipe();
+        Session& session = *connection->session;
+        if (session.stream.WriteAll(Encode(response, session.close_after)) &&
+            !session.close_after) {
+          Converse(connection);
+        } else {
+          End(connection);
+        }
+      });
+}
+
+void HttpServer::End(Connection* connection) {
+  const int fd = connection->fd;
+  Session& session = *connection->session;
+  if (session.ssl != nullptr) SSL_shutdown(session.ssl);  // close_notify; not awaited
   shutdown(fd, SHUT_WR);
-  if (refused) {
+  if (session.refused) {
     // Closing with unread input would reset the connection, and the peer could lose
     // the answer: read what it still sends (a refused body), up to 1 MiB or 2 s.
     char sink[16384];
@@ -656,13 +770,13 @@ void HttpServer::Serve(Connection* connection) {
     const timeval wait = absl::ToTimeval(absl::Milliseconds(500));
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
     for (size_t drained = 0; drained < (size_t{1} << 20) && absl::Now() < until;) {
-      const ssize_t n = stream.Read(sink, sizeof(sink), until);
+      const ssize_t n = session.stream.Read(sink, sizeof(sink), until);
       if (n <= 0) break;
       drained += static_cast<size_t>(n);
     }
   }
-  if (ssl != nullptr) {
-    SSL_free(ssl);
+  if (session.ssl != nullptr) {
+    SSL_free(session.ssl);
     ERR_clear_error();  // this thread's OpenSSL error queue
   }
   // Closed under the lock, so that Stop() never shuts a descriptor number reused since.

@@ -26,8 +26,11 @@
 #include <atomic>
 #include <functional>
 #include <list>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -70,6 +73,16 @@ struct HttpServerOptions {
 
 using HttpHandler = dtx::HttpHandler;
 
+// Sends the answer to a request whose handler returned without one. Callable from any
+// thread; the first call counts, later ones do nothing.
+using HttpReply = std::function<void(HttpResponse)>;
+// Answers a request now or later through `reply`. Returning before replying parks the
+// request: its connection's thread is let go (it no longer counts against `threads`)
+// until the reply, which writes the answer on a new thread that then serves the
+// connection on. The request is gone once the handler returns: keep what you need.
+// `reply` must be called some day: Stop() waits for it.
+using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpReply reply)>;
+
 // Routes are added before Start(); Start and Stop are called from one thread. Handlers
 // run on the connection's thread, concurrently with each other.
 class HttpServer {
@@ -81,6 +94,8 @@ class HttpServer {
 
   void Get(const std::string& path, HttpHandler handler);
   void Post(const std::string& path, HttpHandler handler);
+  // A POST route answered through an HttpReply (in place of Post's handler).
+  void PostAsync(const std::string& path, AsyncHttpHandler handler);
 
   // Listens on host:port (port 0: any free port) and returns the port; kUnavailable
   // when the address cannot be bound, kInvalidArgument when the TLS files cannot be
@@ -88,10 +103,12 @@ class HttpServer {
   absl::StatusOr<int> Start(const std::string& host, int port);
 
   // Stops accepting, closes idle connections, and waits for the requests being
-  // served to be answered. The server cannot be started again.
+  // served to be answered, parked ones too. The server cannot be started again.
   void Stop();
 
  private:
+  struct Session;  // a connection's stream and read-ahead (http_server.cc)
+  struct Pending;  // a request answered through an HttpReply
   struct Connection {
     int fd = -1;
     std::string peer_address;
@@ -100,13 +117,29 @@ class HttpServer {
     bool done = false;  // its thread has finished serving and closed fd
     // Waiting for the next request, none of it read yet: may be closed to make room.
     std::atomic<bool> idle{false};
+    std::unique_ptr<Session> session;  // set once the connection is open (TLS: after
+                                       // its handshake)
   };
   struct Route {
     HttpHandler get, post;
+    AsyncHttpHandler post_async;
   };
 
   void AcceptLoop();
+  // A connection's thread: opens it (TLS handshake), then Converse.
   void Serve(Connection* connection);
+  // Reads and answers the connection's requests until it ends (End), or until one
+  // is parked.
+  void Converse(Connection* connection);
+  // Runs an AsyncHttpHandler: its answer if it replied before returning, else nullopt
+  // with the request parked (counted in parked_, not serving_).
+  std::optional<HttpResponse> Defer(Connection* connection, const HttpRequest& request,
+                                    const AsyncHttpHandler& handler);
+  // The reply to a parked request: a new thread for the connection writes it and
+  // serves on.
+  void Resume(Connection* connection, HttpResponse response) ABSL_LOCKS_EXCLUDED(mu_);
+  // Closes the connection (draining a refused request's rest) and marks it done.
+  void End(Connection* connection) ABSL_LOCKS_EXCLUDED(mu_);
   // Joins the threads of the connections that are done (their sockets are closed).
   void Reap() ABSL_LOCKS_EXCLUDED(mu_);
   // All threads busy: while a connection waits to be accepted, closes one that idles
@@ -124,7 +157,11 @@ class HttpServer {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int serving_ ABSL_GUARDED_BY(mu_) = 0;  // connections not done
+  int serving_ ABSL_GUARDED_BY(mu_) = 0;  // connections with a thread at work
+  int parked_ ABSL_GUARDED_BY(mu_) = 0;   // connections waiting for an HttpReply
+  // Threads that parked a request, to join (a connection's thread is replaced when
+  // its parked request is answered).
+  std::vector<std::thread> ended_threads_ ABSL_GUARDED_BY(mu_);
   std::list<Connection> connections_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -10,11 +10,14 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 
 namespace dtx::internal {
@@ -448,6 +451,103 @@ TEST_CASE("http server: an address that cannot be bound is kUnavailable") {
   CHECK(absl::IsUnavailable(port.status()));
   HttpServer bad;
   CHECK(absl::IsUnavailable(bad.Start("no-such-host.invalid", 0).status()));
+}
+
+TEST_CASE("http server: a parked request holds no thread; its reply serves on") {
+  // One thread. /later parks every request; /now replies before its handler returns.
+  HttpServer server({.threads = 1});
+  absl::Mutex mu;
+  std::vector<HttpReply> replies;
+  server.PostAsync("/later", [&](const HttpRequest& req, HttpReply reply) {
+    absl::MutexLock lock(&mu);
+    replies.push_back(std::move(reply));
+  });
+  server.PostAsync("/now", [](const HttpRequest& req, HttpReply reply) {
+    HttpResponse res;
+    res.SetBody("now " + req.body, "text/plain");
+    reply(res);
+    reply(HttpResponse());  // a second reply does nothing
+  });
+  server.PostAsync("/throws", [](const HttpRequest&, HttpReply) {
+    throw std::runtime_error("async handler broke");
+  });
+  server.Get("/echo", [](const HttpRequest& req, HttpResponse& res) {
+    res.SetBody("q=" + std::string(req.Param("q").value_or("")), "text/plain");
+  });
+  const int port = server.Start("127.0.0.1", 0).value();
+
+  // Three requests parked on three connections, more than the one thread...
+  std::vector<std::unique_ptr<Conn>> parked;
+  for (int i = 0; i < 3; ++i) {
+    parked.push_back(std::make_unique<Conn>(port));
+    parked.back()->Send(absl::StrCat("POST /later HTTP/1.1\r\nHost: t\r\n",
+                                     "Content-Length: 1\r\n\r\n", i));
+  }
+  auto parked_count = [&] {
+    absl::MutexLock lock(&mu);
+    return replies.size();
+  };
+  for (int i = 0; i < 500 && parked_count() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(parked_count() == 3);
+  // ...and the thread still serves others, plain and asynchronous alike.
+  Conn other(port);
+  other.Send("GET /echo?q=free HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(absl::StrContains(other.ReadAnswers(1), "q=free"));
+  other.Send("POST /now HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi");
+  CHECK(absl::StrContains(other.ReadAnswers(1), "now hi"));
+  other.Send("POST /throws HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  const std::string thrown = other.ReadAnswers(1);
+  CHECK(absl::StrContains(thrown, "500"));
+  CHECK(absl::StrContains(thrown, "async handler broke"));
+
+  // Replied from another thread, each parked request gets its answer, and its
+  // connection is served on (keep-alive) by a thread of its own.
+  std::thread replier([&] {
+    absl::MutexLock lock(&mu);
+    for (size_t i = 0; i < replies.size(); ++i) {
+      HttpResponse res;
+      res.status = 202;
+      res.SetBody(absl::StrCat("later ", i), "text/plain");
+      replies[i](res);
+    }
+  });
+  replier.join();
+  for (int i = 0; i < 3; ++i) {
+    const std::string got = parked[i]->ReadAnswers(1);
+    CHECK(absl::StrContains(got, "HTTP/1.1 202"));
+    CHECK(absl::StrContains(got, "later"));
+    parked[i]->Send(absl::StrCat("GET /echo?q=again", i, " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    CHECK(absl::StrContains(parked[i]->ReadAnswers(1), absl::StrCat("q=again", i)));
+  }
+}
+
+TEST_CASE("http server: Stop() waits for a parked request's reply") {
+  HttpServer server({.threads = 2});
+  absl::Notification parked;
+  HttpReply saved;
+  server.PostAsync("/later", [&](const HttpRequest&, HttpReply reply) {
+    saved = std::move(reply);
+    parked.Notify();
+  });
+  const int port = server.Start("127.0.0.1", 0).value();
+  Conn c(port);
+  c.Send("POST /later HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(parked.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server.Stop();
+    stopped = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK_FALSE(stopped.load());
+  HttpResponse res;
+  res.SetBody("late", "text/plain");
+  saved(res);
+  CHECK(absl::StrContains(c.ReadAnswers(1), "late"));
+  stopper.join();
+  CHECK(stopped.load());
 }
 
 }  // namespace

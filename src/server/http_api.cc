@@ -1,6 +1,8 @@
 #include "server/http_api.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -70,17 +72,20 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
   const std::string base = kBase;
   const AuthTokens* tokens = options.tokens;
   const bool open_api = tokens == nullptr || !tokens->enabled();
-  // Every route but /api/ping goes through here: 401 unless the request carries a
-  // token of the set.
-  const auto guarded = [tokens, open_api](Handler handler) -> Handler {
-    if (open_api) return handler;
-    return [tokens, handler = std::move(handler)](const HttpRequest& req,
-                                                  HttpResponse& res) {
-      if (!tokens->Admits(req.Header("Authorization").value_or(""))) {
-        res.SetHeader("WWW-Authenticate", "Bearer");
-        return Json(res, 401, {{"message", "missing or unknown bearer token"}});
-      }
-      handler(req, res);
+  // Every route but /api/ping asks this first: false, with the 401 written, unless
+  // the API is open or the request carries a token of the set.
+  const auto admitted = [tokens, open_api](const HttpRequest& req, HttpResponse& res) {
+    if (open_api || tokens->Admits(req.Header("Authorization").value_or(""))) {
+      return true;
+    }
+    res.SetHeader("WWW-Authenticate", "Bearer");
+    Json(res, 401, {{"message", "missing or unknown bearer token"}});
+    return false;
+  };
+  const auto guarded = [admitted](Handler handler) -> Handler {
+    return [admitted, handler = std::move(handler)](const HttpRequest& req,
+                                                    HttpResponse& res) {
+      if (admitted(req, res)) handler(req, res);
     };
   };
 
@@ -89,12 +94,38 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         Json(res, 200, {{"gid", GidGenerator().Next()}, {"dtm_result", kResultSuccess}});
       }));
 
-  server.Post(base + "/submit", guarded([&coordinator](const HttpRequest& req,
-                                                       HttpResponse& res) {
-                absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
-                if (!global.ok()) return WriteResult(global.status(), res);
-                WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
-              }));
+  // A wait_result submit is answered when its first pass ends. Up to
+  // options.max_sync_waits of them run that pass on their connection's thread (the
+  // thread makes the branch calls itself: the fastest way); past that, the request is
+  // parked and answered from the pass's last thread, holding no connection thread
+  // meanwhile, so that slow sagas cannot take every thread of the API.
+  auto sync_waits = std::make_shared<std::atomic<int>>(0);
+  server.PostAsync(
+      base + "/submit", [&coordinator, admitted, sync_waits,
+                         max_sync_waits = options.max_sync_waits](
+                            const HttpRequest& req, internal::HttpReply reply) {
+        HttpResponse res;
+        if (!admitted(req, res)) return reply(std::move(res));
+        absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
+        if (!global.ok()) {
+          WriteResult(global.status(), res);
+          return reply(std::move(res));
+        }
+        const bool wait_here =
+            !global->options.wait_result || sync_waits->fetch_add(1) < max_sync_waits;
+        if (wait_here) {
+          absl::Status outcome = coordinator.Submit(*global);
+          if (global->options.wait_result) sync_waits->fetch_sub(1);
+          WriteResult(AsDtmAnswer(outcome), res);
+          return reply(std::move(res));
+        }
+        sync_waits->fetch_sub(1);
+        coordinator.Submit(*global, [reply](absl::Status outcome) {
+          HttpResponse answer;
+          WriteResult(AsDtmAnswer(outcome), answer);
+          reply(std::move(answer));
+        });
+      });
 
   for (const char* op : {"/prepare", "/abort", "/registerBranch"}) {
     server.Post(

@@ -18,6 +18,11 @@ struct HttpApiOptions {
   // (services put credentials there). Not owned; must outlive the server. Default:
   // none, open.
   const AuthTokens* tokens = nullptr;
+  // wait_result submits whose first pass runs on their connection's thread at once;
+  // more are parked until their pass ends, holding no thread (HttpServer::PostAsync).
+  // Keep it below the server's threads, so that slow sagas leave threads for the
+  // rest of the API. Default: 16.
+  int max_sync_waits = 16;
 };
 
 // Registers the API's routes on `server`. `coordinator` is not owned and must outlive

@@ -59,6 +59,7 @@ struct Flags {
   std::string tls_client_ca;
   std::string branch_ca;
   int max_connections_per_address = 32;
+  int sync_waits = -1;  // -1: half of http_threads
   int max_calls_in_flight = 4096;
 };
 
@@ -172,6 +173,10 @@ int main(int argc, char** argv) {
   app.add_option("--branch-ca", f.branch_ca,
                  "PEM CA certificates that https branches are verified against "
                  "(default: the system's)");
+  app.add_option("--sync-waits", f.sync_waits,
+                 "wait_result submits whose first pass runs on their HTTP thread at once; "
+                 "more wait holding no thread (-1: half of --http-threads)")
+      ->capture_default_str();
   app.add_option("--max-connections-per-address", f.max_connections_per_address,
                  "HTTP API connections served at once from one client address (0: no "
                  "limit)")
@@ -302,7 +307,10 @@ int main(int argc, char** argv) {
                    f.http_listen.c_str());
       return 2;
     }
-    dtx::ServeDtmHttpApi(http, **coordinator, {.tokens = &tokens});
+    dtx::ServeDtmHttpApi(
+        http, **coordinator,
+        {.tokens = &tokens,
+         .max_sync_waits = f.sync_waits >= 0 ? f.sync_waits : f.http_threads / 2});
     absl::StatusOr<int> bound = http.Start(http_host, http_port);
     if (!bound.ok()) {
       std::fprintf(stderr, "dtxd: cannot listen on %s: %s\n", f.http_listen.c_str(),
