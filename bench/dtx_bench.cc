@@ -3,7 +3,7 @@
 //
 // Usage: dtx_bench [--seconds N] [--clients 1,8,32] [--dir DIR]
 //                  [--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL]
-//                  [--mysql URL] [--dtxd-writers N] [--sagas N]
+//                  [--mysql URL] [--dtxd-writers N] [--dtxd-sync-waits N] [--sagas N]
 //
 // For each store (SQLite in WAL mode with synchronous=FULL, and PostgreSQL / MariaDB
 // when their URLs are given, by default from DTX_TEST_POSTGRES_URL / DTX_TEST_MYSQL_URL)
@@ -74,6 +74,8 @@ struct Flags {
   std::string postgres = Env("DTX_TEST_POSTGRES_URL");
   std::string mysql = Env("DTX_TEST_MYSQL_URL");
   std::string dtxd_writers = "0";  // --dtxd-writers N: dtxd --store-writers
+  // --dtxd-sync-waits N: dtxd --sync-waits (0: every wait_result submit parked)
+  std::string dtxd_sync_waits = "-1";
   // Which parts run: memory, sqlite, postgresql, mysql, dtxd (dtxd: P1a and P1b on
   // each server store given).
   std::set<std::string> only = {"memory", "sqlite", "postgresql", "mysql", "dtxd"};
@@ -101,6 +103,8 @@ Flags Parse(int argc, char** argv) {
       for (absl::string_view part : absl::StrSplit(value, ',')) f.only.emplace(part);
     } else if (name == "--dtxd-writers") {
       f.dtxd_writers = value;
+    } else if (name == "--dtxd-sync-waits") {
+      f.dtxd_sync_waits = value;
     } else if (name == "--postgres") {
       f.postgres = value;
     } else if (name == "--mysql") {
@@ -109,7 +113,8 @@ Flags Parse(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR] "
                    "[--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL] "
-                   "[--mysql URL] [--sagas N] [--dtxd-writers N]\n");
+                   "[--mysql URL] [--sagas N] [--dtxd-writers N] "
+                   "[--dtxd-sync-waits N]\n");
       std::exit(2);
     }
   }
@@ -442,7 +447,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     dtx::bench::DtxdChild dtxd(
-        url, {"--store-connections", "16", "--store-writers", flags.dtxd_writers});
+        url, {"--store-connections", "16", "--store-writers", flags.dtxd_writers,
+              "--sync-waits", flags.dtxd_sync_waits});
     dtx::HttpSubmitter submitter({.server = dtxd.http_base()});
     for (int clients : flags.clients) {
       const double raw_before = RawCommits(url, clients, flags.seconds);

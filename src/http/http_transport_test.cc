@@ -302,6 +302,32 @@ TEST_CASE("answers chunked, delimited by close, truncated or stale are read righ
   CHECK(absl::IsUnavailable(call(truncated)));
   RawServer bad_chunk("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
   CHECK(absl::IsUnavailable(call(bad_chunk)));
+  // Answers are read by Beast's parser: an interim answer is skipped; two
+  // Content-Lengths that disagree, a head over 64 KiB and 64 KiB of a chunk size line
+  // that has not ended are errors.
+  RawServer interim(
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+      "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nFAILURE");
+  CHECK(IsFailure(call(interim)));
+  RawServer two_lengths(
+      "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 2\r\n\r\nFAILURE");
+  CHECK(absl::IsUnavailable(call(two_lengths)));
+  // A length no answer has (found by fuzz/http_response_fuzz: Beast 1.74 read on past
+  // its body limit and reserved 72 GB): refused before any of it is kept.
+  RawServer huge_length("HTTP/1.1 200 OK\r\nContent-Length: 77777777724\r\n\r\nFAILURE");
+  absl::Status huge = call(huge_length);
+  CHECK(absl::IsUnavailable(huge));
+  CHECK(absl::StrContains(huge.message(), "16 MiB"));
+  RawServer big_head("HTTP/1.1 200 OK\r\nX-Big: " + std::string(70 * 1024, 'a') +
+                     "\r\nContent-Length: 0\r\n\r\n");
+  absl::Status big = call(big_head);
+  CHECK(absl::IsUnavailable(big));
+  CHECK(absl::StrContains(big.message(), "64 KiB"));
+  RawServer long_chunk_line("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;" +
+                            std::string(70 * 1024, 'x'));
+  absl::Status long_line = call(long_chunk_line);
+  CHECK(absl::IsUnavailable(long_line));
+  CHECK(absl::StrContains(long_line.message(), "64 KiB"));
   // Keeps the connection for reuse, but the server closes it: the next call goes out
   // on a new one.
   RawServer closes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");

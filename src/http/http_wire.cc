@@ -1,8 +1,12 @@
 #include "http/http_wire.h"
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/http/dynamic_body.hpp>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 
 namespace dtx::internal {
@@ -15,99 +19,6 @@ bool HasLineBreak(const std::string& s) {
 Parsed Fail(std::string* error, std::string message) {
   *error = std::move(message);
   return Parsed::kError;
-}
-
-Parsed ParseHead(const std::string& in, Parser& p, bool eof, std::string* error) {
-  const size_t end = in.find("\r\n\r\n");
-  if (end == std::string::npos) {
-    if (in.size() > kMaxHead) return Fail(error, "answer head over 64 KiB");
-    if (eof) {
-      return Fail(error, in.empty() ? "connection closed before an answer"
-                                    : "connection closed inside the answer's head");
-    }
-    return Parsed::kMore;
-  }
-  const size_t line_end = in.find("\r\n");
-  const absl::string_view line(in.data(), line_end);
-  const size_t space = line.find(' ');
-  if (!absl::StartsWith(line, "HTTP/1.") || space == absl::string_view::npos ||
-      line.size() < space + 4 ||
-      !absl::SimpleAtoi(line.substr(space + 1, 3), &p.status) || p.status < 100 ||
-      p.status > 999) {
-    return Fail(error, "not an HTTP answer");
-  }
-  if (p.status < 200) return Fail(error, "unexpected interim answer");
-  p.close = line.substr(0, space) == "HTTP/1.0";
-  for (size_t at = line_end + 2; at < end;) {
-    const size_t e = in.find("\r\n", at);
-    const absl::string_view header(in.data() + at, e - at);
-    at = e + 2;
-    const size_t colon = header.find(':');
-    if (colon == absl::string_view::npos) return Fail(error, "malformed answer header");
-    const std::string name = absl::AsciiStrToLower(header.substr(0, colon));
-    const std::string value =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(header.substr(colon + 1)));
-    if (name == "content-length") {
-      if (!absl::SimpleAtoi(value, &p.length) || p.length < 0 ||
-          p.length > static_cast<long long>(kMaxBody)) {
-        return Fail(error, "bad Content-Length in the answer");
-      }
-    } else if (name == "transfer-encoding") {
-      p.chunked = value.find("chunked") != std::string::npos;
-    } else if (name == "connection") {
-      if (value == "close") p.close = true;
-      if (value == "keep-alive") p.close = false;
-    }
-  }
-  if (p.status == 204 || p.status == 304) {
-    p.length = 0;
-    p.chunked = false;
-  }
-  p.head_done = true;
-  p.pos = end + 4;
-  return Parsed::kMore;
-}
-
-Parsed ParseChunks(const std::string& in, Parser& p, bool eof, std::string* error) {
-  while (true) {
-    const size_t e = in.find("\r\n", p.pos);
-    if (e == std::string::npos) {
-      return eof ? Fail(error, "connection closed inside a chunk") : Parsed::kMore;
-    }
-    absl::string_view size_text(in.data() + p.pos, e - p.pos);
-    size_text = size_text.substr(0, size_text.find(';'));
-    size_t size = 0;
-    if (size_text.empty() || size_text.size() > 8) return Fail(error, "bad chunk size");
-    for (char c : size_text) {
-      const int digit = absl::ascii_isdigit(c)   ? c - '0'
-                        : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                        : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                                 : -1;
-      if (digit < 0) return Fail(error, "bad chunk size");
-      size = size * 16 + digit;
-    }
-    if (size == 0) {  // the last chunk, then trailers up to an empty line
-      for (size_t t = e + 2;;) {
-        const size_t te = in.find("\r\n", t);
-        if (te == std::string::npos) {
-          return eof ? Fail(error, "connection closed inside the trailers")
-                     : Parsed::kMore;
-        }
-        if (te == t) {
-          p.pos = te + 2;
-          return Parsed::kDone;
-        }
-        t = te + 2;
-      }
-    }
-    if (p.body.size() + size > kMaxBody) return Fail(error, "answer body over 16 MiB");
-    if (in.size() < e + 2 + size + 2) {
-      return eof ? Fail(error, "connection closed inside a chunk") : Parsed::kMore;
-    }
-    if (in.compare(e + 2 + size, 2, "\r\n") != 0) return Fail(error, "malformed chunk");
-    p.body.append(in, e + 2, size);
-    p.pos = e + 2 + size + 2;
-  }
 }
 
 }  // namespace
@@ -165,27 +76,71 @@ absl::StatusOr<std::string> EncodeRequest(const ClientRequest& r) {
   return out;
 }
 
+// Not eager: Beast 1.74's eager parse goes on past a head whose Content-Length is over
+// body_limit, and its string_body reserves that length (a 72 GB Content-Length threw
+// bad_alloc; found by fuzz/http_response_fuzz). A dynamic_body grows with the bytes
+// that come, never with what a header claims.
+struct Parser::Beast {
+  Beast() {
+    parser.header_limit(static_cast<std::uint32_t>(kMaxHead));
+    parser.body_limit(kMaxBody);
+  }
+  boost::beast::http::response_parser<boost::beast::http::dynamic_body> parser;
+  size_t start = 0;  // where this response (after any interim one) starts in the input
+};
+
+Parser::Parser() : beast(std::make_unique<Beast>()) {}
+Parser::~Parser() = default;
+Parser::Parser(Parser&&) noexcept = default;
+Parser& Parser::operator=(Parser&&) noexcept = default;
+
 Parsed ParseResponse(const std::string& in, Parser& p, bool eof, std::string* error) {
-  if (!p.head_done) {
-    if (Parsed r = ParseHead(in, p, eof, error); r == Parsed::kError) return r;
-    if (!p.head_done) return Parsed::kMore;
-  }
-  if (p.chunked) return ParseChunks(in, p, eof, error);
-  if (p.length >= 0) {
-    if (in.size() - p.pos >= static_cast<size_t>(p.length)) {
-      p.body = in.substr(p.pos, p.length);
-      p.pos += p.length;
-      return Parsed::kDone;
+  namespace http = boost::beast::http;
+  while (true) {
+    auto& parser = p.beast->parser;
+    boost::system::error_code ec = http::error::need_more;
+    if (p.pos < in.size()) {
+      p.pos += parser.put(boost::asio::const_buffer(in.data() + p.pos, in.size() - p.pos),
+                          ec);
     }
-    return eof ? Fail(error, "connection closed inside the answer's body")
-               : Parsed::kMore;
+    // Beast 1.74 applies header_limit to the part of a head not yet taken, and does
+    // not limit a chunk's size line or the trailers: both are counted here.
+    if (!parser.is_header_done() && in.size() - p.beast->start > kMaxHead) {
+      return Fail(error, "answer head over 64 KiB");
+    }
+    if (ec == http::error::need_more && parser.is_header_done() &&
+        in.size() - p.pos > kMaxHead) {
+      return Fail(error, "chunk size line or trailer over 64 KiB in the answer");
+    }
+    if (ec == http::error::need_more && eof) {
+      if (parser.is_header_done() && !parser.chunked() &&
+          !parser.content_length().has_value()) {
+        parser.put_eof(ec);  // a body that runs to the end of the connection
+      } else {
+        return Fail(error, in.size() == p.beast->start
+                               ? "connection closed before an answer"
+                               : "connection closed inside the answer");
+      }
+    }
+    if (ec == http::error::need_more) return Parsed::kMore;
+    if (ec == http::error::header_limit) return Fail(error, "answer head over 64 KiB");
+    if (ec == http::error::body_limit) return Fail(error, "answer body over 16 MiB");
+    if (ec) return Fail(error, "not a valid HTTP answer: " + ec.message());
+    if (!parser.is_done()) continue;
+    const int status = static_cast<int>(parser.get().result_int());
+    if (status >= 100 && status < 200 && status != 101) {
+      // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+      p.beast = std::make_unique<Parser::Beast>();
+      p.beast->start = p.pos;
+      continue;
+    }
+    if (status < 200 || status > 999) return Fail(error, "unexpected answer status");
+    http::response<http::dynamic_body> answer = parser.release();
+    p.status = status;
+    p.close = !answer.keep_alive();
+    p.body = boost::beast::buffers_to_string(answer.body().data());
+    return Parsed::kDone;
   }
-  p.close = true;  // no length: the body runs to the end of the connection
-  if (in.size() - p.pos > kMaxBody) return Fail(error, "answer body over 16 MiB");
-  if (!eof) return Parsed::kMore;
-  p.body = in.substr(p.pos);
-  p.pos = in.size();
-  return Parsed::kDone;
 }
 
 }  // namespace dtx::internal

@@ -4,6 +4,7 @@
 #define DTX_HTTP_HTTP_WIRE_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,21 +42,29 @@ absl::StatusOr<std::string> EncodeRequest(const ClientRequest& request);
 constexpr size_t kMaxHead = 64 * 1024;
 constexpr size_t kMaxBody = 16 * 1024 * 1024;
 
-// The parse of one response, kept across reads.
+// The parse of one response, kept across reads: Boost.Beast's response parser, fed
+// from the connection's input.
 struct Parser {
-  bool head_done = false;
+  Parser();
+  ~Parser();
+  Parser(Parser&&) noexcept;
+  Parser& operator=(Parser&&) noexcept;
+
   int status = 0;
-  bool chunked = false;
-  long long length = -1;  // Content-Length; -1: none
-  bool close = false;     // the connection ends with this response
-  size_t pos = 0;         // where the body (or the next chunk) starts in the input
+  bool close = false;  // the connection ends with this response
+  size_t pos = 0;      // input taken so far (the next response starts here once done)
   std::string body;
+
+  struct Beast;  // the parser and what it has counted (http_wire.cc)
+  std::unique_ptr<Beast> beast;
 };
 
 enum class Parsed { kMore, kDone, kError };
 
 // Parses what has arrived of a response (`in`, all of it so far); `eof`: nothing more
-// will. kError sets *error; kDone leaves the body in p.body.
+// will. kError sets *error; kDone leaves the status and body in `p`. Interim answers
+// (1xx but 101) are skipped. Refused: a head over kMaxHead, a body over kMaxBody, a
+// chunk size line or trailer over kMaxHead, and what Beast's parser cannot read.
 Parsed ParseResponse(const std::string& in, Parser& p, bool eof, std::string* error);
 
 }  // namespace dtx::internal
