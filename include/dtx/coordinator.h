@@ -100,12 +100,13 @@ class Coordinator : public Submitter {
   // over the limits of CoordinatorOptions.
   absl::Status Submit(const TransGlobal& global) override;
 
-  // Submit without waiting here: `done` gets what Submit would answer, exactly once.
-  // For wait_result, once the first pass has ended, from a thread of that pass (keep
-  // it short: it holds that thread); otherwise, and for any answer known before the
-  // pass starts (an invalid transaction, a failed store, an ended gid), before this
-  // returns, on this thread. A server answering wait_result submits this way holds
-  // no thread while their sagas run.
+  // Submit without waiting here: `done` (not empty) gets what Submit would answer,
+  // exactly once. For wait_result, once the first pass has ended, from a thread of
+  // that pass (keep it short: it holds that thread); otherwise, and for any answer
+  // known before a pass starts (an invalid transaction, a failed store, an ended gid,
+  // or a gid whose pass another coordinator holds: OK at once, as Submit answers),
+  // before this returns, on this thread. A server answering wait_result submits this
+  // way holds no thread while their sagas run.
   using SubmitDone = std::function<void(absl::Status)>;
   void Submit(const TransGlobal& global, SubmitDone done);
 

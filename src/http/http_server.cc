@@ -18,10 +18,12 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cerrno>
 #include <exception>
 #include <optional>
+#include <system_error>
 #include <string_view>
 #include <utility>
 
@@ -31,47 +33,18 @@
 #include "absl/strings/str_cat.h"
 #include "dtx/result.h"
 #include "http/query_string.h"
+#include "internal/text_rules.h"
 
 namespace dtx::internal {
 namespace {
 
 constexpr size_t kMaxHead = 64 * 1024;  // request line and headers
 
-const char* Reason(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Payload Too Large";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 425:
-      return "Too Early";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Unknown";
-  }
+// The reason phrase of a status (Beast's table; "Unknown" for one it lacks).
+std::string Reason(int status) {
+  const boost::beast::string_view reason = boost::beast::http::obsolete_reason(
+      boost::beast::http::int_to_status(static_cast<unsigned>(status)));
+  return std::string(reason.data(), reason.size());
 }
 
 // What a connection past max_connections_per_address gets before it is closed.
@@ -337,8 +310,12 @@ std::string Encode(const HttpResponse& response, bool close) {
   std::string out =
       absl::StrCat("HTTP/1.1 ", response.status, " ", Reason(response.status), "\r\n");
   for (const auto& [name, value] : response.headers) {
+    // The server frames the answer; a header that is not a valid field (a line break
+    // in it would split the answer) is dropped too.
     if (absl::EqualsIgnoreCase(name, "Content-Length") ||
-        absl::EqualsIgnoreCase(name, "Connection")) {
+        absl::EqualsIgnoreCase(name, "Connection") ||
+        absl::EqualsIgnoreCase(name, "Transfer-Encoding") || !IsToken(name) ||
+        !IsFieldValue(value)) {
       continue;
     }
     absl::StrAppend(&out, name, ": ", value, "\r\n");
@@ -557,18 +534,17 @@ void HttpServer::MakeRoom() {
 
 void HttpServer::Reap() {
   std::list<Connection> done;
-  std::vector<std::thread> ended;
   {
     absl::MutexLock lock(&mu_);
-    ended.swap(ended_threads_);
     for (auto it = connections_.begin(); it != connections_.end();) {
       auto next = std::next(it);
       if (it->done) done.splice(done.end(), connections_, it);
       it = next;
     }
   }
-  for (std::thread& t : ended) t.join();
-  for (Connection& c : done) c.thread.join();
+  for (Connection& c : done) {
+    if (c.thread.joinable()) c.thread.join();
+  }
 }
 
 namespace {
@@ -739,22 +715,37 @@ std::optional<HttpResponse> HttpServer::Defer(Connection* connection,
 }
 
 void HttpServer::Resume(Connection* connection, HttpResponse response) {
-  absl::MutexLock lock(&mu_);
-  --parked_;
-  ++serving_;
-  // The thread that parked the request may still be returning: joined later (Reap).
-  ended_threads_.push_back(std::move(connection->thread));
-  connection->thread =
-      std::thread([this, connection, response = std::move(response)]() {
-        BlockSigpipe();
-        Session& session = *connection->session;
-        if (session.stream.WriteAll(Encode(response, session.close_after)) &&
-            !session.close_after) {
-          Converse(connection);
-        } else {
-          End(connection);
-        }
-      });
+  bool started = true;
+  {
+    absl::MutexLock lock(&mu_);
+    --parked_;
+    ++serving_;
+    // The thread that parked the request is returning (it let go of the request under
+    // the pending lock this reply took): the new thread joins it first.
+    connection->parker = std::move(connection->thread);
+    try {
+      connection->thread =
+          std::thread([this, connection, response = std::move(response)]() {
+            connection->parker.join();
+            BlockSigpipe();
+            Session& session = *connection->session;
+            if (session.stream.WriteAll(Encode(response, session.close_after)) &&
+                !session.close_after) {
+              Converse(connection);
+            } else {
+              End(connection);
+            }
+          });
+    } catch (const std::system_error&) {
+      started = false;
+    }
+  }
+  if (!started) {
+    // No thread to be had: the connection ends unanswered (its client sees it close)
+    // rather than the reply throwing into the caller's thread.
+    connection->parker.join();
+    End(connection);
+  }
 }
 
 void HttpServer::End(Connection* connection) {

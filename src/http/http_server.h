@@ -1,5 +1,7 @@
 // An HTTP/1.1 server for dtx's own endpoints (dtxd's API, HttpBranchServer): a thread
-// per connection that reads with blocking recv and answers each request in one send.
+// per connection at work, which reads with blocking recv and answers each request in
+// one send; a request of an asynchronous route (PostAsync) can be parked, holding no
+// thread until its reply.
 // Handlers see dtx::HttpRequest and write dtx::HttpResponse (dtx/http/http_message.h).
 // 40-45% less CPU per loopback exchange than cpp-httplib's server, which polls before
 // every read and every write and writes an answer's head and body apart, so the
@@ -114,6 +116,9 @@ class HttpServer {
     std::string peer_address;
     int peer_port = -1;
     std::thread thread;
+    // The thread that parked the connection's request, joined by the one that
+    // answers it (Resume).
+    std::thread parker;
     bool done = false;  // its thread has finished serving and closed fd
     // Waiting for the next request, none of it read yet: may be closed to make room.
     std::atomic<bool> idle{false};
@@ -159,9 +164,7 @@ class HttpServer {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int serving_ ABSL_GUARDED_BY(mu_) = 0;  // connections with a thread at work
   int parked_ ABSL_GUARDED_BY(mu_) = 0;   // connections waiting for an HttpReply
-  // Threads that parked a request, to join (a connection's thread is replaced when
-  // its parked request is answered).
-  std::vector<std::thread> ended_threads_ ABSL_GUARDED_BY(mu_);
+
   std::list<Connection> connections_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -12,6 +12,8 @@
 namespace dtx::internal {
 namespace {
 
+constexpr int kMaxInterim = 8;  // interim (1xx) answers before the real one
+
 bool HasLineBreak(const std::string& s) {
   return s.find_first_of("\r\n") != std::string::npos;
 }
@@ -87,6 +89,7 @@ struct Parser::Beast {
   }
   boost::beast::http::response_parser<boost::beast::http::dynamic_body> parser;
   size_t start = 0;  // where this response (after any interim one) starts in the input
+  int interim = 0;   // interim answers skipped before it
 };
 
 Parser::Parser() : beast(std::make_unique<Beast>()) {}
@@ -103,6 +106,9 @@ Parsed ParseResponse(const std::string& in, Parser& p, bool eof, std::string* er
       p.pos += parser.put(boost::asio::const_buffer(in.data() + p.pos, in.size() - p.pos),
                           ec);
     }
+    // Whatever it holds (interim answers, chunk extensions), an answer's input is
+    // bounded as a whole.
+    if (in.size() > kMaxHead + kMaxBody) return Fail(error, "answer over 16 MiB");
     // Beast 1.74 applies header_limit to the part of a head not yet taken, and does
     // not limit a chunk's size line or the trailers: both are counted here.
     if (!parser.is_header_done() && in.size() - p.beast->start > kMaxHead) {
@@ -130,14 +136,17 @@ Parsed ParseResponse(const std::string& in, Parser& p, bool eof, std::string* er
     const int status = static_cast<int>(parser.get().result_int());
     if (status >= 100 && status < 200 && status != 101) {
       // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+      const int interim = p.beast->interim + 1;
+      if (interim > kMaxInterim) return Fail(error, "too many interim answers");
       p.beast = std::make_unique<Parser::Beast>();
       p.beast->start = p.pos;
+      p.beast->interim = interim;
       continue;
     }
     if (status < 200 || status > 999) return Fail(error, "unexpected answer status");
-    http::response<http::dynamic_body> answer = parser.release();
     p.status = status;
-    p.close = !answer.keep_alive();
+    p.close = !parser.keep_alive();  // a body that ran to the end closes it too
+    http::response<http::dynamic_body> answer = parser.release();
     p.body = boost::beast::buffers_to_string(answer.body().data());
     return Parsed::kDone;
   }

@@ -62,9 +62,11 @@ struct Parser {
 enum class Parsed { kMore, kDone, kError };
 
 // Parses what has arrived of a response (`in`, all of it so far); `eof`: nothing more
-// will. kError sets *error; kDone leaves the status and body in `p`. Interim answers
-// (1xx but 101) are skipped. Refused: a head over kMaxHead, a body over kMaxBody, a
-// chunk size line or trailer over kMaxHead, and what Beast's parser cannot read.
+// will. kError sets *error; kDone leaves the status and body in `p`. Up to 8 interim
+// answers (1xx but 101) are skipped. Refused: a head over kMaxHead, a body over
+// kMaxBody, a chunk size line or trailer over kMaxHead, input over kMaxHead + kMaxBody
+// in all, and what Beast's parser cannot read (a status line without the space after
+// the code, header names that are not tokens, Content-Lengths that disagree, ...).
 Parsed ParseResponse(const std::string& in, Parser& p, bool eof, std::string* error);
 
 }  // namespace dtx::internal

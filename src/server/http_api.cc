@@ -114,9 +114,14 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         const bool wait_here =
             !global->options.wait_result || sync_waits->fetch_add(1) < max_sync_waits;
         if (wait_here) {
-          absl::Status outcome = coordinator.Submit(*global);
-          if (global->options.wait_result) sync_waits->fetch_sub(1);
-          WriteResult(AsDtmAnswer(outcome), res);
+          // The slot is given back however Submit ends.
+          struct Slot {
+            std::atomic<int>* taken;
+            ~Slot() {
+              if (taken != nullptr) taken->fetch_sub(1);
+            }
+          } slot{global->options.wait_result ? sync_waits.get() : nullptr};
+          WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
           return reply(std::move(res));
         }
         sync_waits->fetch_sub(1);

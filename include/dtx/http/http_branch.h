@@ -59,7 +59,7 @@ struct HttpBranchServerOptions {
   // too), or its connection is closed. Default: 30 s.
   absl::Duration request_timeout = absl::Seconds(30);
   // Connections served at once from one client address (0: no limit); one more is
-  // answered 503 and closed. Default: 0 (a branch server's calls come from its
+  // closed at once (after a 503 answer on plain HTTP). Default: 0 (a branch server's calls come from its
   // coordinators).
   int max_connections_per_address = 0;
   // TLS 1.2+ when both are set: PEM files of the certificate chain and its key. With
@@ -76,7 +76,10 @@ struct HttpBranchServerOptions {
 // than cpp-httplib's server; bench/http_floor). Requests are parsed by Boost.Beast's
 // parser; what a proxy could read differently (request smuggling) is refused.
 // Unknown paths get 404, other methods on a path 405, bodies over max_body_bytes 413,
-// unparsable requests 400, all as JSON {"message":..}.
+// heads over 64 KiB 431, unparsable requests 400, all as JSON {"message":..}. A
+// handler's headers that are not valid fields (names not tokens, values with control
+// characters) are dropped, and so are Content-Length, Transfer-Encoding and
+// Connection: the server frames the answer.
 // Routes are added before Start(); Start() and Stop() from one thread. Stop() (or the
 // destructor) closes idle connections and waits for the requests being served.
 class HttpBranchServer {
