@@ -8,19 +8,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/gid.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_submitter.h"
+#include "dtx/http/http_transport.h"
 #include "dtxd_process.h"
 #include "http/http_server.h"
 #include "test_util.h"
@@ -153,6 +158,85 @@ TEST_CASE("dtxd speaks TLS on both APIs and verifies https branches") {
   CHECK(q["transaction"]["status"] == "submitted");
   CHECK(absl::StrContains(q["transaction"].value("result", ""), "SSL"));
   CHECK(untrusting.Terminate() == 0);
+}
+
+// One https call through HttpTransport, waited for.
+absl::Status CallHttps(HttpTransport& transport, const std::string& url,
+                       absl::Duration timeout) {
+  BranchRequest r;
+  r.url = url;
+  r.gid = "g-1";
+  r.trans_type = "saga";
+  r.branch_id = "01";
+  r.op = "action";
+  r.payload = "{}";
+  r.timeout = timeout;
+  absl::Notification done;
+  absl::Status result;
+  transport.Call(r, [&](absl::Status s) {
+    result = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+TEST_CASE("https branch calls: certificates and names verified, one deadline per call") {
+  const std::string dir = testing::NewTempDir("https-calls");
+  Certificates certs(dir);
+  const HttpBranchServerOptions tls{.tls_cert_file = certs.Path("server.pem"),
+                                    .tls_key_file = certs.Path("server.key")};
+  HttpBranchServer server(tls);
+  std::atomic<int> calls{0};
+  server.Handle("/ok", [&](const BranchInfo&, const HttpRequest&) {
+    ++calls;
+    return absl::OkStatus();
+  });
+  server.Handle("/slow", [](const BranchInfo&, const HttpRequest&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    return absl::OkStatus();
+  });
+  const std::string port = std::to_string(server.Start().value());
+  // The same certificate served at an address it does not name.
+  HttpBranchServer elsewhere(tls);
+  elsewhere.Handle("/ok", [](const BranchInfo&, const HttpRequest&) {
+    return absl::OkStatus();
+  });
+  const std::string other_port = std::to_string(elsewhere.Start("127.0.0.2", 0).value());
+
+  HttpTransport trusting({.ca_file = certs.Path("ca.pem")});
+  // By address and by name (both in the certificate), on kept-alive connections.
+  for (int i = 0; i < 3; ++i) {
+    CHECK(CallHttps(trusting, "https://127.0.0.1:" + port + "/ok", absl::Seconds(5)).ok());
+  }
+  CHECK(CallHttps(trusting, "https://localhost:" + port + "/ok", absl::Seconds(5)).ok());
+  CHECK(calls.load() == 4);
+  // 127.0.0.2 is not in the certificate: refused, the branch never reached.
+  absl::Status wrong_name =
+      CallHttps(trusting, "https://127.0.0.2:" + other_port + "/ok", absl::Seconds(5));
+  CHECK(absl::IsUnavailable(wrong_name));
+  CHECK(absl::StrContains(wrong_name.message(), "certificate verify failed"));
+  // The system's store does not know the test CA.
+  HttpTransport system_store;
+  absl::Status untrusted =
+      CallHttps(system_store, "https://127.0.0.1:" + port + "/ok", absl::Seconds(5));
+  CHECK(absl::IsUnavailable(untrusted));
+  CHECK(absl::StrContains(untrusted.message(), "SSL"));
+  CHECK(calls.load() == 4);
+  // The call's timeout bounds it whole: a branch slower than it is given up on.
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::Status slow =
+      CallHttps(trusting, "https://127.0.0.1:" + port + "/slow", absl::Milliseconds(300));
+  CHECK(absl::IsUnavailable(slow));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1200));
+  // And the transport calls on.
+  CHECK(CallHttps(trusting, "https://127.0.0.1:" + port + "/ok", absl::Seconds(5)).ok());
+  // A CA file that cannot be read fails https calls, and says why.
+  HttpTransport broken({.ca_file = dir + "/no-such-ca.pem"});
+  absl::Status no_ca =
+      CallHttps(broken, "https://127.0.0.1:" + port + "/ok", absl::Seconds(5));
+  CHECK(absl::IsFailedPrecondition(no_ca));
+  CHECK(absl::StrContains(no_ca.message(), "no-such-ca.pem"));
 }
 
 TEST_CASE("with --tls-client-ca, clients must show a certificate of that CA") {

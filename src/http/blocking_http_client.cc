@@ -86,9 +86,18 @@ struct Exchange {
   bool got_nothing = true;  // the peer sent no byte: a stale connection looks so
 };
 
-Exchange Run(int fd, const std::string& out, absl::Time deadline) {
+// One request and its answer on a connection (TLS when `ssl` is set), by `deadline`.
+Exchange Run(int fd, ssl_st* ssl, const std::string& out, absl::Time deadline) {
   Exchange x{absl::UnavailableError("no answer"), false, true};
-  for (size_t sent = 0; sent < out.size();) {
+  if (ssl != nullptr) {
+    std::string error;
+    if (!TlsWriteAll(ssl, fd, out, deadline, &error)) {
+      x.answer = absl::UnavailableError(error);
+      x.got_nothing = error.find("timed out") == std::string::npos;
+      return x;
+    }
+  }
+  for (size_t sent = ssl != nullptr ? out.size() : 0; sent < out.size();) {
     const ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
@@ -107,19 +116,30 @@ Exchange Run(int fd, const std::string& out, absl::Time deadline) {
   Parser parser;
   char buf[16384];
   while (true) {
-    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      if (!WaitFor(fd, POLLIN, deadline)) {
-        x.answer = absl::UnavailableError("timed out waiting for the answer");
-        x.got_nothing = false;
+    ssize_t n;
+    if (ssl != nullptr) {
+      std::string error;
+      n = TlsRead(ssl, fd, buf, sizeof(buf), deadline, &error);
+      if (n < 0) {
+        x.answer = absl::UnavailableError(error);
+        x.got_nothing = x.got_nothing && error.find("timed out") == std::string::npos;
         return x;
       }
-      continue;
-    }
-    if (n < 0) {
-      x.answer = absl::UnavailableError(Errno("recv"));
-      return x;
+    } else {
+      n = recv(fd, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (!WaitFor(fd, POLLIN, deadline)) {
+          x.answer = absl::UnavailableError("timed out waiting for the answer");
+          x.got_nothing = false;
+          return x;
+        }
+        continue;
+      }
+      if (n < 0) {
+        x.answer = absl::UnavailableError(Errno("recv"));
+        return x;
+      }
     }
     const bool eof = n == 0;
     if (!eof) {
@@ -129,10 +149,6 @@ Exchange Run(int fd, const std::string& out, absl::Time deadline) {
     std::string error;
     switch (ParseResponse(in, parser, eof, &error)) {
       case Parsed::kMore:
-        if (in.size() > kMaxHead + kMaxBody) {
-          x.answer = absl::UnavailableError("answer over 16 MiB");
-          return x;
-        }
         continue;
       case Parsed::kDone:
         x.answer = ClientResponse{parser.status, std::move(parser.body)};
@@ -147,57 +163,90 @@ Exchange Run(int fd, const std::string& out, absl::Time deadline) {
 
 }  // namespace
 
-BlockingHttpClient::BlockingHttpClient(size_t max_idle_per_origin)
-    : max_idle_(max_idle_per_origin) {}
+BlockingHttpClient::BlockingHttpClient(size_t max_idle_per_origin, std::string ca_file)
+    : max_idle_(max_idle_per_origin), ca_file_(std::move(ca_file)) {}
 
 BlockingHttpClient::~BlockingHttpClient() {
   absl::MutexLock lock(&mu_);
-  for (auto& [origin, fds] : idle_) {
-    for (int fd : fds) close(fd);
+  for (auto& [origin, conns] : idle_) {
+    for (Conn conn : conns) Close(conn);
   }
 }
 
-int BlockingHttpClient::TakeIdle(const std::string& origin) {
-  absl::MutexLock lock(&mu_);
-  auto it = idle_.find(origin);
-  if (it == idle_.end() || it->second.empty()) return -1;
-  const int fd = it->second.back();
-  it->second.pop_back();
-  return fd;
+absl::StatusOr<const TlsClientContext*> BlockingHttpClient::Tls() {
+  absl::call_once(tls_once_, [this] {
+    absl::StatusOr<TlsClientContext*> made = TlsClientContext::Create(ca_file_);
+    if (made.ok()) {
+      tls_ = std::unique_ptr<TlsClientContext>(*made);
+    } else {
+      tls_ = absl::FailedPreconditionError(made.status().message());
+    }
+  });
+  if (!tls_.ok()) return tls_.status();
+  return tls_->get();
 }
 
-void BlockingHttpClient::GiveBack(const std::string& origin, int fd) {
+void BlockingHttpClient::Close(Conn conn) {
+  TlsClose(conn.ssl);
+  close(conn.fd);
+}
+
+BlockingHttpClient::Conn BlockingHttpClient::TakeIdle(const std::string& origin) {
+  absl::MutexLock lock(&mu_);
+  auto it = idle_.find(origin);
+  if (it == idle_.end() || it->second.empty()) return Conn();
+  const Conn conn = it->second.back();
+  it->second.pop_back();
+  return conn;
+}
+
+void BlockingHttpClient::GiveBack(const std::string& origin, Conn conn) {
   {
     absl::MutexLock lock(&mu_);
-    std::vector<int>& fds = idle_[origin];
-    if (fds.size() < max_idle_) {
-      fds.push_back(fd);
+    std::vector<Conn>& conns = idle_[origin];
+    if (conns.size() < max_idle_) {
+      conns.push_back(conn);
       return;
     }
   }
-  close(fd);
+  Close(conn);
 }
 
 absl::StatusOr<ClientResponse> BlockingHttpClient::Send(const ClientRequest& request) {
   absl::StatusOr<std::string> out = EncodeRequest(request);
   if (!out.ok()) return out.status();
-  const std::string origin = absl::StrCat(request.host, ":", request.port);
+  const TlsClientContext* tls = nullptr;
+  if (request.tls) {
+    absl::StatusOr<const TlsClientContext*> context = Tls();
+    if (!context.ok()) return context.status();
+    tls = *context;
+  }
+  const std::string origin =
+      absl::StrCat(request.tls ? "https://" : "http://", request.host, ":", request.port);
   const absl::Time deadline = absl::Now() + request.timeout;
   // A reused connection the peer closed meanwhile fails with nothing received: once
   // more on a new one.
   while (true) {
-    int fd = TakeIdle(origin);
-    const bool reused = fd >= 0;
+    Conn conn = TakeIdle(origin);
+    const bool reused = conn.fd >= 0;
     if (!reused) {
       std::string error;
-      fd = Connect(request, deadline, &error);
-      if (fd < 0) return absl::UnavailableError(error);
+      conn.fd = Connect(request, deadline, &error);
+      if (conn.fd < 0) return absl::UnavailableError(error);
+      if (tls != nullptr) {
+        absl::StatusOr<ssl_st*> session = tls->Connect(conn.fd, request.host, deadline);
+        if (!session.ok()) {
+          close(conn.fd);
+          return session.status();
+        }
+        conn.ssl = *session;
+      }
     }
-    Exchange x = Run(fd, *out, deadline);
+    Exchange x = Run(conn.fd, conn.ssl, *out, deadline);
     if (x.answer.ok() && x.reusable) {
-      GiveBack(origin, fd);
+      GiveBack(origin, conn);
     } else {
-      close(fd);
+      Close(conn);
     }
     if (x.answer.ok() || !reused || !x.got_nothing) return std::move(x.answer);
   }

@@ -1,12 +1,10 @@
 #include "dtx/http/http_submitter.h"
 
-#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "dtx/result.h"
 #include "http/blocking_http_client.h"
-#include "http/client_pool.h"
 #include "internal/json_read.h"
 #include "internal/remote_answer.h"
 
@@ -26,11 +24,9 @@ class HttpSubmitter::Impl {
  public:
   explicit Impl(HttpSubmitterOptions options)
       : options(Normalized(std::move(options))),
-        clients(/*max_idle_per_origin=*/64, this->options.ca_file),
-        blocking(/*max_idle_per_origin=*/64) {}
+        blocking(/*max_idle_per_origin=*/64, this->options.ca_file) {}
   const HttpSubmitterOptions options;
-  internal::ClientPool clients;           // https (cpp-httplib)
-  internal::BlockingHttpClient blocking;  // http
+  internal::BlockingHttpClient blocking;  // http and https
 
   // POSTs `body` to `path` on the server: its status and body.
   absl::StatusOr<internal::ClientResponse> Post(const std::string& path,
@@ -40,39 +36,25 @@ class HttpSubmitter::Impl {
 absl::StatusOr<internal::ClientResponse> HttpSubmitter::Impl::Post(
     const std::string& path, const std::string& body) {
   internal::ClientRequest request;
-  if (options.server.rfind("http://", 0) == 0) {
-    if (!internal::SplitOrigin(options.server, &request.host, &request.port)) {
-      return absl::InvalidArgumentError("bad server address '" + options.server + "'");
-    }
-    request.method = "POST";
-    request.target = path;
-    request.content_type = "application/json";
-    if (!options.auth_token.empty()) {
-      request.headers.emplace_back("Authorization", "Bearer " + options.auth_token);
-    }
-    request.body = body;
-    request.timeout = options.timeout;
-    absl::StatusOr<internal::ClientResponse> answer = blocking.Send(request);
-    if (!answer.ok()) {
-      return absl::Status(answer.status().code(),
-                          absl::StrCat(options.server, ": ", answer.status().message()));
-    }
-    return answer;
+  request.tls = options.server.rfind("https://", 0) == 0;
+  if ((!request.tls && options.server.rfind("http://", 0) != 0) ||
+      !internal::SplitOrigin(options.server, &request.host, &request.port)) {
+    return absl::InvalidArgumentError("bad server address '" + options.server + "'");
   }
-  std::unique_ptr<httplib::Client> client = clients.Take(options.server);
-  const auto timeout =
-      std::chrono::microseconds(absl::ToInt64Microseconds(options.timeout));
-  client->set_connection_timeout(timeout);
-  client->set_read_timeout(timeout);
-  client->set_write_timeout(timeout);
-  if (!options.auth_token.empty()) client->set_bearer_token_auth(options.auth_token);
-  httplib::Result result = client->Post(path, body, "application/json");
-  if (!result) {
-    return absl::UnavailableError(
-        absl::StrCat(options.server, ": ", httplib::to_string(result.error())));
+  request.method = "POST";
+  request.target = path;
+  request.content_type = "application/json";
+  if (!options.auth_token.empty()) {
+    request.headers.emplace_back("Authorization", "Bearer " + options.auth_token);
   }
-  clients.Give(options.server, std::move(client));
-  return internal::ClientResponse{result->status, result->body};
+  request.body = body;
+  request.timeout = options.timeout;
+  absl::StatusOr<internal::ClientResponse> answer = blocking.Send(request);
+  if (!answer.ok()) {
+    return absl::Status(answer.status().code(),
+                        absl::StrCat(options.server, ": ", answer.status().message()));
+  }
+  return answer;
 }
 
 HttpSubmitter::HttpSubmitter(HttpSubmitterOptions options)

@@ -1,6 +1,5 @@
 #include "dtx/http/http_transport.h"
 
-#include <httplib.h>
 
 #include <chrono>
 #include <memory>
@@ -14,7 +13,6 @@
 #include "http/async_http_client.h"
 #include "http/blocking_http_client.h"
 #include "http/branch_target.h"
-#include "http/client_pool.h"
 #include "internal/caller_runs.h"
 #include "internal/text_rules.h"
 #include "internal/thread_pool.h"
@@ -49,28 +47,6 @@ std::string WithBranchQuery(const std::string& target, const BranchRequest& r) {
   return out;
 }
 
-absl::Status Perform(internal::ClientPool& pool, const BranchRequest& request,
-                     const internal::BranchTarget& url) {
-  std::unique_ptr<httplib::Client> client = pool.Take(url.origin);
-  const auto timeout =
-      std::chrono::microseconds(absl::ToInt64Microseconds(request.timeout));
-  client->set_connection_timeout(timeout);
-  client->set_read_timeout(timeout);
-  client->set_write_timeout(timeout);
-  httplib::Headers headers(request.headers.begin(), request.headers.end());
-  const std::string target = WithBranchQuery(url.path, request);
-  httplib::Result result =
-      request.payload.empty()
-          ? client->Get(target.c_str(), headers)
-          : client->Post(target.c_str(), headers, request.payload, "application/json");
-  if (!result) {  // the connection is in an unknown state: drop it
-    return absl::UnavailableError(
-        absl::StrCat(request.url, ": ", httplib::to_string(result.error())));
-  }
-  pool.Give(url.origin, std::move(client));
-  return StatusFromHttp(result->status, result->body);
-}
-
 // A branch's answer in the result vocabulary; a failed call says which URL.
 absl::Status Answer(const std::string& url,
                     const absl::StatusOr<internal::ClientResponse>& answer) {
@@ -85,16 +61,14 @@ class HttpTransport::Impl {
  public:
   explicit Impl(const HttpTransportOptions& options)
       : allow(options.allow),
-        clients(std::max(1, options.threads), options.ca_file),
-        blocking(/*max_idle_per_origin=*/256),
+        blocking(/*max_idle_per_origin=*/256, options.ca_file),
         threads(std::max(1, options.threads)),
         async(/*max_idle_per_origin=*/256) {}
   absl::StatusOr<internal::BranchTarget> Target(
       std::string_view url, const std::map<std::string, std::string>& headers) const;
 
   const AllowList allow;
-  internal::ClientPool clients;           // blocking https calls (cpp-httplib)
-  internal::BlockingHttpClient blocking;  // blocking http calls
+  internal::BlockingHttpClient blocking;  // blocking calls: https, and waiting callers'
   internal::ThreadPool threads;     // blocking calls, and answers of asynchronous ones
   internal::AsyncHttpClient async;  // destroyed first: answers what is in flight
 };
@@ -131,41 +105,29 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
     std::move(done)(url.status());
     return;
   }
-  const bool https = url->https;
-  internal::ClientRequest plain;  // the call, for either plain-http client
-  if (!https) {
-    plain.host = url->host;
-    plain.port = std::to_string(url->port);
-    plain.method = request.payload.empty() ? "GET" : "POST";
-    plain.target = WithBranchQuery(url->path, request);
-    plain.headers.assign(request.headers.begin(), request.headers.end());
-    plain.content_type = "application/json";
-    plain.body = request.payload;
-    plain.timeout = request.timeout;
-  }
+  internal::ClientRequest call;  // for either client
+  call.tls = url->https;
+  call.host = url->host;
+  call.port = std::to_string(url->port);
+  call.method = request.payload.empty() ? "GET" : "POST";
+  call.target = WithBranchQuery(url->path, request);
+  call.headers.assign(request.headers.begin(), request.headers.end());
+  call.content_type = "application/json";
+  call.body = request.payload;
+  call.timeout = request.timeout;
   // A thread that waits for this saga anyway makes the call itself, blocking; so does
-  // a transport thread for https (cpp-httplib's client).
-  if (https || internal::CallerRuns::Available()) {
-    internal::CallerRuns::Work call = [this, https, request, plain, target = *url,
+  // a transport thread for https (the blocking client speaks TLS; the loop does not).
+  if (call.tls || internal::CallerRuns::Available()) {
+    internal::CallerRuns::Work work = [this, url = request.url, call = std::move(call),
                                        done = std::move(done)]() mutable {
-      absl::Status status;
-      if (https) {
-        try {
-          status = Perform(impl_->clients, request, target);
-        } catch (const std::exception& e) {
-          status = absl::UnavailableError(absl::StrCat(request.url, ": ", e.what()));
-        }
-      } else {
-        status = Answer(request.url, impl_->blocking.Send(plain));
-      }
-      std::move(done)(std::move(status));
+      std::move(done)(Answer(url, impl_->blocking.Send(call)));
     };
-    if (!internal::CallerRuns::Offer(call)) impl_->threads.Schedule(std::move(call));
+    if (!internal::CallerRuns::Offer(work)) impl_->threads.Schedule(std::move(work));
     return;
   }
   // Otherwise no thread waits: the answer comes on the client's loop and is handed to
   // a transport thread (the coordinator writes its database there).
-  impl_->async.Send(std::move(plain),
+  impl_->async.Send(std::move(call),
                     [this, where = request.url, done = std::move(done)](
                         absl::StatusOr<internal::ClientResponse> answer) mutable {
                       absl::Status status = Answer(where, answer);

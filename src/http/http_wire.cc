@@ -29,7 +29,7 @@ Parsed Fail(std::string* error, std::string message) {
 bool SplitOrigin(const std::string& origin, std::string* host, std::string* port) {
   std::string rest = origin.substr(origin.find("://") + 3);
   if (rest.empty()) return false;
-  *port = "80";
+  *port = origin.rfind("https://", 0) == 0 ? "443" : "80";
   if (rest[0] == '[') {
     const size_t close = rest.find(']');
     if (close == std::string::npos) return false;
@@ -61,7 +61,7 @@ absl::StatusOr<std::string> EncodeRequest(const ClientRequest& r) {
   }
   const bool v6 = r.host.find(':') != std::string::npos;
   std::string host_header = v6 ? absl::StrCat("[", r.host, "]") : r.host;
-  if (r.port != "80") absl::StrAppend(&host_header, ":", r.port);
+  if (r.port != (r.tls ? "443" : "80")) absl::StrAppend(&host_header, ":", r.port);
   std::string out =
       absl::StrCat(r.method, " ", r.target, " HTTP/1.1\r\nHost: ", host_header,
                    "\r\nConnection: keep-alive\r\n");

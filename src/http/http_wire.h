@@ -15,6 +15,7 @@
 namespace dtx::internal {
 
 struct ClientRequest {
+  bool tls = false;    // https
   std::string host;    // a name or an address; IPv6 without brackets
   std::string port;    // decimal
   std::string method;  // GET or POST
@@ -31,7 +32,7 @@ struct ClientResponse {
 };
 
 // "http://host:port" (or https) -> host (an IPv6 address without its brackets) and
-// port ("80" when none is given). False when it has no host or a bad port.
+// port ("80", or "443" for https, when none is given). False when it has no host or a bad port.
 bool SplitOrigin(const std::string& origin, std::string* host, std::string* port);
 
 // The request's bytes: request line, Host, keep-alive, its headers, Content-Type and
