@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_submitter.h"
 #include "dtx/http/http_transport.h"
+#include "dtx/result.h"
 #include "dtxd_process.h"
 #include "http/http_server.h"
 #include "test_util.h"
@@ -237,6 +239,80 @@ TEST_CASE("https branch calls: certificates and names verified, one deadline per
       CallHttps(broken, "https://127.0.0.1:" + port + "/ok", absl::Seconds(5));
   CHECK(absl::IsFailedPrecondition(no_ca));
   CHECK(absl::StrContains(no_ca.message(), "no-such-ca.pem"));
+}
+
+// A TLS server of the test's own: each connection gets `answer` after the request's
+// head, then the connection ends with close_notify (`notify`) or without it (a bare
+// TCP close, as an attacker cutting the connection would make it).
+class RawTlsServer {
+ public:
+  RawTlsServer(const Certificates& certs, std::string answer, bool notify)
+      : answer_(std::move(answer)), notify_(notify) {
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    REQUIRE(SSL_CTX_use_certificate_chain_file(ctx_, certs.Path("server.pem").c_str()) == 1);
+    REQUIRE(SSL_CTX_use_PrivateKey_file(ctx_, certs.Path("server.key").c_str(),
+                                        SSL_FILETYPE_PEM) == 1);
+    fd_ = testing::ListenOnLoopback(&port_);
+    thread_ = std::thread([this] {
+      while (true) {
+        const int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        SSL* ssl = SSL_new(ctx_);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) == 1) {
+          std::string in;
+          char buf[4096];
+          while (in.find("\r\n\r\n") == std::string::npos) {
+            const int n = SSL_read(ssl, buf, sizeof(buf));
+            if (n <= 0) break;
+            in.append(buf, static_cast<size_t>(n));
+          }
+          SSL_write(ssl, answer_.data(), static_cast<int>(answer_.size()));
+          if (notify_) SSL_shutdown(ssl);
+        }
+        SSL_free(ssl);
+        close(c);
+      }
+    });
+  }
+  ~RawTlsServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+    SSL_CTX_free(ctx_);
+  }
+  int port() const { return port_; }
+
+ private:
+  const std::string answer_;
+  const bool notify_;
+  SSL_CTX* ctx_ = nullptr;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_CASE("https: an answer delimited by its end and cut by a bare close is refused") {
+  const std::string dir = testing::NewTempDir("https-cut");
+  Certificates certs(dir);
+  HttpTransport transport({.ca_file = certs.Path("ca.pem")});
+  // The body runs to the end of the connection: only close_notify says it is whole.
+  const std::string answer = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nFAILURE";
+  RawTlsServer closed(certs, answer, /*notify=*/true);
+  CHECK(IsFailure(CallHttps(transport,
+                            "https://127.0.0.1:" + std::to_string(closed.port()) + "/x",
+                            absl::Seconds(5))));
+  RawTlsServer cut(certs, answer, /*notify=*/false);
+  absl::Status refused = CallHttps(
+      transport, "https://127.0.0.1:" + std::to_string(cut.port()) + "/x", absl::Seconds(5));
+  CHECK(absl::IsUnavailable(refused));
+  CHECK(absl::StrContains(refused.message(), "close_notify"));
+  // With a Content-Length the framing tells: a bare close after it is fine.
+  RawTlsServer framed(certs, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nFAILURE",
+                      /*notify=*/false);
+  CHECK(IsFailure(CallHttps(transport,
+                            "https://127.0.0.1:" + std::to_string(framed.port()) + "/x",
+                            absl::Seconds(5))));
 }
 
 TEST_CASE("with --tls-client-ca, clients must show a certificate of that CA") {

@@ -91,9 +91,10 @@ Exchange Run(int fd, ssl_st* ssl, const std::string& out, absl::Time deadline) {
   Exchange x{absl::UnavailableError("no answer"), false, true};
   if (ssl != nullptr) {
     std::string error;
-    if (!TlsWriteAll(ssl, fd, out, deadline, &error)) {
+    bool timed_out = false;
+    if (!TlsWriteAll(ssl, fd, out, deadline, &error, &timed_out)) {
       x.answer = absl::UnavailableError(error);
-      x.got_nothing = error.find("timed out") == std::string::npos;
+      x.got_nothing = !timed_out;  // a stale connection fails at once, not at deadline
       return x;
     }
   }
@@ -117,12 +118,14 @@ Exchange Run(int fd, ssl_st* ssl, const std::string& out, absl::Time deadline) {
   char buf[16384];
   while (true) {
     ssize_t n;
+    bool clean_end = true;  // TLS: the end came with close_notify
     if (ssl != nullptr) {
       std::string error;
-      n = TlsRead(ssl, fd, buf, sizeof(buf), deadline, &error);
+      bool timed_out = false;
+      n = TlsRead(ssl, fd, buf, sizeof(buf), deadline, &error, &timed_out, &clean_end);
       if (n < 0) {
         x.answer = absl::UnavailableError(error);
-        x.got_nothing = x.got_nothing && error.find("timed out") == std::string::npos;
+        x.got_nothing = x.got_nothing && !timed_out;
         return x;
       }
     } else {
@@ -151,6 +154,14 @@ Exchange Run(int fd, ssl_st* ssl, const std::string& out, absl::Time deadline) {
       case Parsed::kMore:
         continue;
       case Parsed::kDone:
+        if (eof && !clean_end) {
+          // The body ran to the end of a TLS connection that was cut, not closed:
+          // whoever cut it may have cut the answer short.
+          x.answer = absl::UnavailableError(
+              "TLS connection ended without close_notify inside an answer delimited by "
+              "its end");
+          return x;
+        }
         x.answer = ClientResponse{parser.status, std::move(parser.body)};
         x.reusable = !parser.close && !eof && parser.pos == in.size();
         return x;
@@ -169,7 +180,7 @@ BlockingHttpClient::BlockingHttpClient(size_t max_idle_per_origin, std::string c
 BlockingHttpClient::~BlockingHttpClient() {
   absl::MutexLock lock(&mu_);
   for (auto& [origin, conns] : idle_) {
-    for (Conn conn : conns) Close(conn);
+    for (Conn conn : conns) Close(conn, /*healthy=*/true);
   }
 }
 
@@ -186,8 +197,8 @@ absl::StatusOr<const TlsClientContext*> BlockingHttpClient::Tls() {
   return tls_->get();
 }
 
-void BlockingHttpClient::Close(Conn conn) {
-  TlsClose(conn.ssl);
+void BlockingHttpClient::Close(Conn conn, bool healthy) {
+  TlsClose(conn.ssl, healthy);
   close(conn.fd);
 }
 
@@ -209,7 +220,7 @@ void BlockingHttpClient::GiveBack(const std::string& origin, Conn conn) {
       return;
     }
   }
-  Close(conn);
+  Close(conn, /*healthy=*/true);
 }
 
 absl::StatusOr<ClientResponse> BlockingHttpClient::Send(const ClientRequest& request) {
@@ -246,7 +257,7 @@ absl::StatusOr<ClientResponse> BlockingHttpClient::Send(const ClientRequest& req
     if (x.answer.ok() && x.reusable) {
       GiveBack(origin, conn);
     } else {
-      Close(conn);
+      Close(conn, /*healthy=*/x.answer.ok());
     }
     if (x.answer.ok() || !reused || !x.got_nothing) return std::move(x.answer);
   }

@@ -48,7 +48,8 @@ class BlockingHttpClient {
   absl::StatusOr<const TlsClientContext*> Tls();
   Conn TakeIdle(const std::string& origin);
   void GiveBack(const std::string& origin, Conn conn);
-  static void Close(Conn conn);
+  // `healthy`: no call on it failed (a TLS session then says close_notify).
+  static void Close(Conn conn, bool healthy);
 
   const size_t max_idle_;
   const std::string ca_file_;

@@ -69,7 +69,8 @@ std::string OpenSslError() {
 
 // After an SSL call that did not finish: waits as it asks, by `deadline`. False, with
 // *error, for a failure or the deadline.
-bool Await(ssl_st* ssl, int fd, int result, absl::Time deadline, std::string* error) {
+bool Await(ssl_st* ssl, int fd, int result, absl::Time deadline, std::string* error,
+           bool* timed_out) {
   const int code = SSL_get_error(ssl, result);
   short events = 0;
   if (code == SSL_ERROR_WANT_READ) events = POLLIN;
@@ -83,6 +84,7 @@ bool Await(ssl_st* ssl, int fd, int result, absl::Time deadline, std::string* er
   }
   if (!WaitFor(fd, events, deadline)) {
     *error = "TLS: timed out";
+    *timed_out = true;
     return false;
   }
   return true;
@@ -95,9 +97,6 @@ absl::StatusOr<TlsClientContext*> TlsClientContext::Create(const std::string& ca
   if (ctx == nullptr) return absl::InternalError("cannot make a TLS context");
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  // A peer that closes without close_notify ends the stream: HTTP's own framing
-  // (Content-Length, chunks) tells a whole answer from a cut one.
-  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   const bool loaded = ca_file.empty()
                           ? SSL_CTX_set_default_verify_paths(ctx) == 1
                           : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) == 1;
@@ -139,11 +138,13 @@ absl::StatusOr<ssl_st*> TlsClientContext::Connect(int fd, const std::string& hos
   }
   NoSigpipe quiet;
   while (true) {
+    ERR_clear_error();  // SSL_get_error reads the queue: nothing older may be on it
     const int done = SSL_connect(ssl);
     if (done == 1) return ssl;
     std::string error;
+    bool timed_out = false;
     const long verified = SSL_get_verify_result(ssl);
-    if (!Await(ssl, fd, done, deadline, &error)) {
+    if (!Await(ssl, fd, done, deadline, &error, &timed_out)) {
       if (verified != X509_V_OK) {
         error = absl::StrCat("TLS (SSL) handshake: certificate verify failed: ",
                              X509_verify_cert_error_string(verified));
@@ -155,15 +156,16 @@ absl::StatusOr<ssl_st*> TlsClientContext::Connect(int fd, const std::string& hos
 }
 
 bool TlsWriteAll(ssl_st* ssl, int fd, std::string_view bytes, absl::Time deadline,
-                 std::string* error) {
+                 std::string* error, bool* timed_out) {
   NoSigpipe quiet;
   size_t sent = 0;
   while (sent < bytes.size()) {
+    ERR_clear_error();
     const int n = SSL_write(ssl, bytes.data() + sent,
                             static_cast<int>(std::min<size_t>(bytes.size() - sent, 1 << 30)));
     if (n > 0) {
       sent += static_cast<size_t>(n);
-    } else if (!Await(ssl, fd, n, deadline, error)) {
+    } else if (!Await(ssl, fd, n, deadline, error, timed_out)) {
       return false;
     }
   }
@@ -171,25 +173,32 @@ bool TlsWriteAll(ssl_st* ssl, int fd, std::string_view bytes, absl::Time deadlin
 }
 
 ssize_t TlsRead(ssl_st* ssl, int fd, char* buf, size_t n, absl::Time deadline,
-                std::string* error) {
+                std::string* error, bool* timed_out, bool* clean_end) {
   NoSigpipe quiet;  // a read may write too (a renegotiation, a key update)
   while (true) {
+    ERR_clear_error();
     const int got = SSL_read(ssl, buf, static_cast<int>(std::min<size_t>(n, 1 << 30)));
     if (got > 0) return got;
     const int code = SSL_get_error(ssl, got);
-    if (code == SSL_ERROR_ZERO_RETURN) return 0;
-    if (code == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-      ERR_clear_error();
-      return 0;  // the peer closed without close_notify: the end, for HTTP's framing
+    if (code == SSL_ERROR_ZERO_RETURN) {
+      *clean_end = true;
+      return 0;
     }
-    if (!Await(ssl, fd, got, deadline, error)) return -1;
+    if (code == SSL_ERROR_SSL &&
+        ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+      ERR_clear_error();
+      *clean_end = false;  // the peer closed without close_notify
+      return 0;
+    }
+    if (!Await(ssl, fd, got, deadline, error, timed_out)) return -1;
   }
 }
 
-void TlsClose(ssl_st* ssl) {
+void TlsClose(ssl_st* ssl, bool healthy) {
   if (ssl == nullptr) return;
-  {
+  if (healthy) {  // SSL_shutdown is not for a session that failed
     NoSigpipe quiet;
+    ERR_clear_error();
     SSL_shutdown(ssl);
   }
   SSL_free(ssl);

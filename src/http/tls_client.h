@@ -1,7 +1,9 @@
 // TLS for dtx's blocking HTTP client (https branches, HttpSubmitter to an https dtxd):
 // OpenSSL on the client's non-blocking socket, the handshake, each read and each write
 // bounded by the caller's deadline, so that one deadline bounds a whole exchange however
-// a peer trickles its bytes.
+// a peer trickles its bytes. Every call empties the thread's OpenSSL error queue
+// first (SSL_get_error reads it), so that an error left there by other code cannot
+// fail a call.
 #ifndef DTX_HTTP_TLS_CLIENT_H_
 #define DTX_HTTP_TLS_CLIENT_H_
 
@@ -42,18 +44,21 @@ class TlsClientContext {
   ssl_ctx_st* const ctx_;
 };
 
-// Writes all of `bytes`, or false (with *error) on a failure or at `deadline`.
-// Never raises SIGPIPE.
+// Writes all of `bytes`, or false (with *error; *timed_out set when `deadline`
+// passed) on a failure. Never raises SIGPIPE.
 bool TlsWriteAll(ssl_st* ssl, int fd, std::string_view bytes, absl::Time deadline,
-                 std::string* error);
+                 std::string* error, bool* timed_out);
 
-// Bytes read (> 0); 0 at the end of the stream (close_notify, or the peer closed);
-// -1 on an error or at `deadline` (*error says which).
+// Bytes read (> 0); 0 at the end of the stream, *clean_end telling whether the peer
+// sent close_notify (false: it just closed, and a body delimited by the end of the
+// connection may have been cut); -1 on an error or at `deadline` (*error says which,
+// *timed_out set for the deadline). Never raises SIGPIPE.
 ssize_t TlsRead(ssl_st* ssl, int fd, char* buf, size_t n, absl::Time deadline,
-                std::string* error);
+                std::string* error, bool* timed_out, bool* clean_end);
 
-// Sends close_notify (not awaited) and frees the session; the socket stays open.
-void TlsClose(ssl_st* ssl);
+// Sends close_notify (not awaited) when the session is `healthy` (no failed call on
+// it), and frees it; the socket stays open.
+void TlsClose(ssl_st* ssl, bool healthy);
 
 }  // namespace dtx::internal
 

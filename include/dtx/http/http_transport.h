@@ -13,7 +13,8 @@ namespace dtx {
 
 struct HttpTransportOptions {
   // Threads that deliver answers to the coordinator, and make https calls (blocking: an
-  // https call holds a thread while in flight; its timeout bounds it whole). Plain http calls
+  // https call holds a thread while in flight; its timeout bounds it from the connect
+  // on, as a whole). Plain http calls
   // hold no thread while they wait: they run on one epoll thread, on keep-alive
   // connections reused per host. A call made for a Submit with wait_result runs on the
   // submitting thread instead (it waits anyway; the request goes out in one write on
