@@ -13,24 +13,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "http/wait_for.h"
 
 namespace dtx::internal {
 namespace {
 
 std::string Errno(const char* what) {
   return absl::StrCat(what, ": ", std::strerror(errno));
-}
-
-// Waits until `fd` is ready for `events` or `deadline` passes (false then).
-bool WaitFor(int fd, short events, absl::Time deadline) {
-  while (true) {
-    const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
 }
 
 // A new non-blocking connection to host:port, each resolved address tried in turn;

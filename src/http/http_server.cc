@@ -34,6 +34,7 @@
 #include "dtx/result.h"
 #include "http/query_string.h"
 #include "internal/text_rules.h"
+#include "http/wait_for.h"
 
 namespace dtx::internal {
 namespace {
@@ -58,20 +59,6 @@ struct Refusal {
   int status;
   const char* message;
 };
-
-// Waits until `fd` is ready for `events` (POLLIN, POLLOUT) or `until` passes.
-bool WaitFor(int fd, short events, absl::Time until) {
-  while (true) {
-    const absl::Duration left = until - absl::Now();
-    if (left <= absl::ZeroDuration()) return false;
-    pollfd p{fd, events, 0};
-    const int n = poll(&p, 1,
-                       static_cast<int>(std::min<int64_t>(
-                           absl::ToInt64Milliseconds(left) + 1, 1 << 30)));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-}
 
 // A connection's bytes: the socket itself, or TLS over it. Plain reads and writes
 // block for at most the socket's SO_RCVTIMEO / SO_SNDTIMEO (idle_timeout). TLS runs on

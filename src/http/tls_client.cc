@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "http/wait_for.h"
 
 namespace dtx::internal {
 namespace {
@@ -45,17 +46,6 @@ class NoSigpipe {
   sigset_t pipe_, old_;
   bool was_pending_ = false;
 };
-
-bool WaitFor(int fd, short events, absl::Time deadline) {
-  while (true) {
-    const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-}
 
 // The oldest error on this thread's OpenSSL queue, and the queue emptied.
 std::string OpenSslError() {
