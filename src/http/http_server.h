@@ -32,7 +32,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -46,7 +45,8 @@ struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 namespace dtx::internal {
 
 struct HttpServerOptions {
-  // Connections served at once, a thread each. Past that, new connections wait in
+  // Connections served at once, a thread each (a connection whose request is parked,
+  // PostAsync, holds none and is not counted). Past that, new connections wait in
   // the listen backlog; one that idles between requests is closed to make room for
   // one waiting. Default: 32.
   int threads = 32;
