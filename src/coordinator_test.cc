@@ -511,6 +511,37 @@ TEST_CASE("the coordinator asks the transport about every URL at submit") {
             .ok());
 }
 
+TEST_CASE("a call that waits for a slot past its lease is not made under it") {
+  // One call in flight at a time. Step 1's branch takes longer than the lease (the
+  // clock moves on inside it); step 2's call, queued behind it, would start after
+  // another coordinator could have taken the transaction: it is not made in this pass.
+  SagaFixture f([](CoordinatorOptions& o) {
+    o.max_calls_in_flight = 1;
+    o.lease = absl::Seconds(10);
+  });
+  f.Branch("slow", [&](int, const BranchRequest&) {
+    f.clock.Advance(absl::Seconds(20));
+    return absl::OkStatus();
+  });
+  f.Branch("quick");
+  absl::Status first = f.NewSaga("late-1")
+                           .Add(f.Url("slow"), "", "")
+                           .Add(f.Url("quick"), "", "")
+                           .EnableConcurrent()
+                           .RequestTimeout(absl::Seconds(3))
+                           .WaitResult(true)
+                           .Submit();
+  CHECK(IsOngoing(first));
+  CHECK(f.CallCount("slow") == 1);
+  CHECK(f.CallCount("quick") == 0);
+  CHECK(absl::StrContains(f.State("late-1").global.result, "lease ran out"));
+  // The next pass, under a lease of its own, makes it.
+  f.AdvanceAndRun(absl::Seconds(60));
+  CHECK(f.CallCount("quick") == 1);
+  CHECK(f.CallCount("slow") == 1);
+  CHECK(f.State("late-1").global.status == "succeed");
+}
+
 TEST_CASE("the lease outlasts a call whose request_timeout is longer than the lease") {
   SagaFixture f([](CoordinatorOptions& o) { o.lease = absl::Seconds(2); });
   absl::Duration lease_left_during_call;

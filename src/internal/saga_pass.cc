@@ -383,10 +383,23 @@ void SagaPass::Issue(int branch) {
     return;
   }
   // Past CoordinatorOptions::max_calls_in_flight the call waits for another to end.
-  // (request_timeout counts from when it starts.)
+  // It must still end under the lease it was issued in (another coordinator may take
+  // the transaction after it): one that starts late gets what is left of the lease as
+  // its timeout, and one that starts after that is not made; its error is retried by
+  // a later pass, under a lease of its own.
+  const absl::Time must_end = lease_until_ - kLeaseMargin;
   ctx_.limiter->Run([transport = transport->second, request = std::move(request),
-                     limiter = ctx_.limiter, self = shared_from_this(),
-                     branch]() mutable {
+                     limiter = ctx_.limiter, self = shared_from_this(), branch,
+                     must_end, clock = ctx_.options->clock]() mutable {
+    const absl::Duration left = must_end - clock->Now();
+    if (left <= absl::ZeroDuration()) {
+      limiter->Done();
+      self->Post({branch, absl::UnavailableError(
+                              "not called: the lease ran out while the call waited for "
+                              "a slot (max_calls_in_flight)")});
+      return;
+    }
+    request.timeout = std::min(request.timeout, left);
     transport->Call(request, [limiter, self = std::move(self), branch](absl::Status s) {
       limiter->Done();
       self->Post({branch, std::move(s)});
