@@ -233,6 +233,22 @@ TEST_CASE("https branch calls: certificates and names verified, one deadline per
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(1200));
   // And the transport calls on.
   CHECK(CallHttps(trusting, "https://127.0.0.1:" + port + "/ok", absl::Seconds(5)).ok());
+  // A call that waits for a transport thread counts its wait: queued behind a slow one
+  // on a transport of one thread, it is given up at its timeout, never sent.
+  {
+    HttpTransport one_thread({.threads = 1, .ca_file = certs.Path("ca.pem")});
+    std::thread slow_call([&] {
+      (void)CallHttps(one_thread, "https://127.0.0.1:" + port + "/slow", absl::Seconds(5));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the slow one first
+    const int before = calls.load();
+    absl::Status queued =
+        CallHttps(one_thread, "https://127.0.0.1:" + port + "/ok", absl::Milliseconds(500));
+    slow_call.join();
+    CHECK(absl::IsUnavailable(queued));
+    CHECK(absl::StrContains(queued.message(), "waited for a thread"));
+    CHECK(calls.load() == before);
+  }
   // A CA file that cannot be read fails https calls, and says why.
   HttpTransport broken({.ca_file = dir + "/no-such-ca.pem"});
   absl::Status no_ca =

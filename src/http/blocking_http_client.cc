@@ -223,7 +223,10 @@ absl::StatusOr<ClientResponse> BlockingHttpClient::Send(const ClientRequest& req
   }
   const std::string origin =
       absl::StrCat(request.tls ? "https://" : "http://", request.host, ":", request.port);
-  const absl::Time deadline = absl::Now() + request.timeout;
+  const absl::Time deadline = std::min(request.deadline, absl::Now() + request.timeout);
+  if (deadline <= absl::Now()) {
+    return absl::UnavailableError("not sent: its deadline passed while it waited for a thread");
+  }
   // A reused connection the peer closed meanwhile fails with nothing received: once
   // more on a new one.
   while (true) {

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/synchronization/mutex.h"
 #include "dtx/result.h"
 #include "http/async_http_client.h"
@@ -118,6 +119,9 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   // A thread that waits for this saga anyway makes the call itself, blocking; so does
   // a transport thread for https (the blocking client speaks TLS; the loop does not).
   if (call.tls || internal::CallerRuns::Available()) {
+    // A call queued for a transport thread counts its wait: request_timeout bounds it
+    // from here (the coordinator's lease was renewed for that much).
+    call.deadline = absl::Now() + request.timeout;
     internal::CallerRuns::Work work = [this, url = request.url, call = std::move(call),
                                        done = std::move(done)]() mutable {
       std::move(done)(Answer(url, impl_->blocking.Send(call)));

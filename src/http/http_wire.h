@@ -23,7 +23,10 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string content_type;  // with a body
   std::string body;          // POST only
-  absl::Duration timeout = absl::Seconds(3);
+  absl::Duration timeout = absl::Seconds(3);  // from when the client starts on it
+  // The request is given up at this time however long it waited to start (a call
+  // queued for a thread counts its wait). Default: none.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 struct ClientResponse {
