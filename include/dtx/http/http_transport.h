@@ -13,13 +13,12 @@ namespace dtx {
 
 struct HttpTransportOptions {
   // Threads that deliver answers to the coordinator, and make https calls (blocking: an
-  // https call holds a thread while in flight; its timeout bounds it from the connect
-  // on, as a whole). Plain http calls
-  // hold no thread while they wait: they run on one epoll thread, on keep-alive
-  // connections reused per host. A call made for a Submit with wait_result runs on the
-  // submitting thread instead (it waits anyway; the request goes out in one write on
-  // a keep-alive connection of its own pool), and so do the calls its answers lead
-  // to. Default: 16.
+  // https call holds a thread while in flight; its timeout bounds it as a whole, its
+  // wait for a thread included, a host name's lookup not). Plain http calls hold no
+  // thread while they wait: they run on one epoll thread, on keep-alive connections
+  // reused per host. A call made for a Submit with wait_result runs on the submitting
+  // thread instead (it waits anyway; the request goes out in one write on a keep-alive
+  // connection of its own pool), and so do the calls its answers lead to. Default: 16.
   int threads = 16;
   // The hosts and ports branches may be called at; a URL outside it is refused at
   // submit and at call (CheckBranch). Host names are matched as written, not
