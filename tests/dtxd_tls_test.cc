@@ -21,7 +21,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/gid.h"
 #include "dtx/http/http_branch.h"
@@ -173,14 +172,7 @@ absl::Status CallHttps(HttpTransport& transport, const std::string& url,
   r.op = "action";
   r.payload = "{}";
   r.timeout = timeout;
-  absl::Notification done;
-  absl::Status result;
-  transport.Call(r, [&](absl::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return result;
+  return testing::CallAndWait(transport, r);
 }
 
 TEST_CASE("https branch calls: certificates and names verified, one deadline per call") {

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "absl/synchronization/notification.h"
+
 namespace dtx::testing {
 
 std::string NewTempDir(const std::string& name) {
@@ -35,6 +37,17 @@ int ListenOnLoopback(int* port) {
   *port = ntohs(address.sin_port);
   REQUIRE(listen(fd, 64) == 0);
   return fd;
+}
+
+absl::Status CallAndWait(Transport& transport, const BranchRequest& request) {
+  absl::Notification done;
+  absl::Status result;
+  transport.Call(request, [&](absl::Status s) {
+    result = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
 }
 
 }  // namespace dtx::testing

@@ -1,8 +1,12 @@
-// Helpers shared by the tests: scratch directories for real database files.
+// Helpers shared by the tests: scratch directories for real database files, a
+// loopback listener, one transport call waited for.
 #ifndef DTX_TESTS_TEST_UTIL_H_
 #define DTX_TESTS_TEST_UTIL_H_
 
 #include <string>
+
+#include "absl/status/status.h"
+#include "dtx/transport.h"
 
 namespace dtx::testing {
 
@@ -13,6 +17,9 @@ std::string NewTempDir(const std::string& name);
 // A TCP socket listening on 127.0.0.1 at a free port (written to *port). REQUIREs
 // success. The caller closes it.
 int ListenOnLoopback(int* port);
+
+// Makes one call through `transport` and waits for its answer.
+absl::Status CallAndWait(Transport& transport, const BranchRequest& request);
 
 }  // namespace dtx::testing
 

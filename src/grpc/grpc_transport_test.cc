@@ -9,12 +9,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "busi.grpc.pb.h"
 #include "dtx/grpc/grpc_branch.h"
 #include "dtx/result.h"
 #include "dtx/saga.h"
 #include "saga_fixture.h"
+#include "test_util.h"
 
 namespace dtx {
 namespace {
@@ -89,14 +89,7 @@ absl::Status CallOnce(Transport& transport, const std::string& url, std::string 
   r.payload = std::move(payload);
   r.headers = std::move(headers);
   r.timeout = timeout;
-  absl::Notification done;
-  absl::Status result;
-  transport.Call(r, [&](absl::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return result;
+  return testing::CallAndWait(transport, r);
 }
 
 TEST_CASE("gRPC URLs split into target and method") {

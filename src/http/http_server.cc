@@ -186,6 +186,7 @@ class Input {
 struct ReadResult {
   bool closed = false;
   std::optional<Refusal> refusal;
+  bool keep_alive = false;  // the request lets the connection carry the next one
 };
 
 // What Beast's parser lets through and a proxy in front could frame differently (RFC
@@ -289,7 +290,7 @@ ReadResult ReadRequest(Stream& stream, Input& in, size_t max_body,
                                   std::string(field.value()));
   }
   request->body = std::move(parsed.body());
-  return {};
+  return {.keep_alive = parsed.keep_alive()};  // Beast reads Connection's token list
 }
 
 // The answer's bytes: status line, the handler's headers, Content-Length, and the body.
@@ -637,10 +638,7 @@ void HttpServer::Converse(Connection* connection) {
     if (refusal) {
       Refuse(*refusal, response);
     } else {
-      const std::string conn(request.Header("Connection").value_or(""));
-      close_after =
-          absl::EqualsIgnoreCase(conn, "close") ||
-          (request.version == 10 && !absl::EqualsIgnoreCase(conn, "keep-alive"));
+      close_after = !got.keep_alive;
       const size_t query = request.target.find('?');
       request.path = PercentDecode(std::string_view(request.target).substr(0, query),
                                    /*plus_is_space=*/false);

@@ -73,8 +73,9 @@ struct HttpBranchServerOptions {
 // Serves branches, and plain routes of the user's own, over HTTP/1.1 on its own
 // threads, bound to loopback unless told otherwise: a thread per connection, each
 // answer in one write, TCP_NODELAY on every connection (40-45% less CPU per exchange
-// than cpp-httplib's server; bench/http_floor). Requests are parsed by Boost.Beast's
-// parser; what a proxy could read differently (request smuggling) is refused.
+// than a server that polls before each read and write; bench/http_floor). Requests
+// are parsed by Boost.Beast's parser; what a proxy could read differently (request
+// smuggling) is refused.
 // Unknown paths get 404, other methods on a path 405, bodies over max_body_bytes 413,
 // heads over 64 KiB 431, unparsable requests 400, all as JSON {"message":..}. A
 // handler's headers that are not valid fields (names not tokens, values with control
