@@ -9,8 +9,8 @@
 #include "absl/synchronization/notification.h"
 #include "dtx/gid.h"
 #include "dtx/result.h"
+#include "engine/pass.h"
 #include "internal/caller_runs.h"
-#include "internal/saga_pass.h"
 #include "internal/text_rules.h"
 #include "internal/thread_pool.h"
 
@@ -25,6 +25,9 @@ class Coordinator::Impl {
   // it empty) and answers through it once that pass ends, from a thread of the pass;
   // whatever else happens is answered here, *async left as it was.
   absl::Status Submit(const TransGlobal& global, SubmitDone* async = nullptr);
+  absl::Status Prepare(const TransGlobal& global);
+  absl::Status RegisterBranch(const TccBranch& branch);
+  absl::Status Abort(const TransGlobal& global);
   absl::StatusOr<TransactionState> Query(std::string_view gid);
   absl::StatusOr<int> RunDue();
   void Shutdown();
@@ -40,8 +43,26 @@ class Coordinator::Impl {
  private:
   using PassDone = absl::AnyInvocable<void(const TransGlobal&, absl::Status) &&>;
 
-  absl::Status Validate(const TransGlobal& global) const;
+  // What Submit and Prepare refuse (kInvalidArgument, kUnimplemented).
+  absl::Status Validate(const TransGlobal& global, bool prepare) const;
+  // Whether the transport of `protocol` takes every URL (empty ones aside).
+  absl::Status CheckUrls(const std::string& protocol,
+                         std::initializer_list<const std::string*> urls,
+                         const std::map<std::string, std::string>& headers) const;
+  // A new global row of `global` with `status`, and its branch rows.
+  TransGlobal NewRow(const TransGlobal& global, std::string_view status,
+                     absl::Time now) const;
   absl::Status Resubmit(const TransGlobal& global, SubmitDone* async);
+  // Claims `existing` by compare-and-set on its status and owner, applying `change`
+  // too, and drives it: a first pass that answers (wait_result) or one in the
+  // background. nullopt when it moved on meanwhile (the compare-and-set lost).
+  // REQUIRES: a slot from Enter(); given back.
+  std::optional<absl::Status> ClaimAndDrive(TransGlobal existing, GlobalUpdate change,
+                                            bool wait_result, SubmitDone* async);
+  // Drives a transaction this coordinator holds: as ClaimAndDrive, after the claim.
+  absl::Status Drive(TransGlobal claimed, std::vector<TransBranch> branches,
+                     bool wait_result, SubmitDone* async);
+  absl::Duration TimeoutToFail(const TransGlobal& global) const;
   // The first pass of a wait_result submit: here, waiting for it; or, with `async`,
   // in the background, answering *async (taken) when it ends.
   absl::Status RunFirstPass(TransGlobal claimed, std::vector<TransBranch> branches,
@@ -75,7 +96,7 @@ class Coordinator::Impl {
   double Random();
 
   const CoordinatorOptions options_;
-  internal::PassContext context_;
+  engine::PassContext context_;
   internal::CallLimiter limiter_;
 
   absl::Mutex mu_;
@@ -104,14 +125,32 @@ CoordinatorOptions WithDefaults(CoordinatorOptions o) {
 // What Submit answers for wait_result, from the state the first pass left.
 absl::Status Outcome(const TransGlobal& g, const absl::Status& error) {
   if (g.status == kStatusSucceed) return absl::OkStatus();
-  if (g.status == kStatusFailed || g.status == kStatusAborting) {
-    return FailureError(g.rollback_reason);
+  if (g.status == kStatusFailed) return FailureError(g.rollback_reason);
+  if (g.status == kStatusAborting) {
+    // Not rolled back yet: the compensations still to run may take a while.
+    return OngoingError(
+        absl::StrCat("wait result not return success: rolling back: ", g.rollback_reason));
   }
   if (!error.ok()) {
     return OngoingError(
         absl::StrCat("wait result not return success: ", error.ToString()));
   }
   return OngoingError("wait result not return success");
+}
+
+// What a submit of an ended transaction answers.
+absl::Status Ended(const TransGlobal& g) {
+  if (g.status == kStatusSucceed) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("transaction ", g.gid, " already succeeded"));
+  }
+  return FailureError(absl::StrCat("transaction ", g.gid, " already ended: ", g.status,
+                                   g.rollback_reason.empty() ? "" : ": ",
+                                   g.rollback_reason));
+}
+
+bool IsEnded(const TransGlobal& g) {
+  return g.status == kStatusSucceed || g.status == kStatusFailed;
 }
 
 void Log(const std::string& line) { std::fprintf(stderr, "dtx: %s\n", line.c_str()); }
@@ -150,17 +189,26 @@ void Coordinator::Impl::Leave() {
   --active_;
 }
 
-absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
+absl::Status Coordinator::Impl::Validate(const TransGlobal& g, bool prepare) const {
   if (!IsValidGid(g.gid)) {
     return absl::InvalidArgumentError(
         g.gid.empty() ? std::string("missing gid")
                       : absl::StrCat("invalid gid '", internal::Excerpt(g.gid, 64),
                                      "': use 1-128 characters of [A-Za-z0-9-_.~:]"));
   }
-  if (g.trans_type != kTransTypeSaga) {
+  const std::optional<engine::Mode> mode = engine::ParseMode(g.trans_type);
+  if (!mode) {
     return absl::UnimplementedError(
         absl::StrCat("trans_type '", internal::Excerpt(g.trans_type, 32),
-                     "' is not supported yet: dtx drives sagas only so far"));
+                     "' is not supported yet: dtx drives saga, tcc and msg"));
+  }
+  if (prepare && *mode == engine::Mode::kSaga) {
+    return absl::InvalidArgumentError("a saga is submitted, not prepared");
+  }
+  if (prepare && *mode == engine::Mode::kMsg && g.query_prepared.empty()) {
+    return absl::InvalidArgumentError(
+        "a msg is prepared with its query_prepared URL: the coordinator asks it when "
+        "the message is neither submitted nor aborted in time");
   }
   if (!g.payloads.empty() && g.payloads.size() != g.steps.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -171,9 +219,14 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
         absl::StrCat(g.steps.size(), " steps: more than this coordinator's limit of ",
                      options_.max_steps));
   }
-  absl::StatusOr<SagaOrders> orders =
-      ParseSagaOrders(g.custom_data, static_cast<int>(g.steps.size()));
-  if (!orders.ok()) return orders.status();
+  if (*mode == engine::Mode::kSaga) {
+    absl::StatusOr<SagaOrders> orders =
+        ParseSagaOrders(g.custom_data, static_cast<int>(g.steps.size()));
+    if (!orders.ok()) return orders.status();
+  } else if (*mode == engine::Mode::kMsg) {
+    absl::StatusOr<MsgOptions> msg = ParseMsgOptions(g.custom_data);
+    if (!msg.ok()) return msg.status();
+  }
   for (absl::Duration d :
        {g.options.request_timeout, g.options.timeout_to_fail, g.options.retry_interval}) {
     if (d < absl::ZeroDuration()) {
@@ -201,32 +254,45 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g) const {
           "' has an empty name, a colon in its name, or a line break or NUL"));
     }
   }
-  const Transport* transport = nullptr;
-  for (const SagaStep& s : g.steps) {
-    for (const std::string* url : {&s.action, &s.compensate}) {
-      if (url->empty()) continue;
-      if (transport == nullptr) {
-        auto it = options_.transports.find(g.protocol);
-        if (it == options_.transports.end()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "no transport for protocol '", internal::Excerpt(g.protocol, 32), "'"));
-        }
-        transport = it->second;
-      }
-      if (absl::Status s = transport->CheckBranch(*url, g.options.branch_headers);
-          !s.ok()) {
-        return absl::InvalidArgumentError(s.message());
-      }
+  if (absl::Status s = CheckUrls(g.protocol, {&g.query_prepared}, g.options.branch_headers);
+      !s.ok()) {
+    return s;
+  }
+  for (const SagaStep& step : g.steps) {
+    // A message's steps have no compensation: one given is not stored, not checked.
+    const std::string* compensate =
+        *mode == engine::Mode::kSaga ? &step.compensate : nullptr;
+    absl::Status s = CheckUrls(g.protocol, {&step.action, compensate},
+                               g.options.branch_headers);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::Impl::CheckUrls(
+    const std::string& protocol, std::initializer_list<const std::string*> urls,
+    const std::map<std::string, std::string>& headers) const {
+  for (const std::string* url : urls) {
+    if (url == nullptr || url->empty()) continue;
+    auto it = options_.transports.find(protocol);
+    if (it == options_.transports.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no transport for protocol '", internal::Excerpt(protocol, 32), "'"));
+    }
+    if (absl::Status s = it->second->CheckBranch(*url, headers); !s.ok()) {
+      return absl::InvalidArgumentError(s.message());
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* async) {
-  if (absl::Status s = Validate(global); !s.ok()) return s;
-  if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
+absl::Duration Coordinator::Impl::TimeoutToFail(const TransGlobal& g) const {
+  return g.options.timeout_to_fail > absl::ZeroDuration() ? g.options.timeout_to_fail
+                                                          : options_.timeout_to_fail;
+}
 
-  const absl::Time now = options_.clock->Now();
+TransGlobal Coordinator::Impl::NewRow(const TransGlobal& global, std::string_view status,
+                                      absl::Time now) const {
   TransGlobal row;  // what the global row holds: no steps or payloads
   row.gid = global.gid;
   row.trans_type = global.trans_type;
@@ -234,18 +300,27 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* as
   row.custom_data = global.custom_data;
   row.query_prepared = global.query_prepared;
   row.options = global.options;
-  row.status = std::string(kStatusSubmitted);
-  row.owner = options_.owner;
+  row.status = std::string(status);
   row.create_time = row.update_time = now;
-  row.next_cron_time = now + options_.lease;
-  row.next_cron_interval = absl::ZeroDuration();
-  row.retry_count = 0;
-  row.finish_time = row.rollback_time = absl::InfinitePast();
-  row.rollback_reason.clear();
-  row.result.clear();
+  if (status == kStatusPrepared) {
+    // Nobody's until the client submits or aborts it, or it times out.
+    row.next_cron_time = now + TimeoutToFail(global);
+  } else {
+    row.owner = options_.owner;
+    row.next_cron_time = now + options_.lease;
+  }
+  return row;
+}
 
-  std::vector<TransBranch> branches;
-  branches.reserve(global.steps.size() * 2);
+namespace {
+
+// The rows a transaction is created with: per saga step [compensate, action]; per
+// message step an action; none for a TCC, whose branches are registered.
+std::vector<TransBranch> RowsOf(const TransGlobal& global, absl::Time now) {
+  std::vector<TransBranch> rows;
+  if (global.trans_type == kTransTypeTcc) return rows;
+  const bool saga = global.trans_type == kTransTypeSaga;
+  rows.reserve(global.steps.size() * (saga ? 2 : 1));
   for (size_t i = 0; i < global.steps.size(); ++i) {
     TransBranch b;
     b.gid = global.gid;
@@ -253,14 +328,26 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* as
     b.bin_data = i < global.payloads.size() ? global.payloads[i] : std::string();
     b.status = std::string(kStatusPrepared);
     b.create_time = b.update_time = now;
-    b.op = std::string(kOpCompensate);
-    b.url = global.steps[i].compensate;
-    branches.push_back(b);
+    if (saga) {
+      b.op = std::string(kOpCompensate);
+      b.url = global.steps[i].compensate;
+      rows.push_back(b);
+    }
     b.op = std::string(kOpAction);
     b.url = global.steps[i].action;
-    branches.push_back(std::move(b));
+    rows.push_back(std::move(b));
   }
+  return rows;
+}
 
+}  // namespace
+
+absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* async) {
+  if (absl::Status s = Validate(global, /*prepare=*/false); !s.ok()) return s;
+  if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
+  const absl::Time now = options_.clock->Now();
+  TransGlobal row = NewRow(global, kStatusSubmitted, now);
+  std::vector<TransBranch> branches = RowsOf(global, now);
   absl::Status created = options_.store->Create(row, branches);
   if (absl::IsAlreadyExists(created)) {
     Leave();
@@ -270,47 +357,185 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* as
     Leave();
     return created;
   }
-  if (global.options.wait_result)
-    return RunFirstPass(std::move(row), std::move(branches), async);
-  pool_.Schedule([this, row = std::move(row), branches = std::move(branches)]() mutable {
-    RunPass(std::move(row), std::move(branches), nullptr);
-  });
+  return Drive(std::move(row), std::move(branches), global.options.wait_result, async);
+}
+
+// A gid that exists already: an ended one answers how it ended; a prepared TCC or
+// message is submitted; an unfinished one gets its next pass now, unless another pass
+// holds its lease (that pass carries on).
+absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global, SubmitDone* async) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
+    if (!existing.ok()) return existing.status();
+    if (existing->trans_type != global.trans_type) {
+      return FailureError(absl::StrCat("transaction ", global.gid, " is a ",
+                                       existing->trans_type, ", not a ",
+                                       internal::Excerpt(global.trans_type, 32)));
+    }
+    if (IsEnded(*existing)) return Ended(*existing);
+    if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
+    const bool prepared = existing->status == kStatusPrepared;
+    GlobalUpdate change;
+    if (prepared) {
+      change.status = std::string(kStatusSubmitted);
+    } else {
+      // Compare-and-set on an empty owner: a pass that holds the lease carries on.
+      existing->owner.clear();
+    }
+    std::optional<absl::Status> s = ClaimAndDrive(*std::move(existing), std::move(change),
+                                                  global.options.wait_result, async);
+    if (s) return *s;
+    if (!prepared) return absl::OkStatus();  // another pass holds it
+    // A prepared one moved on meanwhile (aborted, timed out): look again.
+  }
+  return absl::UnavailableError(
+      absl::StrCat("transaction ", global.gid, " keeps changing"));
+}
+
+std::optional<absl::Status> Coordinator::Impl::ClaimAndDrive(TransGlobal existing,
+                                                             GlobalUpdate change,
+                                                             bool wait_result,
+                                                             SubmitDone* async) {
+  const absl::Time now = options_.clock->Now();
+  change.owner = options_.owner;
+  change.next_cron_time = now + options_.lease;
+  absl::Status claimed = options_.store->Update(existing.gid, existing.status,
+                                                existing.owner, {}, change, now);
+  if (!claimed.ok()) {
+    Leave();
+    if (absl::IsAborted(claimed)) return std::nullopt;
+    return claimed;
+  }
+  existing.owner = *change.owner;
+  existing.next_cron_time = *change.next_cron_time;
+  if (change.status) existing.status = *change.status;
+  if (change.rollback_reason) existing.rollback_reason = *change.rollback_reason;
+  absl::StatusOr<std::vector<TransBranch>> branches =
+      options_.store->FindBranches(existing.gid);
+  if (!branches.ok()) {
+    Leave();  // the transaction stays leased; retried when the lease runs out
+    return branches.status();
+  }
+  return Drive(std::move(existing), *std::move(branches), wait_result, async);
+}
+
+absl::Status Coordinator::Impl::Drive(TransGlobal claimed,
+                                      std::vector<TransBranch> branches,
+                                      bool wait_result, SubmitDone* async) {
+  if (wait_result) return RunFirstPass(std::move(claimed), std::move(branches), async);
+  pool_.Schedule(
+      [this, claimed = std::move(claimed), branches = std::move(branches)]() mutable {
+        RunPass(std::move(claimed), std::move(branches), nullptr);
+      });
   return absl::OkStatus();
 }
 
-// A gid that exists already: an ended one is FAILURE; an unfinished one gets its next
-// pass now, unless another pass holds its lease (that pass carries on).
-absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global, SubmitDone* async) {
-  absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
-  if (!existing.ok()) return existing.status();
-  if (existing->status == kStatusSucceed || existing->status == kStatusFailed) {
-    return FailureError(
-        absl::StrCat("transaction ", global.gid, " already ended: ", existing->status));
-  }
+absl::Status Coordinator::Impl::Prepare(const TransGlobal& global) {
+  if (absl::Status s = Validate(global, /*prepare=*/true); !s.ok()) return s;
   if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
   const absl::Time now = options_.clock->Now();
-  GlobalUpdate claim;
-  claim.owner = options_.owner;
-  claim.next_cron_time = now + options_.lease;
-  absl::Status claimed = options_.store->Update(global.gid, existing->status,
-                                                /*expected_owner=*/"", {}, claim, now);
-  if (!claimed.ok()) {
-    Leave();
-    return absl::IsAborted(claimed) ? absl::OkStatus() : claimed;
+  absl::Status created =
+      options_.store->Create(NewRow(global, kStatusPrepared, now), RowsOf(global, now));
+  Leave();
+  if (!absl::IsAlreadyExists(created)) return created;
+  // Preparing again is fine while it is still prepared.
+  absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
+  if (!existing.ok()) return existing.status();
+  if (existing->status == kStatusPrepared && existing->trans_type == global.trans_type) {
+    return absl::OkStatus();
   }
-  existing->owner = *claim.owner;
-  existing->next_cron_time = *claim.next_cron_time;
-  absl::StatusOr<std::vector<TransBranch>> branches =
-      options_.store->FindBranches(global.gid);
-  if (!branches.ok()) {
-    Leave();
-    return branches.status();
+  return FailureError(absl::StrCat("transaction ", global.gid, " is a ",
+                                   existing->trans_type, " ", existing->status,
+                                   ", not a prepared ",
+                                   internal::Excerpt(global.trans_type, 32)));
+}
+
+absl::Status Coordinator::Impl::RegisterBranch(const TccBranch& b) {
+  if (!IsValidGid(b.gid)) return absl::InvalidArgumentError("invalid gid");
+  if (!IsValidBranchId(b.branch_id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid branch_id '", internal::Excerpt(b.branch_id, 32),
+        "': use 1-128 characters of [A-Za-z0-9-_.]"));
   }
-  if (global.options.wait_result) {
-    return RunFirstPass(*std::move(existing), *std::move(branches), async);
+  absl::StatusOr<TransGlobal> global = options_.store->FindGlobal(b.gid);
+  if (!global.ok()) return global.status();
+  if (global->trans_type != kTransTypeTcc) {
+    return FailureError(absl::StrCat("transaction ", b.gid, " is a ", global->trans_type,
+                                     ": only a TCC registers branches"));
   }
-  RunPass(*std::move(existing), *std::move(branches), nullptr);
-  return absl::OkStatus();
+  if (absl::Status s = CheckUrls(global->protocol, {&b.confirm, &b.cancel},
+                                 global->options.branch_headers);
+      !s.ok()) {
+    return s;
+  }
+  const absl::Time now = options_.clock->Now();
+  std::vector<TransBranch> rows(2);
+  for (TransBranch& row : rows) {
+    row.gid = b.gid;
+    row.branch_id = b.branch_id;
+    row.bin_data = b.data;
+    row.status = std::string(kStatusPrepared);
+    row.create_time = row.update_time = now;
+  }
+  rows[0].op = std::string(kOpCancel);
+  rows[0].url = b.cancel;
+  rows[1].op = std::string(kOpConfirm);
+  rows[1].url = b.confirm;
+  absl::Status added = options_.store->AddBranches(b.gid, kStatusPrepared, rows, now);
+  if (absl::IsAborted(added)) {
+    return FailureError(absl::StrCat("registerBranch: ", added.message()));
+  }
+  return added;
+}
+
+absl::Status Coordinator::Impl::Abort(const TransGlobal& global) {
+  if (!IsValidGid(global.gid)) return absl::InvalidArgumentError("invalid gid");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
+    if (!existing.ok()) return existing.status();
+    const bool tcc = existing->trans_type == kTransTypeTcc;
+    const bool msg = existing->trans_type == kTransTypeMsg;
+    const bool prepared = existing->status == kStatusPrepared;
+    const std::string reason =
+        global.rollback_reason.empty() ? "aborted by the client" : global.rollback_reason;
+    const absl::Time now = options_.clock->Now();
+    if (msg && prepared) {
+      // Nothing ran: the message is dropped at once.
+      GlobalUpdate drop;
+      drop.status = std::string(kStatusFailed);
+      drop.rollback_reason = reason;
+      drop.rollback_time = drop.finish_time = now;
+      absl::Status s = options_.store->Update(global.gid, existing->status,
+                                              existing->owner, {}, drop, now);
+      if (!absl::IsAborted(s)) return s;
+      continue;  // it moved on meanwhile: look again
+    }
+    if (!tcc || (!prepared && existing->status != kStatusAborting)) {
+      return FailureError(absl::StrCat(
+          "transaction ", global.gid, " is a ", existing->trans_type, " ",
+          existing->status,
+          ": only a prepared TCC or message, or a TCC rolling back, can be aborted"));
+    }
+    if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
+    GlobalUpdate change;
+    if (prepared) {
+      change.status = std::string(kStatusAborting);
+      change.rollback_reason = reason;
+      change.rollback_time = now;
+    } else {
+      existing->owner.clear();  // as Resubmit: a pass holding it carries on
+    }
+    std::optional<absl::Status> s = ClaimAndDrive(*std::move(existing), std::move(change),
+                                                  global.options.wait_result, nullptr);
+    if (!s) {
+      if (!prepared) return absl::OkStatus();
+      continue;  // it moved on meanwhile: look again
+    }
+    // With wait_result, the first pass's outcome: `failed` is what was asked for.
+    return IsFailure(*s) ? absl::OkStatus() : *s;
+  }
+  return absl::UnavailableError(
+      absl::StrCat("transaction ", global.gid, " keeps changing"));
 }
 
 void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> branches,
@@ -324,7 +549,7 @@ void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> br
     if (done) std::move(done)(g, error);
     Leave();
   };
-  absl::StatusOr<std::shared_ptr<internal::SagaPass>> pass = internal::SagaPass::Create(
+  absl::StatusOr<std::shared_ptr<engine::Pass>> pass = engine::Pass::Create(
       context_, std::move(claimed), std::move(branches), std::move(on_end));
   if (!pass.ok()) {
     // Unreadable rows: leave the transaction leased; an operator must look at it.
@@ -414,7 +639,7 @@ absl::Status Coordinator::Impl::Operate(std::string_view gid, const GlobalUpdate
   for (int attempt = 0; attempt < 10; ++attempt) {
     absl::StatusOr<TransGlobal> g = options_.store->FindGlobal(gid);
     if (!g.ok()) return g.status();
-    if (g->status == kStatusSucceed || g->status == kStatusFailed) {
+    if (IsEnded(*g)) {
       return FailureError(
           absl::StrCat("transaction ", std::string(gid), " already ended: ", g->status));
     }
@@ -505,6 +730,16 @@ void Coordinator::Submit(const TransGlobal& global, SubmitDone done) {
   if (done) done(std::move(now));
 }
 
+absl::Status Coordinator::Prepare(const TransGlobal& global) {
+  return impl_->Prepare(global);
+}
+
+absl::Status Coordinator::RegisterBranch(const TccBranch& branch) {
+  return impl_->RegisterBranch(branch);
+}
+
+absl::Status Coordinator::Abort(const TransGlobal& global) { return impl_->Abort(global); }
+
 absl::StatusOr<TransactionState> Coordinator::Query(std::string_view gid) {
   return impl_->Query(gid);
 }
@@ -536,8 +771,9 @@ absl::StatusOr<int> Coordinator::PurgeFinished() { return impl_->PurgeFinished()
 
 absl::StatusOr<std::vector<TransGlobal>> Coordinator::List(int64_t before_id,
                                                            std::string_view status,
+                                                           std::string_view trans_type,
                                                            int limit) {
-  return impl_->options().store->List(before_id, status, limit);
+  return impl_->options().store->List(before_id, status, trans_type, limit);
 }
 
 void Coordinator::Shutdown() { impl_->Shutdown(); }

@@ -298,11 +298,14 @@ TEST_CASE("a compensation that fails is retried with backoff and counted") {
   f.Branch("c1", [](int call, const BranchRequest&) {
     return call < 3 ? FailureError("cannot undo yet") : absl::OkStatus();
   });
-  CHECK(IsFailure(f.NewSaga("comp-1")
-                      .Add(f.Url("a1"), f.Url("c1"), "")
-                      .Add(f.Url("a2"), f.Url("c2"), "")
-                      .WaitResult(true)
-                      .Submit()));
+  // Rolling back, not rolled back: ONGOING until the compensations have all run.
+  absl::Status waited = f.NewSaga("comp-1")
+                            .Add(f.Url("a1"), f.Url("c1"), "")
+                            .Add(f.Url("a2"), f.Url("c2"), "")
+                            .WaitResult(true)
+                            .Submit();
+  CHECK(IsOngoing(waited));
+  CHECK(absl::StrContains(waited.message(), "rolling back: action 02"));
   TransactionState state = f.State("comp-1");
   CHECK(state.global.status == "aborting");
   CHECK(absl::StrContains(state.global.result, "cannot undo yet"));
@@ -374,7 +377,7 @@ TEST_CASE("Submit with a callback answers once, as the waiting Submit would") {
         outcome = s;
       });
   CHECK(answers == 2);
-  CHECK(IsFailure(outcome));  // already ended
+  CHECK(absl::IsAlreadyExists(outcome));  // already succeeded
   // Without wait_result: answered at once, the saga runs on.
   f.coordinator->Submit(f.NewSaga("async-4").Add(f.Url("slow"), "", "").Build(),
                         [&](absl::Status s) {
@@ -398,11 +401,17 @@ TEST_CASE("submitting an existing gid") {
   // Submitted again before it is due: the next pass runs at once.
   CHECK(f.NewSaga("again-1").Add(f.Url("a1"), "", "").WaitResult(true).Submit().ok());
   CHECK(f.CallCount("a1") == 2);
-  // Ended: FAILURE, and nothing runs.
+  // Succeeded: told apart from a rollback, and nothing runs.
   absl::Status ended = f.NewSaga("again-1").Add(f.Url("a1"), "", "").Submit();
-  CHECK(IsFailure(ended));
-  CHECK(absl::StrContains(ended.message(), "already ended"));
+  CHECK(absl::IsAlreadyExists(ended));
+  CHECK(absl::StrContains(ended.message(), "already succeeded"));
   CHECK(f.CallCount("a1") == 2);
+  // Rolled back: FAILURE with the reason.
+  f.Branch("no", FailureError("refused"));
+  CHECK(IsFailure(f.NewSaga("again-2").Add(f.Url("no"), "", "").WaitResult(true).Submit()));
+  ended = f.NewSaga("again-2").Add(f.Url("no"), "", "").Submit();
+  CHECK(IsFailure(ended));
+  CHECK(absl::StrContains(ended.message(), "already ended: failed: action 01"));
 }
 
 TEST_CASE("bad transactions are refused and nothing is stored") {
@@ -430,11 +439,11 @@ TEST_CASE("bad transactions are refused and nothing is stored") {
                                     .Add(f.Url("a1"), "", "")
                                     .BranchHeader("x-a", "1\r\nX-Evil: 1")
                                     .Submit()));
-  TransGlobal tcc = f.NewSaga("tcc-1").Build();
-  tcc.trans_type = "tcc";
-  CHECK(absl::IsUnimplemented(f.coordinator->Submit(tcc)));
+  TransGlobal xa = f.NewSaga("xa-1").Build();
+  xa.trans_type = "xa";
+  CHECK(absl::IsUnimplemented(f.coordinator->Submit(xa)));
   for (const char* gid :
-       {"cycle-1", "order-1", "proto-1", "payloads-1", "header-1", "tcc-1"}) {
+       {"cycle-1", "order-1", "proto-1", "payloads-1", "header-1", "xa-1"}) {
     CHECK(absl::IsNotFound(f.coordinator->Query(gid).status()));
   }
   CHECK(f.CallCount("a1") == 0);
@@ -631,17 +640,17 @@ TEST_CASE("transactions are listed newest first, by page and by status") {
         .WaitResult(true)
         .Submit();
   }
-  absl::StatusOr<std::vector<TransGlobal>> page = f.coordinator->List(0, "", 2);
+  absl::StatusOr<std::vector<TransGlobal>> page = f.coordinator->List(0, "", "", 2);
   REQUIRE(page.ok());
   REQUIRE(page->size() == 2);
   CHECK((*page)[0].gid == "list-3");
   CHECK((*page)[1].gid == "list-2");
   absl::StatusOr<std::vector<TransGlobal>> rest =
-      f.coordinator->List((*page)[1].id, "", 2);
+      f.coordinator->List((*page)[1].id, "", "", 2);
   REQUIRE(rest.ok());
   REQUIRE(rest->size() == 1);
   CHECK((*rest)[0].gid == "list-1");
-  absl::StatusOr<std::vector<TransGlobal>> failed = f.coordinator->List(0, "failed", 10);
+  absl::StatusOr<std::vector<TransGlobal>> failed = f.coordinator->List(0, "failed", "", 10);
   REQUIRE(failed.ok());
   REQUIRE(failed->size() == 1);
   CHECK((*failed)[0].gid == "list-2");

@@ -40,7 +40,8 @@ std::string Clip(const std::string& s) { return internal::Excerpt(s, kMaxTextCol
 }  // namespace
 
 bool MemoryStore::Unfinished(const TransGlobal& g) {
-  return g.status == kStatusSubmitted || g.status == kStatusAborting;
+  return g.status == kStatusPrepared || g.status == kStatusSubmitted ||
+         g.status == kStatusAborting;
 }
 
 absl::Status MemoryStore::Create(const TransGlobal& global,
@@ -68,6 +69,42 @@ absl::Status MemoryStore::Create(const TransGlobal& global,
   }
   by_id_[entry.global.id] = global.gid;
   entries_.emplace(global.gid, std::move(entry));
+  return absl::OkStatus();
+}
+
+absl::Status MemoryStore::AddBranches(std::string_view gid,
+                                      std::string_view expected_status,
+                                      const std::vector<TransBranch>& branches,
+                                      absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(std::string(gid));
+  if (it == entries_.end()) {
+    return absl::NotFoundError("no transaction " + std::string(gid));
+  }
+  Entry& entry = it->second;
+  if (entry.global.status != expected_status) {
+    return absl::AbortedError(absl::StrCat("transaction ", std::string(gid), " is ",
+                                           entry.global.status, ", not ",
+                                           std::string(expected_status)));
+  }
+  if (const TransBranch* twice = RepeatedBranch(branches)) {
+    return absl::InvalidArgumentError("transaction " + std::string(gid) + ": branch " +
+                                      twice->branch_id + "/" + twice->op +
+                                      " given twice");
+  }
+  entry.global.update_time = now;
+  for (const TransBranch& add : branches) {
+    const bool known = std::any_of(
+        entry.branches.begin(), entry.branches.end(), [&](const TransBranch& b) {
+          return b.branch_id == add.branch_id && b.op == add.op;
+        });
+    if (known) continue;
+    TransBranch& b = entry.branches.emplace_back(add);
+    b.id = next_branch_id_++;
+    b.gid = std::string(gid);
+    b.create_time = b.update_time = now;
+    b.finish_time = b.rollback_time = absl::InfinitePast();
+  }
   return absl::OkStatus();
 }
 
@@ -148,6 +185,7 @@ absl::StatusOr<std::vector<TransGlobal>> MemoryStore::ClaimDue(absl::Time now,
 
 absl::StatusOr<std::vector<TransGlobal>> MemoryStore::List(int64_t before_id,
                                                            std::string_view status,
+                                                           std::string_view trans_type,
                                                            int limit) {
   absl::MutexLock lock(&mu_);
   std::vector<TransGlobal> out;
@@ -155,7 +193,10 @@ absl::StatusOr<std::vector<TransGlobal>> MemoryStore::List(int64_t before_id,
   for (auto it = std::make_reverse_iterator(end);
        it != by_id_.rend() && static_cast<int>(out.size()) < limit; ++it) {
     const TransGlobal& g = entries_.at(it->second).global;
-    if (status.empty() || g.status == status) out.push_back(g);
+    if ((status.empty() || g.status == status) &&
+        (trans_type.empty() || g.trans_type == trans_type)) {
+      out.push_back(g);
+    }
   }
   return out;
 }

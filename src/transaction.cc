@@ -1,8 +1,11 @@
 #include "dtx/transaction.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "dtx/gid.h"
@@ -200,6 +203,32 @@ absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int ste
   return result;
 }
 
+absl::StatusOr<MsgOptions> ParseMsgOptions(std::string_view custom_data) {
+  MsgOptions result;
+  if (custom_data.empty()) return result;
+  absl::StatusOr<json> parsed = internal::ReadJson(custom_data, "custom_data");
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
+  if (!doc.is_object()) {
+    return absl::InvalidArgumentError("custom_data is not a JSON object");
+  }
+  if (auto it = doc.find("concurrent"); it != doc.end() && !it->is_null()) {
+    if (!it->is_boolean()) {
+      return absl::InvalidArgumentError("custom_data.concurrent must be a boolean");
+    }
+    result.concurrent = it->get<bool>();
+  }
+  if (auto it = doc.find("delay"); it != doc.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0 ||
+        it->get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+      return absl::InvalidArgumentError(
+          "custom_data.delay must be a whole number of seconds, 0 or more");
+    }
+    result.delay = absl::Seconds(it->get<int64_t>());
+  }
+  return result;
+}
+
 std::vector<std::vector<int>> Predecessors(const SagaOrders& orders, int step_count) {
   std::vector<std::vector<int>> preds(step_count);
   for (int s = 0; s < step_count; ++s) {
@@ -225,6 +254,7 @@ absl::StatusOr<std::string> TransGlobalToJson(const TransGlobal& g) {
   if (!g.payloads.empty()) out["payloads"] = g.payloads;
   if (!g.custom_data.empty()) out["custom_data"] = g.custom_data;
   if (!g.query_prepared.empty()) out["query_prepared"] = g.query_prepared;
+  if (!g.rollback_reason.empty()) out["rollback_reason"] = g.rollback_reason;
   WriteOptions(g.options, out);
   try {
     return out.dump();
@@ -253,7 +283,8 @@ absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view text) {
                             {"trans_type", &g.trans_type},
                             {"protocol", &g.protocol},
                             {"custom_data", &g.custom_data},
-                            {"query_prepared", &g.query_prepared}}) {
+                            {"query_prepared", &g.query_prepared},
+                            {"rollback_reason", &g.rollback_reason}}) {
     if (absl::Status s = string_field(key, field); !s.ok()) return s;
   }
   if (!IsValidGid(g.gid)) {
@@ -310,6 +341,59 @@ absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view text) {
   return g;
 }
 
+bool IsValidBranchId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+           c == '.';
+  });
+}
+
+std::string TccBranchToJson(const TccBranch& b) {
+  return json({{"gid", b.gid},
+               {"trans_type", kTransTypeTcc},
+               {"branch_id", b.branch_id},
+               {"data", b.data},
+               {"confirm", b.confirm},
+               {"cancel", b.cancel}})
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+absl::StatusOr<TccBranch> TccBranchFromJson(std::string_view text) {
+  absl::StatusOr<json> parsed = internal::ReadJson(text, "registerBranch body");
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) return absl::InvalidArgumentError("expected a JSON object");
+  TccBranch b;
+  std::string trans_type(kTransTypeTcc);
+  for (auto [key, field] : {std::pair{"gid", &b.gid},
+                            {"trans_type", &trans_type},
+                            {"branch_id", &b.branch_id},
+                            {"data", &b.data},
+                            {"confirm", &b.confirm},
+                            {"cancel", &b.cancel}}) {
+    auto it = parsed->find(key);
+    if (it == parsed->end() || it->is_null()) continue;
+    if (!it->is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat("'", key, "' must be a string"));
+    }
+    *field = it->get<std::string>();
+  }
+  if (!IsValidGid(b.gid)) {
+    return absl::InvalidArgumentError(b.gid.empty() ? "missing gid" : "invalid gid");
+  }
+  if (trans_type != kTransTypeTcc) {
+    return absl::UnimplementedError(absl::StrCat(
+        "registerBranch of trans_type '", internal::Excerpt(trans_type, 32),
+        "' is not supported yet: dtx registers tcc branches"));
+  }
+  if (!IsValidBranchId(b.branch_id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid branch_id '", internal::Excerpt(b.branch_id, 32),
+        "': use 1-128 characters of [A-Za-z0-9-_.]"));
+  }
+  return b;
+}
+
 namespace {
 
 json GlobalToJson(const TransGlobal& g) {
@@ -355,6 +439,81 @@ std::string QueryResultToJson(const TransGlobal& g, const std::vector<TransBranc
   }
   json out = {{"transaction", std::move(t)}, {"branches", std::move(branches)}};
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+
+// What a remote coordinator's answer holds, read leniently: a field missing or of
+// another type reads as unset (DTM and dtxd write the same shape; a newer server may
+// add fields).
+std::string StringIn(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t IntIn(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+absl::Time TimeIn(const json& o, const char* key) {
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, StringIn(o, key), &t, &error)) return t;
+  return absl::InfinitePast();
+}
+
+}  // namespace
+
+absl::StatusOr<TransactionState> QueryResultFromJson(std::string_view text) {
+  absl::StatusOr<json> parsed = internal::ReadJson(text, "query answer");
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) return absl::InvalidArgumentError("expected a JSON object");
+  auto t = parsed->find("transaction");
+  if (t == parsed->end() || t->is_null()) {
+    return absl::NotFoundError("no such transaction");
+  }
+  if (!t->is_object()) return absl::InvalidArgumentError("'transaction' is not an object");
+  TransactionState state;
+  TransGlobal& g = state.global;
+  g.id = IntIn(*t, "id");
+  g.gid = StringIn(*t, "gid");
+  g.trans_type = StringIn(*t, "trans_type");
+  g.status = StringIn(*t, "status");
+  g.protocol = StringIn(*t, "protocol");
+  g.query_prepared = StringIn(*t, "query_prepared");
+  g.custom_data = StringIn(*t, "custom_data");
+  g.owner = StringIn(*t, "owner");
+  g.rollback_reason = StringIn(*t, "rollback_reason");
+  g.result = StringIn(*t, "result");
+  g.retry_count = IntIn(*t, "retry_count");
+  g.next_cron_interval = absl::Seconds(IntIn(*t, "next_cron_interval"));
+  g.create_time = TimeIn(*t, "create_time");
+  g.update_time = TimeIn(*t, "update_time");
+  g.finish_time = TimeIn(*t, "finish_time");
+  g.rollback_time = TimeIn(*t, "rollback_time");
+  g.next_cron_time = TimeIn(*t, "next_cron_time");
+  (void)ReadOptions(*t, &g.options).ok();  // lenient: a bad option reads as unset
+  auto branches = parsed->find("branches");
+  if (branches != parsed->end() && branches->is_array()) {
+    for (const json& j : *branches) {
+      if (!j.is_object()) continue;
+      TransBranch b;
+      b.id = IntIn(j, "id");
+      b.gid = StringIn(j, "gid");
+      b.url = StringIn(j, "url");
+      b.branch_id = StringIn(j, "branch_id");
+      b.op = StringIn(j, "op");
+      b.status = StringIn(j, "status");
+      if (!absl::Base64Unescape(StringIn(j, "bin_data"), &b.bin_data)) b.bin_data.clear();
+      b.create_time = TimeIn(j, "create_time");
+      b.update_time = TimeIn(j, "update_time");
+      b.finish_time = TimeIn(j, "finish_time");
+      b.rollback_time = TimeIn(j, "rollback_time");
+      state.branches.push_back(std::move(b));
+    }
+  }
+  return state;
 }
 
 std::string ListResultToJson(const std::vector<TransGlobal>& globals,

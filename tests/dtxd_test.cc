@@ -137,6 +137,139 @@ TEST_CASE("dtxd runs a saga sent as DTM's raw JSON over HTTP") {
   CHECK(dtxd.Terminate() == 0);
 }
 
+TEST_CASE("dtxd runs TCC and 2-phase messages as DTM's clients drive them over HTTP") {
+  const std::string dir = testing::NewTempDir("dtxd-tcc");
+  Branches branches;
+  DtxdProcess dtxd(dir + "/dtx.db");
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  const std::string ok = branches.base + "/ok", no = branches.base + "/no";
+  auto register_branch = [&](const std::string& gid, const std::string& id) {
+    // DTM's clients send a flat object of strings.
+    return Post(c, "registerBranch",
+                json{{"gid", gid}, {"trans_type", "tcc"}, {"branch_id", id},
+                     {"data", R"({"amount":30})"}, {"confirm", ok}, {"cancel", ok}}
+                    .dump());
+  };
+
+  // TCC: prepare, register two branches (the client calls the tries), submit.
+  REQUIRE(Post(c, "prepare", R"({"gid":"tcc-1","trans_type":"tcc"})")->status == 200);
+  REQUIRE(register_branch("tcc-1", "01")->status == 200);
+  REQUIRE(register_branch("tcc-1", "02")->status == 200);
+  httplib::Result submitted =
+      Post(c, "submit", R"({"gid":"tcc-1","trans_type":"tcc","wait_result":true})");
+  REQUIRE(submitted);
+  CHECK(submitted->status == 200);
+  CHECK(branches.Calls() == std::vector<std::string>{"ok:confirm", "ok:confirm"});
+  json q = Query(c, "tcc-1");
+  CHECK(q["transaction"]["status"] == "succeed");
+  REQUIRE(q["branches"].size() == 4);
+  CHECK(q["branches"][0]["op"] == "cancel");
+  CHECK(q["branches"][1]["op"] == "confirm");
+  CHECK(q["branches"][1]["status"] == "succeed");
+  CHECK(q["branches"][1]["bin_data"] == "eyJhbW91bnQiOjMwfQ==");
+  CHECK(register_branch("tcc-1", "03")->status == 409);
+
+  // TCC: abort runs the cancels; aborting a saga is 409.
+  REQUIRE(Post(c, "prepare", R"({"gid":"tcc-2","trans_type":"tcc"})")->status == 200);
+  REQUIRE(register_branch("tcc-2", "01")->status == 200);
+  REQUIRE(Post(c, "abort",
+               R"({"gid":"tcc-2","trans_type":"tcc","wait_result":true,)"
+               R"("rollback_reason":"try 02 refused"})")
+              ->status == 200);
+  q = Query(c, "tcc-2");
+  CHECK(q["transaction"]["status"] == "failed");
+  CHECK(q["transaction"]["rollback_reason"] == "try 02 refused");
+  REQUIRE(Post(c, "submit", SagaJson("saga-1", ok, ok, "", true))->status == 200);
+  CHECK(Post(c, "abort", R"({"gid":"saga-1","trans_type":"saga"})")->status == 409);
+
+  // msg: prepare with the actions and query_prepared, then submit.
+  const std::string msg = json{{"gid", "msg-1"},
+                               {"trans_type", "msg"},
+                               {"steps", {{{"action", ok}}, {{"action", ok}}}},
+                               {"payloads", {"a", "b"}},
+                               {"query_prepared", ok},
+                               {"wait_result", true}}
+                              .dump();
+  REQUIRE(Post(c, "prepare", msg)->status == 200);
+  CHECK(Query(c, "msg-1")["transaction"]["status"] == "prepared");
+  CHECK(Post(c, "submit", msg)->status == 200);
+  q = Query(c, "msg-1");
+  CHECK(q["transaction"]["status"] == "succeed");
+  REQUIRE(q["branches"].size() == 2);
+  CHECK(q["branches"][0]["op"] == "action");
+  CHECK(q["branches"][1]["branch_id"] == "02");
+
+  // `all` honours gid and transType.
+  auto all = [&](const std::string& query) {
+    httplib::Result r = c.Get(("/api/dtmsvr/all?" + query).c_str());
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    std::vector<std::string> gids;
+    const json body = json::parse(r->body);
+    for (const json& t : body["transactions"]) gids.push_back(t["gid"]);
+    return gids;
+  };
+  CHECK(all("gid=unknown").empty());
+  CHECK(all("gid=tcc-2") == std::vector<std::string>{"tcc-2"});
+  CHECK(all("gid=tcc-2&status=succeed").empty());
+  CHECK(all("transType=tcc") == std::vector<std::string>{"tcc-2", "tcc-1"});
+  CHECK(all("transType=msg&status=succeed") == std::vector<std::string>{"msg-1"});
+  CHECK(dtxd.Terminate() == 0);
+}
+
+TEST_CASE("dtxd serves TCC and 2-phase messages over DTM's gRPC service") {
+  const std::string dir = testing::NewTempDir("dtxd-tcc-grpc");
+  Branches branches;
+  DtxdProcess dtxd(dir + "/dtx.db");
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  auto stub = dtmgimp::Dtm::NewStub(
+      grpc::CreateChannel(dtxd.grpc_target(), grpc::InsecureChannelCredentials()));
+  auto call = [&](auto method, const auto& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    google::protobuf::Empty reply;
+    return ((*stub).*method)(&context, request, &reply);
+  };
+  // HTTP branches, as a gRPC client of DTM may name them ("protocol" in ReqExtra).
+  dtmgimp::DtmRequest tcc;
+  tcc.set_gid("grpc-tcc-1");
+  tcc.set_transtype("tcc");
+  (*tcc.mutable_reqextra())["protocol"] = "http";
+  REQUIRE(call(&dtmgimp::Dtm::Stub::Prepare, tcc).ok());
+  dtmgimp::DtmBranchRequest branch;
+  branch.set_gid("grpc-tcc-1");
+  branch.set_transtype("tcc");
+  branch.set_branchid("01");
+  branch.set_busipayload(std::string("\0\1", 2));
+  (*branch.mutable_data())["confirm"] = branches.base + "/ok";
+  (*branch.mutable_data())["cancel"] = branches.base + "/ok";
+  REQUIRE(call(&dtmgimp::Dtm::Stub::RegisterBranch, branch).ok());
+  tcc.mutable_transoptions()->set_waitresult(true);
+  grpc::Status submitted = call(&dtmgimp::Dtm::Stub::Submit, tcc);
+  CHECK(submitted.ok());
+  json q = Query(c, "grpc-tcc-1");
+  CHECK(q["transaction"]["status"] == "succeed");
+  CHECK(q["branches"][1]["bin_data"] == "AAE=");
+  // Registering on a TCC that ended: ABORTED (FAILURE).
+  branch.set_branchid("02");
+  CHECK(call(&dtmgimp::Dtm::Stub::RegisterBranch, branch).error_code() ==
+        grpc::StatusCode::ABORTED);
+
+  dtmgimp::DtmRequest msg;
+  msg.set_gid("grpc-msg-1");
+  msg.set_transtype("msg");
+  (*msg.mutable_reqextra())["protocol"] = "http";
+  msg.set_steps(json::array({{{"action", branches.base + "/ok"}}}).dump());
+  msg.add_binpayloads("x");
+  msg.set_queryprepared(branches.base + "/ok");
+  REQUIRE(call(&dtmgimp::Dtm::Stub::Prepare, msg).ok());
+  REQUIRE(call(&dtmgimp::Dtm::Stub::Abort, msg).ok());
+  CHECK(Query(c, "grpc-msg-1")["transaction"]["status"] == "failed");
+  CHECK(call(&dtmgimp::Dtm::Stub::Submit, msg).error_code() == grpc::StatusCode::ABORTED);
+  CHECK(branches.Calls() == std::vector<std::string>{"ok:confirm"});
+  CHECK(dtxd.Terminate() == 0);
+}
+
 TEST_CASE("dtxd answers bad requests with a clear 4xx and keeps running") {
   const std::string dir = testing::NewTempDir("dtxd-bad");
   Branches branches;
@@ -156,8 +289,16 @@ TEST_CASE("dtxd answers bad requests with a clear 4xx and keeps running") {
   expect(Post(c, "submit", R"({"gid":"x2","trans_type":"saga","steps":[{"action":1}]})"),
          400, "must be a URL string");
   expect(Post(c, "submit", std::string(100000, '{')), 413, "too large");
-  expect(Post(c, "submit", R"({"gid":"x3","trans_type":"tcc"})"), 501, "sagas only");
-  expect(Post(c, "abort", R"({"gid":"x4","trans_type":"tcc"})"), 501, "sagas only");
+  expect(Post(c, "submit", R"({"gid":"x3","trans_type":"xa"})"), 501, "not supported yet");
+  expect(Post(c, "prepare", R"({"gid":"x3","trans_type":"saga"})"), 400,
+         "a saga is submitted, not prepared");
+  expect(Post(c, "abort", R"({"gid":"x4","trans_type":"tcc"})"), 404, "no transaction");
+  expect(Post(c, "registerBranch", R"({"gid":"x4","branch_id":"01"})"), 404,
+         "no transaction");
+  expect(Post(c, "registerBranch", R"({"gid":"x4","branch_id":"0 1"})"), 400,
+         "invalid branch_id");
+  expect(Post(c, "registerBranch", R"({"gid":"x4","trans_type":"xa","branch_id":"01"})"),
+         501, "not supported yet");
   expect(c.Get("/api/dtmsvr/query"), 400, "missing gid");
   expect(c.Get("/api/dtmsvr/query?gid=unknown-1"), 200, R"("transaction":null)");
   expect(c.Get("/api/dtmsvr/all?limit=-1"), 400, "positive integers");
@@ -166,14 +307,16 @@ TEST_CASE("dtxd answers bad requests with a clear 4xx and keeps running") {
   expect(Post(c, "resetNextCronTime", "{}"), 400, "missing gid");
   expect(c.Get("/api/dtmsvr/nope"), 404, "no such API");
 
-  // A finished transaction submitted again is 409; forceStop of it too.
+  // A finished transaction submitted again is 409; forceStop and abort of it too.
   REQUIRE(Post(c, "submit",
                SagaJson("done-1", branches.base + "/ok", branches.base + "/ok", "", true))
               ->status == 200);
   expect(Post(c, "submit",
               SagaJson("done-1", branches.base + "/ok", branches.base + "/ok", "", true)),
-         409, "already ended");
+         409, "already succeeded");
   expect(Post(c, "forceStop", R"({"gid":"done-1"})"), 409, "already ended");
+  expect(Post(c, "abort", R"({"gid":"done-1","trans_type":"saga"})"), 409,
+         "only a prepared TCC or message");
 
   // Nothing of the bad requests was stored; the server still answers.
   httplib::Result all = c.Get("/api/dtmsvr/all");

@@ -214,8 +214,8 @@ TEST_CASE("the database restarts mid-run: nothing crashes, nothing is lost") {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   size_t unfinished = 1;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto submitted = coordinator->List(0, "submitted", 10000);
-    auto aborting = coordinator->List(0, "aborting", 10000);
+    auto submitted = coordinator->List(0, "submitted", "", 10000);
+    auto aborting = coordinator->List(0, "aborting", "", 10000);
     if (submitted.ok() && aborting.ok()) {
       unfinished = submitted->size() + aborting->size();
       if (unfinished == 0) break;
@@ -223,10 +223,10 @@ TEST_CASE("the database restarts mid-run: nothing crashes, nothing is lost") {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   CHECK(unfinished == 0);
-  auto failed = coordinator->List(0, "failed", 10000);
+  auto failed = coordinator->List(0, "failed", "", 10000);
   REQUIRE(failed.ok());
   CHECK(failed->empty());
-  auto succeeded = coordinator->List(0, "succeed", 10000);
+  auto succeeded = coordinator->List(0, "succeed", "", 10000);
   REQUIRE(succeeded.ok());
   CHECK(static_cast<int>(succeeded->size()) >= accepted);
   // And it goes on working.

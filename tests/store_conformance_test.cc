@@ -378,6 +378,76 @@ TEST_CASE("due transactions are claimed by exactly one claimer") {
   CHECK(store->ClaimDue(now, now, "late", 100)->empty());  // leased now
 }
 
+TEST_CASE("TCC branches are added while the status matches, each once") {
+  auto store = testing::FreshStore();
+  TransGlobal g = Global("reg-1");
+  g.trans_type = "tcc";
+  g.status = "prepared";
+  g.owner = "";
+  REQUIRE(store->Create(g, {}).ok());
+  auto pair = [](const std::string& id, const std::string& data) {
+    std::vector<TransBranch> rows(2);
+    for (TransBranch& b : rows) {
+      b.gid = "reg-1";
+      b.branch_id = id;
+      b.bin_data = data;
+      b.status = "prepared";
+    }
+    rows[0].op = "cancel";
+    rows[0].url = "http://svc/cancel" + id;
+    rows[1].op = "confirm";
+    rows[1].url = "http://svc/confirm" + id;
+    return rows;
+  };
+  const absl::Time now = kT0 + absl::Seconds(2);
+  REQUIRE(store->AddBranches("reg-1", "prepared", pair("01", "one"), now).ok());
+  // Registered again (a client's retry): nothing changes, the first data stays.
+  REQUIRE(store->AddBranches("reg-1", "prepared", pair("01", "other"), now).ok());
+  REQUIRE(store->AddBranches("reg-1", "prepared", pair("02", std::string("\0\xff", 2)),
+                             now)
+              .ok());
+  absl::StatusOr<std::vector<TransBranch>> rows = store->FindBranches("reg-1");
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 4);
+  std::vector<std::string> seen;
+  for (const TransBranch& b : *rows) seen.push_back(b.branch_id + "/" + b.op);
+  CHECK(seen ==
+        std::vector<std::string>{"01/cancel", "01/confirm", "02/cancel", "02/confirm"});
+  CHECK((*rows)[0].bin_data == "one");
+  CHECK((*rows)[3].bin_data == std::string("\0\xff", 2));
+  CHECK((*rows)[2].create_time == now);
+  CHECK(store->FindGlobal("reg-1")->update_time == now);
+
+  CHECK(absl::IsNotFound(store->AddBranches("no-such", "prepared", pair("01", ""), now)));
+  GlobalUpdate submit;
+  submit.status = "submitted";
+  REQUIRE(store->Update("reg-1", "prepared", "", {}, submit, now).ok());
+  CHECK(absl::IsAborted(store->AddBranches("reg-1", "prepared", pair("03", ""), now)));
+  CHECK(store->FindBranches("reg-1")->size() == 4);
+}
+
+TEST_CASE("prepared transactions are claimed when due and listed as unfinished") {
+  auto store = testing::FreshStore();
+  TransGlobal g = Global("prep-1", kT0 + absl::Seconds(35));
+  g.trans_type = "msg";
+  g.status = "prepared";
+  g.owner = "";
+  REQUIRE(store->Create(g, {}).ok());
+  CHECK(store->ClaimDue(kT0 + absl::Seconds(34), kT0 + absl::Seconds(94), "me", 10)
+            ->empty());
+  absl::StatusOr<std::vector<TransGlobal>> due =
+      store->ClaimDue(kT0 + absl::Seconds(35), kT0 + absl::Seconds(95), "me", 10);
+  REQUIRE(due.ok());
+  REQUIRE(due->size() == 1);
+  CHECK((*due)[0].status == "prepared");
+  CHECK((*due)[0].owner == "me");
+  absl::StatusOr<std::vector<TransGlobal>> stuck =
+      store->ListUnfinished(kT0 + absl::Seconds(1), 10);
+  REQUIRE(stuck.ok());
+  REQUIRE(stuck->size() == 1);
+  CHECK((*stuck)[0].gid == "prep-1");
+}
+
 TEST_CASE("a store opened on the older schema drops the indexes it no longer keeps") {
   const std::string backend = testing::ConformanceBackend();
   // MySQL has no DROP INDEX IF EXISTS: its tables keep the old keys (schema comment).
@@ -397,6 +467,10 @@ TEST_CASE("a store opened on the older schema drops the indexes it no longer kee
   sql << "CREATE INDEX trans_global_owner ON trans_global (owner)";
   sql << "CREATE INDEX trans_global_status_next_cron_time ON trans_global (status, "
          "next_cron_time)";
+  // The partial index of 2026-11-29, which left prepared transactions out.
+  sql << "DROP INDEX trans_global_unfinished";
+  sql << "CREATE INDEX trans_global_due ON trans_global (next_cron_time) WHERE status IN "
+         "('submitted', 'aborting')";
   const std::string count =
       backend == "sqlite"
           ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = :n"
@@ -410,7 +484,8 @@ TEST_CASE("a store opened on the older schema drops the indexes it no longer kee
   auto store = open();
   CHECK(indexes("trans_global_owner") == 0);
   CHECK(indexes("trans_global_status_next_cron_time") == 0);
-  CHECK(indexes("trans_global_due") == 1);
+  CHECK(indexes("trans_global_due") == 0);
+  CHECK(indexes("trans_global_unfinished") == 1);
   // What the dropped index served: due transactions are still found.
   REQUIRE(store->Create(Global("due-after-migration"), {}).ok());
   absl::StatusOr<std::vector<TransGlobal>> due =
@@ -420,21 +495,26 @@ TEST_CASE("a store opened on the older schema drops the indexes it no longer kee
   CHECK((*due)[0].gid == "due-after-migration");
 }
 
-TEST_CASE("listing pages newest first and filters by status") {
+TEST_CASE("listing pages newest first and filters by status and trans_type") {
   auto store = testing::FreshStore();
   for (int i = 0; i < 5; ++i) {
     TransGlobal g = Global("list-" + std::to_string(i));
     if (i % 2 == 1) g.status = "failed";
+    if (i >= 3) g.trans_type = "tcc";
     REQUIRE(store->Create(g, {}).ok());
   }
-  auto first = store->List(0, "", 3);
+  auto first = store->List(0, "", "", 3);
   REQUIRE(first.ok());
   REQUIRE(first->size() == 3);
   CHECK((*first)[0].gid == "list-4");
-  auto rest = store->List(first->back().id, "", 3);
+  auto rest = store->List(first->back().id, "", "", 3);
   REQUIRE(rest->size() == 2);
   CHECK((*rest)[1].gid == "list-0");
-  CHECK(store->List(0, "failed", 10)->size() == 2);
+  CHECK(store->List(0, "failed", "", 10)->size() == 2);
+  CHECK(store->List(0, "", "tcc", 10)->size() == 2);
+  auto failed_tcc = store->List(0, "failed", "tcc", 10);
+  REQUIRE(failed_tcc->size() == 1);
+  CHECK((*failed_tcc)[0].gid == "list-3");
 }
 
 TEST_CASE("stuck transactions are listed and ended ones purged in batches") {
@@ -506,6 +586,152 @@ TEST_CASE("the coordinator drives sagas on this backend") {
   CHECK(coordinator->Query("drive-flaky")->global.status == "succeed");
   CHECK(coordinator->Query("drive-no")->global.status == "failed");
   CHECK(coordinator->Query("drive-ok")->global.status == "succeed");
+}
+
+TEST_CASE("the coordinator drives TCC and 2-phase messages on this backend") {
+  auto store = testing::FreshStore();
+  ManualClock clock;
+  LocalTransport transport;
+  std::mutex mu;
+  std::vector<std::string> calls;  // "op branch_id payload"
+  absl::Status back_check = absl::OkStatus();
+  for (const char* name : {"confirm", "cancel", "deliver"}) {
+    transport.Handle(std::string("local://") + name, [&](const BranchRequest& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      calls.push_back(absl::StrCat(r.gid, " ", r.op, " ", r.branch_id, " ", r.payload));
+      return absl::OkStatus();
+    });
+  }
+  transport.Handle("local://query", [&](const BranchRequest& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back(absl::StrCat(r.gid, " ", r.op, " ", r.branch_id, " ", r.trans_type));
+    return back_check;
+  });
+  auto take = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::exchange(calls, {});
+  };
+  CoordinatorOptions options;
+  options.store = store.get();
+  options.transports = {{"local", &transport}};
+  options.clock = &clock;
+  options.poll_interval = absl::ZeroDuration();
+  options.backoff_jitter = 0;
+  auto coordinator = *Coordinator::Start(options);
+  auto trans = [](const std::string& gid, std::string_view type) {
+    TransGlobal g;
+    g.gid = gid;
+    g.trans_type = std::string(type);
+    g.protocol = "local";
+    g.options.wait_result = true;
+    return g;
+  };
+  auto branch = [](const std::string& gid, const std::string& id) {
+    return TccBranch{gid, id, "data-" + id, "local://confirm", "local://cancel"};
+  };
+  using Calls = std::vector<std::string>;
+
+  SECTION("TCC: submit confirms from the last registered branch to the first") {
+    REQUIRE(coordinator->Prepare(trans("tcc-ok", kTransTypeTcc)).ok());
+    REQUIRE(coordinator->Prepare(trans("tcc-ok", kTransTypeTcc)).ok());  // again: fine
+    REQUIRE(coordinator->RegisterBranch(branch("tcc-ok", "01")).ok());
+    REQUIRE(coordinator->RegisterBranch(branch("tcc-ok", "02")).ok());
+    REQUIRE(coordinator->RegisterBranch(branch("tcc-ok", "01")).ok());  // a retry
+    CHECK(coordinator->Submit(trans("tcc-ok", kTransTypeTcc)).ok());
+    CHECK(take() == Calls{"tcc-ok confirm 02 data-02", "tcc-ok confirm 01 data-01"});
+    CHECK(coordinator->Query("tcc-ok")->global.status == "succeed");
+    CHECK(IsFailure(coordinator->RegisterBranch(branch("tcc-ok", "03"))));
+    CHECK(IsFailure(coordinator->Prepare(trans("tcc-ok", kTransTypeTcc))));
+    CHECK(IsFailure(coordinator->Abort(trans("tcc-ok", kTransTypeTcc))));
+  }
+  SECTION("TCC: abort cancels from the last to the first") {
+    REQUIRE(coordinator->Prepare(trans("tcc-no", kTransTypeTcc)).ok());
+    REQUIRE(coordinator->RegisterBranch(branch("tcc-no", "01")).ok());
+    REQUIRE(coordinator->RegisterBranch(branch("tcc-no", "02")).ok());
+    TransGlobal abort = trans("tcc-no", kTransTypeTcc);
+    abort.rollback_reason = "try 02 refused";
+    CHECK(coordinator->Abort(abort).ok());
+    CHECK(take() == Calls{"tcc-no cancel 02 data-02", "tcc-no cancel 01 data-01"});
+    TransactionState state = *coordinator->Query("tcc-no");
+    CHECK(state.global.status == "failed");
+    CHECK(state.global.rollback_reason == "try 02 refused");
+    CHECK(IsFailure(coordinator->Submit(trans("tcc-no", kTransTypeTcc))));
+  }
+  SECTION("TCC: a prepared one past timeout_to_fail rolls back") {
+    REQUIRE(coordinator->Prepare(trans("tcc-late", kTransTypeTcc)).ok());
+    REQUIRE(coordinator->RegisterBranch(branch("tcc-late", "01")).ok());
+    clock.Advance(absl::Seconds(34));
+    CHECK(*coordinator->RunDue() == 0);
+    clock.Advance(absl::Seconds(1));
+    CHECK(*coordinator->RunDue() == 1);
+    CHECK(take() == Calls{"tcc-late cancel 01 data-01"});
+    TransactionState state = *coordinator->Query("tcc-late");
+    CHECK(state.global.status == "failed");
+    CHECK(state.global.rollback_reason == "Timeout after 35 seconds");
+    CHECK(IsFailure(coordinator->RegisterBranch(branch("tcc-late", "02"))));
+  }
+  SECTION("msg: prepare, then submit runs the actions in order") {
+    TransGlobal m = trans("msg-ok", kTransTypeMsg);
+    m.steps = {{"local://deliver", ""}, {"local://deliver", ""}};
+    m.payloads = {"p1", "p2"};
+    m.query_prepared = "local://query";
+    REQUIRE(coordinator->Prepare(m).ok());
+    CHECK(take().empty());
+    CHECK(coordinator->Query("msg-ok")->global.status == "prepared");
+    CHECK(coordinator->Submit(trans("msg-ok", kTransTypeMsg)).ok());
+    CHECK(take() == Calls{"msg-ok action 01 p1", "msg-ok action 02 p2"});
+    CHECK(coordinator->Query("msg-ok")->global.status == "succeed");
+  }
+  SECTION("msg: the back-check settles a message left prepared") {
+    for (auto [answer, status] : {std::pair{absl::OkStatus(), "succeed"},
+                                  {FailureError("never committed"), "failed"}}) {
+      const std::string gid = std::string("msg-") + status;
+      TransGlobal m = trans(gid, kTransTypeMsg);
+      m.steps = {{"local://deliver", ""}};
+      m.payloads = {"p"};
+      m.query_prepared = "local://query";
+      REQUIRE(coordinator->Prepare(m).ok());
+      back_check = OngoingError("not yet");
+      clock.Advance(absl::Seconds(35));
+      CHECK(*coordinator->RunDue() == 1);
+      CHECK(take() == Calls{gid + " msg 00 msg"});
+      CHECK(coordinator->Query(gid)->global.status == "prepared");
+      back_check = answer;
+      clock.Advance(absl::Seconds(10));  // retry_interval
+      CHECK(*coordinator->RunDue() == 1);
+      Calls expected = {gid + " msg 00 msg"};
+      if (answer.ok()) expected.push_back(gid + " action 01 p");
+      CHECK(take() == expected);
+      CHECK(coordinator->Query(gid)->global.status == status);
+    }
+  }
+  SECTION("msg: abort drops a prepared message; submit without prepare runs it") {
+    TransGlobal m = trans("msg-abort", kTransTypeMsg);
+    m.steps = {{"local://deliver", ""}};
+    m.query_prepared = "local://query";
+    REQUIRE(coordinator->Prepare(m).ok());
+    CHECK(coordinator->Abort(trans("msg-abort", kTransTypeMsg)).ok());
+    CHECK(coordinator->Query("msg-abort")->global.status == "failed");
+    CHECK(IsFailure(coordinator->Submit(trans("msg-abort", kTransTypeMsg))));
+    m.gid = "msg-direct";
+    CHECK(coordinator->Submit(m).ok());
+    CHECK(take() == Calls{"msg-direct action 01 "});
+  }
+  SECTION("what cannot be prepared, registered or aborted") {
+    TransGlobal m = trans("msg-bad", kTransTypeMsg);
+    CHECK(absl::IsInvalidArgument(coordinator->Prepare(m)));  // no query_prepared
+    CHECK(absl::IsInvalidArgument(coordinator->Prepare(trans("saga-1", kTransTypeSaga))));
+    CHECK(absl::IsNotFound(coordinator->Abort(trans("nobody", kTransTypeTcc))));
+    CHECK(absl::IsNotFound(coordinator->RegisterBranch(branch("nobody", "01"))));
+    REQUIRE(coordinator->Submit(trans("saga-1", kTransTypeSaga)).ok());
+    CHECK(IsFailure(coordinator->Abort(trans("saga-1", kTransTypeSaga))));
+    CHECK(IsFailure(coordinator->RegisterBranch(branch("saga-1", "01"))));
+    REQUIRE(coordinator->Prepare(trans("tcc-bad", kTransTypeTcc)).ok());
+    TccBranch bad = branch("tcc-bad", "01");
+    bad.branch_id = "0 1";
+    CHECK(absl::IsInvalidArgument(coordinator->RegisterBranch(bad)));
+    CHECK(coordinator->Query("tcc-bad")->branches.empty());
+  }
 }
 
 }  // namespace

@@ -76,14 +76,14 @@ TEST_CASE("orders through injected network faults keep every invariant") {
   // Every saga ends; then the late deliveries land (and must change nothing).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (node->coordinator()->List(0, "submitted", 1000)->empty() &&
-        node->coordinator()->List(0, "aborting", 1000)->empty()) {
+    if (node->coordinator()->List(0, "submitted", "", 1000)->empty() &&
+        node->coordinator()->List(0, "aborting", "", 1000)->empty()) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  CHECK(node->coordinator()->List(0, "submitted", 1000)->empty());
-  CHECK(node->coordinator()->List(0, "aborting", 1000)->empty());
+  CHECK(node->coordinator()->List(0, "submitted", "", 1000)->empty());
+  CHECK(node->coordinator()->List(0, "aborting", "", 1000)->empty());
   faulty.WaitForLateCalls();
   INFO("faults: " << faulty.errors_before << " errors before, " << faulty.answers_lost
                   << " answers lost, " << faulty.hangs << " hangs, " << faulty.duplicates
@@ -94,7 +94,7 @@ TEST_CASE("orders through injected network faults keep every invariant") {
   CHECK(faulty.duplicates > 0);
 
   const std::map<std::string, bool> taken = testing::StockTaken(db);
-  auto sagas = node->coordinator()->List(0, "", 1000);
+  auto sagas = node->coordinator()->List(0, "", "", 1000);
   REQUIRE(sagas.ok());
   CHECK(sagas->size() == 320);
   int valid = 0;

@@ -122,12 +122,12 @@ TEST_CASE("200 concurrent orders of 1 unit against a stock of 50") {
   for (const json& o : orders) (o["status"] == kOrderCreated ? valid : invalid)++;
   CHECK(valid == 50);
   CHECK(invalid == 150);
-  auto unfinished = node->coordinator()->List(0, "submitted", 1000);
-  auto aborting = node->coordinator()->List(0, "aborting", 1000);
+  auto unfinished = node->coordinator()->List(0, "submitted", "", 1000);
+  auto aborting = node->coordinator()->List(0, "aborting", "", 1000);
   CHECK(unfinished->empty());
   CHECK(aborting->empty());
-  CHECK(node->coordinator()->List(0, "succeed", 1000)->size() == 50);
-  CHECK(node->coordinator()->List(0, "failed", 1000)->size() == 150);
+  CHECK(node->coordinator()->List(0, "succeed", "", 1000)->size() == 50);
+  CHECK(node->coordinator()->List(0, "failed", "", 1000)->size() == 150);
 }
 
 TEST_CASE("bad input to the mall API gets a clear 4xx and writes nothing") {
@@ -170,7 +170,7 @@ TEST_CASE("bad input to the mall API gets a clear 4xx and writes nothing") {
   // Nothing was written by the refused orders, and the service still works.
   json orders = Post(c, "/api/order/list", {{"uid", uid}}, &status)["orders"];
   CHECK(orders.empty());
-  CHECK(node->coordinator()->List(0, "", 100)->empty());
+  CHECK(node->coordinator()->List(0, "", "", 100)->empty());
   Post(c, order, {{"uid", uid}, {"pid", pid}, {"num", 2}}, &status);
   CHECK(status == 200);
   CHECK(Post(c, "/api/product/detail", {{"id", pid}}, &status)["stock"] == 8);

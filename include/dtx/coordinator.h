@@ -40,6 +40,11 @@ struct CoordinatorOptions {
   // Defaults for transactions that leave their option at zero.
   absl::Duration request_timeout = absl::Seconds(3);  // Default: 3 s
   absl::Duration retry_interval = absl::Seconds(10);  // Default: 10 s
+  // A TCC or 2-phase message still `prepared` this long after its prepare is settled
+  // by the coordinator: a TCC rolls back, a message's query_prepared is asked. Applies
+  // to those that leave timeout_to_fail at zero (sagas then never time out).
+  // Default: 35 s, as DTM.
+  absl::Duration timeout_to_fail = absl::Seconds(35);
   // Exponential backoff after errors stops growing here. Default: 1 hour.
   absl::Duration max_backoff = absl::Hours(1);
   // Each retry delay is stretched by a random fraction in [0, backoff_jitter) so that
@@ -78,12 +83,6 @@ struct CoordinatorOptions {
   int max_calls_in_flight = 0;
 };
 
-// A transaction and its branches as stored.
-struct TransactionState {
-  TransGlobal global;
-  std::vector<TransBranch> branches;
-};
-
 // Thread-safe.
 class Coordinator : public Submitter {
  public:
@@ -93,11 +92,15 @@ class Coordinator : public Submitter {
   // Shutdown().
   ~Coordinator() override;
 
-  // Submitter. Only trans_type "saga" is driven in this version (others:
-  // kUnimplemented). kInvalidArgument, with nothing stored, for an invalid gid, more
-  // payloads than steps, a bad custom_data, a protocol without a transport, a URL or
+  // Submitter: sagas, TCC and 2-phase messages (xa and workflow: kUnimplemented).
+  // kInvalidArgument, with nothing stored, for an invalid gid, more payloads than
+  // steps, a bad custom_data, a protocol without a transport, a URL or
   // branch_headers its transport refuses (Transport::CheckBranch), or a transaction
-  // over the limits of CoordinatorOptions.
+  // over the limits of CoordinatorOptions. With wait_result, kAborted (FAILURE) only
+  // once the transaction has `failed` (its compensations or cancels all ran);
+  // rolling back but not done yet is kFailedPrecondition (ONGOING), as is any
+  // transaction the first pass did not finish. Submitting a gid that already
+  // succeeded answers kAlreadyExists; one that already failed, kAborted.
   absl::Status Submit(const TransGlobal& global) override;
 
   // Submit without waiting here: `done` (not empty) gets what Submit would answer,
@@ -110,8 +113,13 @@ class Coordinator : public Submitter {
   using SubmitDone = std::function<void(absl::Status)>;
   void Submit(const TransGlobal& global, SubmitDone done);
 
+  // Submitter; see there. A msg prepare needs query_prepared (kInvalidArgument).
+  absl::Status Prepare(const TransGlobal& global) override;
+  absl::Status RegisterBranch(const TccBranch& branch) override;
+  absl::Status Abort(const TransGlobal& global) override;
+
   // kNotFound for an unknown gid, kInvalidArgument for an invalid one.
-  absl::StatusOr<TransactionState> Query(std::string_view gid);
+  absl::StatusOr<TransactionState> Query(std::string_view gid) override;
 
   // Operator: ends an unfinished transaction as `failed` at once, with no
   // compensation (rollback_reason "force stopped"). kNotFound for an unknown gid,
@@ -136,7 +144,8 @@ class Coordinator : public Submitter {
 
   // Transactions newest first; see Store::List.
   absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
-                                                std::string_view status, int limit);
+                                                std::string_view status,
+                                                std::string_view trans_type, int limit);
 
   // Claims every transaction due now (by the clock) and runs one pass of each; returns
   // when those passes are over, with how many there were. For tests and tools that

@@ -20,6 +20,9 @@ class MemoryStore : public Store {
  public:
   absl::Status Create(const TransGlobal& global,
                       const std::vector<TransBranch>& branches) override;
+  absl::Status AddBranches(std::string_view gid, std::string_view expected_status,
+                           const std::vector<TransBranch>& branches,
+                           absl::Time now) override;
   absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) override;
   absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) override;
   absl::Status Update(std::string_view gid, std::string_view expected_status,
@@ -32,6 +35,7 @@ class MemoryStore : public Store {
                                                     int limit) override;
   absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
                                                 std::string_view status,
+                                                std::string_view trans_type,
                                                 int limit) override;
   absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(absl::Time created_before,
                                                           int limit) override;

@@ -48,6 +48,15 @@ class Store {
   virtual absl::Status Create(const TransGlobal& global,
                               const std::vector<TransBranch>& branches) = 0;
 
+  // Adds `branches` to the transaction `gid` in one transaction if its status is
+  // `expected_status` (TCC's registerBranch: while it is `prepared`). A branch whose
+  // (branch_id, op) the transaction has already is left as it is: a registration
+  // repeated changes nothing. kNotFound for an unknown gid; kAborted, and nothing
+  // added, when the status is another.
+  virtual absl::Status AddBranches(std::string_view gid, std::string_view expected_status,
+                                   const std::vector<TransBranch>& branches,
+                                   absl::Time now) = 0;
+
   virtual absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) = 0;
   // The branches of `gid` in insertion order (empty when there are none).
   virtual absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) = 0;
@@ -62,9 +71,9 @@ class Store {
                               const std::vector<BranchUpdate>& branches,
                               const GlobalUpdate& update, absl::Time now) = 0;
 
-  // Claims up to `limit` transactions whose status is `submitted` or `aborting` and
-  // whose next_cron_time <= now: sets their owner to `owner` and next_cron_time to
-  // `lease_until`, atomically per transaction (two callers never claim the same one).
+  // Claims up to `limit` unfinished transactions (`prepared`, `submitted` or
+  // `aborting`) whose next_cron_time <= now: sets their owner to `owner` and
+  // next_cron_time to `lease_until`, atomically per transaction (two callers never claim the same one).
   // Returns the claimed rows as they are after the claim.
   virtual absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
                                                             absl::Time lease_until,
@@ -72,13 +81,14 @@ class Store {
                                                             int limit) = 0;
 
   // Up to `limit` transactions, newest first (by id), with id < `before_id` when it is
-  // positive, and of status `status` when it is not empty.
+  // positive, of status `status` and of `trans_type` when they are not empty.
   virtual absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
                                                         std::string_view status,
+                                                        std::string_view trans_type,
                                                         int limit) = 0;
 
-  // Up to `limit` unfinished transactions (submitted or aborting) created before
-  // `created_before`, oldest first.
+  // Up to `limit` unfinished transactions (prepared, submitted or aborting) created
+  // before `created_before`, oldest first.
   virtual absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(
       absl::Time created_before, int limit) = 0;
 
@@ -95,6 +105,11 @@ class StoreWrapper : public Store {
   absl::Status Create(const TransGlobal& global,
                       const std::vector<TransBranch>& branches) override {
     return target_->Create(global, branches);
+  }
+  absl::Status AddBranches(std::string_view gid, std::string_view expected_status,
+                           const std::vector<TransBranch>& branches,
+                           absl::Time now) override {
+    return target_->AddBranches(gid, expected_status, branches, now);
   }
   absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) override {
     return target_->FindGlobal(gid);
@@ -116,8 +131,9 @@ class StoreWrapper : public Store {
   }
   absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
                                                 std::string_view status,
+                                                std::string_view trans_type,
                                                 int limit) override {
-    return target_->List(before_id, status, limit);
+    return target_->List(before_id, status, trans_type, limit);
   }
   absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(absl::Time created_before,
                                                           int limit) override {

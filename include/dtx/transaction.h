@@ -22,19 +22,28 @@ inline constexpr std::string_view kStatusSucceed = "succeed";
 inline constexpr std::string_view kStatusFailed = "failed";
 // Branch statuses are kStatusPrepared, kStatusSucceed and kStatusFailed.
 
-// Saga ops.
+// Ops: saga, TCC (try is called by the client, the others by the coordinator), and
+// the back-check of a 2-phase message (its query_prepared call, branch "00").
 inline constexpr std::string_view kOpAction = "action";
 inline constexpr std::string_view kOpCompensate = "compensate";
+inline constexpr std::string_view kOpTry = "try";
+inline constexpr std::string_view kOpConfirm = "confirm";
+inline constexpr std::string_view kOpCancel = "cancel";
+inline constexpr std::string_view kOpMsg = "msg";
 
 inline constexpr std::string_view kTransTypeSaga = "saga";
+inline constexpr std::string_view kTransTypeTcc = "tcc";
+inline constexpr std::string_view kTransTypeMsg = "msg";
 inline constexpr std::string_view kProtocolHttp = "http";
 
 // Per-transaction options, DTM's TransOptions. On the wire durations are seconds.
 struct TransOptions {
   // Submit answers only after the coordinator's first pass, with its outcome.
   bool wait_result = false;
-  // A saga still running its actions this long after creation rolls back.
-  // Default: zero, never.
+  // A saga still running its actions this long after creation rolls back; a TCC or
+  // 2-phase message still `prepared` this long after its prepare is settled by the
+  // coordinator (a TCC rolls back, a message's query_prepared is asked).
+  // Default: zero: never for a saga, the coordinator's default (35 s) for the others.
   absl::Duration timeout_to_fail = absl::ZeroDuration();
   // Timeout of each branch call. Default: zero, the coordinator's default (3 s).
   absl::Duration request_timeout = absl::ZeroDuration();
@@ -48,9 +57,20 @@ struct TransOptions {
   std::map<std::string, std::string> branch_headers;
 };
 
+// A step of a saga, or of a 2-phase message (which has actions only).
 struct SagaStep {
   std::string action;      // URL; empty: a step that always succeeds
   std::string compensate;  // URL; empty: nothing to undo
+};
+
+// A TCC branch as its client registers it (DTM's registerBranch), after choosing its
+// id and before calling its try.
+struct TccBranch {
+  std::string gid;
+  std::string branch_id;  // "01", "02", ..; a nested TCC appends its own two digits
+  std::string data;       // the body of its confirm and cancel calls
+  std::string confirm;    // URL
+  std::string cancel;     // URL
 };
 
 // A global transaction. The fields above the line are what a client submits; those
@@ -62,8 +82,10 @@ struct TransGlobal {
   std::vector<SagaStep> steps;
   std::vector<std::string> payloads;  // one per step (or none): sent to both ops
   std::string custom_data;            // JSON text; a concurrent saga's orders live here
-  std::string query_prepared;
+  std::string query_prepared;  // msg: the back-check URL
   TransOptions options;
+  // Why it rolled back: given by a client's abort, or the coordinator's reason.
+  std::string rollback_reason;
 
   // ---- coordinator state ----
   int64_t id = 0;
@@ -75,7 +97,6 @@ struct TransGlobal {
   absl::Time next_cron_time = absl::InfinitePast();
   absl::Duration next_cron_interval = absl::ZeroDuration();
   std::string owner;
-  std::string rollback_reason;
   std::string result;  // dtx: the last error a pass met, for operators
   int64_t retry_count = 0;
 };
@@ -94,6 +115,12 @@ struct TransBranch {
   absl::Time rollback_time = absl::InfinitePast();
 };
 
+// A transaction and its branches as stored.
+struct TransactionState {
+  TransGlobal global;
+  std::vector<TransBranch> branches;
+};
+
 // A concurrent saga's ordering, parsed from custom_data
 // {"concurrent":true,"orders":{"1":[0]}} ("step 1 runs after step 0").
 struct SagaOrders {
@@ -109,6 +136,18 @@ absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int ste
 // step for a sequential saga, the `orders` entry for a concurrent one.
 std::vector<std::vector<int>> Predecessors(const SagaOrders& orders, int step_count);
 
+// A 2-phase message's custom_data {"concurrent":true,"delay":N}: its actions run
+// together instead of in order, and not before N seconds after its creation.
+struct MsgOptions {
+  bool concurrent = false;
+  absl::Duration delay = absl::ZeroDuration();
+};
+
+// Parses a msg's custom_data; empty text is the defaults. kInvalidArgument for
+// malformed JSON, a non-boolean `concurrent` or a `delay` that is not a whole number of
+// seconds in [0, 2^31).
+absl::StatusOr<MsgOptions> ParseMsgOptions(std::string_view custom_data);
+
 // The submit body of DTM's HTTP API. Payloads must be UTF-8 text (DTM sends them as
 // JSON strings); binary payloads travel only over gRPC or to the embedded coordinator.
 absl::StatusOr<std::string> TransGlobalToJson(const TransGlobal& global);
@@ -118,10 +157,25 @@ absl::StatusOr<std::string> TransGlobalToJson(const TransGlobal& global);
 // option types or a bad custom_data. Unknown fields are ignored.
 absl::StatusOr<TransGlobal> TransGlobalFromJson(std::string_view json);
 
+// DTM's registerBranch body for TCC: a flat JSON object of strings {gid, trans_type
+// ("tcc"), branch_id, data, confirm, cancel}. The parse refuses (kInvalidArgument)
+// malformed JSON, a non-string field, an invalid gid or branch id; another
+// trans_type (xa, workflow) is kUnimplemented.
+std::string TccBranchToJson(const TccBranch& branch);
+absl::StatusOr<TccBranch> TccBranchFromJson(std::string_view json);
+
+// Whether `id` can be a branch id: 1-128 characters of [A-Za-z0-9-_.].
+bool IsValidBranchId(std::string_view id);
+
 // DTM's query answer: {"transaction":{..},"branches":[..]} with times in RFC 3339 and
 // each branch's payload as base64 `bin_data`.
 std::string QueryResultToJson(const TransGlobal& global,
                               const std::vector<TransBranch>& branches);
+
+// Reads a query answer back (HttpSubmitter::Query): kNotFound for DTM's
+// {"transaction":null}, kInvalidArgument for malformed JSON. Lenient about the rest:
+// a field missing or of another type reads as unset.
+absl::StatusOr<TransactionState> QueryResultFromJson(std::string_view json);
 
 // DTM's `all` answer: {"transactions":[..],"next_position":".."}, each transaction as in
 // the query answer; next_position is empty on the last page.

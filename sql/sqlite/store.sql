@@ -29,8 +29,11 @@ CREATE TABLE IF NOT EXISTS trans_global (
 -- every write (schemas before 2026-11-29 had both; they are dropped).
 DROP INDEX IF EXISTS trans_global_owner;
 DROP INDEX IF EXISTS trans_global_status_next_cron_time;
-CREATE INDEX IF NOT EXISTS trans_global_due ON trans_global (next_cron_time)
-  WHERE status IN ('submitted', 'aborting');
+-- A prepared TCC or msg is due at its timeout_to_fail. Schemas before 2026-11-30
+-- indexed submitted and aborting only, as trans_global_due; it is replaced.
+DROP INDEX IF EXISTS trans_global_due;
+CREATE INDEX IF NOT EXISTS trans_global_unfinished ON trans_global (next_cron_time)
+  WHERE status IN ('prepared', 'submitted', 'aborting');
 CREATE TABLE IF NOT EXISTS trans_branch_op (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   gid VARCHAR(128) NOT NULL,

@@ -23,7 +23,8 @@ absl::StatusOr<TransGlobal> TransGlobalFromDtmRequest(
                                          ? request.reqextra().at("protocol")
                                          : std::string("grpc")},
                         {"custom_data", request.customeddata()},
-                        {"query_prepared", request.queryprepared()}};
+                        {"query_prepared", request.queryprepared()},
+                        {"rollback_reason", request.rollbackreason()}};
   if (!request.steps().empty()) {
     // Nested no deeper than the submit body's own limit allows below "steps".
     absl::StatusOr<nlohmann::json> steps =
@@ -57,6 +58,7 @@ dtmgimp::DtmRequest DtmRequestFromTransGlobal(const TransGlobal& g) {
   r.set_transtype(g.trans_type);
   r.set_customeddata(g.custom_data);
   r.set_queryprepared(g.query_prepared);
+  r.set_rollbackreason(g.rollback_reason);
   if (g.protocol != "grpc") (*r.mutable_reqextra())["protocol"] = g.protocol;
   nlohmann::json steps = nlohmann::json::array();
   for (const SagaStep& s : g.steps) {
@@ -72,6 +74,36 @@ dtmgimp::DtmRequest DtmRequestFromTransGlobal(const TransGlobal& g) {
   o->set_retrylimit(g.options.retry_limit);
   o->mutable_branchheaders()->insert(g.options.branch_headers.begin(),
                                      g.options.branch_headers.end());
+  return r;
+}
+
+absl::StatusOr<TccBranch> TccBranchFromDtmBranchRequest(
+    const dtmgimp::DtmBranchRequest& request) {
+  // Through the JSON reader, as over HTTP, but for the data: bytes, sent as they are.
+  auto field = [&](const char* key) {
+    auto it = request.data().find(key);
+    return it == request.data().end() ? std::string() : it->second;
+  };
+  nlohmann::json doc = {{"gid", request.gid()},
+                        {"trans_type", request.transtype()},
+                        {"branch_id", request.branchid()},
+                        {"confirm", field("confirm")},
+                        {"cancel", field("cancel")}};
+  absl::StatusOr<TccBranch> branch = TccBranchFromJson(
+      doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!branch.ok()) return branch.status();
+  branch->data = request.busipayload();
+  return branch;
+}
+
+dtmgimp::DtmBranchRequest DtmBranchRequestFromTccBranch(const TccBranch& b) {
+  dtmgimp::DtmBranchRequest r;
+  r.set_gid(b.gid);
+  r.set_transtype(std::string(kTransTypeTcc));
+  r.set_branchid(b.branch_id);
+  r.set_busipayload(b.data);
+  (*r.mutable_data())["confirm"] = b.confirm;
+  (*r.mutable_data())["cancel"] = b.cancel;
   return r;
 }
 

@@ -17,6 +17,12 @@ absl::StatusOr<TransGlobal> TransGlobalFromDtmRequest(const dtmgimp::DtmRequest&
 // in ReqExtra["protocol"].
 dtmgimp::DtmRequest DtmRequestFromTransGlobal(const TransGlobal& global);
 
+// DTM's RegisterBranch for TCC: Data {"confirm": url, "cancel": url}, BusiPayload the
+// data of both calls. Validated as TccBranchFromJson validates.
+absl::StatusOr<TccBranch> TccBranchFromDtmBranchRequest(
+    const dtmgimp::DtmBranchRequest& request);
+dtmgimp::DtmBranchRequest DtmBranchRequestFromTccBranch(const TccBranch& branch);
+
 }  // namespace dtx::internal
 
 #endif  // DTX_GRPC_DTM_REQUEST_H_

@@ -27,39 +27,52 @@ grpc::Status DtmGrpcService::NewGid(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+namespace {
+
+// As over HTTP: DTM answers FAILURE (ABORTED) when wait_result saw no end yet and for a
+// gid that already ended.
+grpc::Status AsDtmAnswer(const absl::Status& s) {
+  return ToGrpcStatus(IsOngoing(s) || absl::IsAlreadyExists(s)
+                          ? FailureError(std::string(s.message()))
+                          : s);
+}
+
+}  // namespace
+
 grpc::Status DtmGrpcService::Submit(grpc::ServerContext* context,
                                     const dtmgimp::DtmRequest* request,
                                     google::protobuf::Empty*) {
   if (grpc::Status s = Admit(context); !s.ok()) return s;
   absl::StatusOr<TransGlobal> global = internal::TransGlobalFromDtmRequest(*request);
   if (!global.ok()) return ToGrpcStatus(global.status());
-  absl::Status s = coordinator_->Submit(*global);
-  return ToGrpcStatus(IsOngoing(s) ? FailureError(std::string(s.message())) : s);
+  return AsDtmAnswer(coordinator_->Submit(*global));
 }
 
 grpc::Status DtmGrpcService::Prepare(grpc::ServerContext* context,
-                                     const dtmgimp::DtmRequest*,
+                                     const dtmgimp::DtmRequest* request,
                                      google::protobuf::Empty*) {
   if (grpc::Status s = Admit(context); !s.ok()) return s;
-  return grpc::Status(
-      grpc::StatusCode::UNIMPLEMENTED,
-      "prepare: dtx drives sagas only so far (tcc, msg and xa are planned)");
+  absl::StatusOr<TransGlobal> global = internal::TransGlobalFromDtmRequest(*request);
+  if (!global.ok()) return ToGrpcStatus(global.status());
+  return AsDtmAnswer(coordinator_->Prepare(*global));
 }
 
 grpc::Status DtmGrpcService::Abort(grpc::ServerContext* context,
-                                   const dtmgimp::DtmRequest*, google::protobuf::Empty*) {
+                                   const dtmgimp::DtmRequest* request,
+                                   google::protobuf::Empty*) {
   if (grpc::Status s = Admit(context); !s.ok()) return s;
-  return grpc::Status(
-      grpc::StatusCode::UNIMPLEMENTED,
-      "abort: dtx drives sagas only so far (tcc, msg and xa are planned)");
+  absl::StatusOr<TransGlobal> global = internal::TransGlobalFromDtmRequest(*request);
+  if (!global.ok()) return ToGrpcStatus(global.status());
+  return AsDtmAnswer(coordinator_->Abort(*global));
 }
 
 grpc::Status DtmGrpcService::RegisterBranch(grpc::ServerContext* context,
-                                            const dtmgimp::DtmBranchRequest*,
+                                            const dtmgimp::DtmBranchRequest* request,
                                             google::protobuf::Empty*) {
   if (grpc::Status s = Admit(context); !s.ok()) return s;
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "registerBranch: dtx drives sagas only so far (tcc is planned)");
+  absl::StatusOr<TccBranch> branch = internal::TccBranchFromDtmBranchRequest(*request);
+  if (!branch.ok()) return ToGrpcStatus(branch.status());
+  return ToGrpcStatus(coordinator_->RegisterBranch(*branch));
 }
 
 }  // namespace dtx

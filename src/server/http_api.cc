@@ -21,9 +21,12 @@ using nlohmann::json;
 constexpr char kBase[] = "/api/dtmsvr";
 constexpr int kMaxListLimit = 1000;
 
-// DTM answers 409 when wait_result saw no end yet; C++ callers get ONGOING instead.
+// DTM answers 409 FAILURE when wait_result saw no end yet and for a gid that already
+// ended; C++ callers get ONGOING and, for one that succeeded, kAlreadyExists instead.
 absl::Status AsDtmAnswer(const absl::Status& status) {
-  return IsOngoing(status) ? FailureError(std::string(status.message())) : status;
+  return IsOngoing(status) || absl::IsAlreadyExists(status)
+             ? FailureError(std::string(status.message()))
+             : status;
 }
 
 // The query parameter `name`, or "" when absent.
@@ -132,21 +135,29 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         });
       });
 
-  for (const char* op : {"/prepare", "/abort", "/registerBranch"}) {
-    server.Post(
-        base + op, guarded([op](const HttpRequest& req, HttpResponse& res) {
-          absl::StatusOr<json> doc = internal::ReadJson(req.body, "request body");
-          if (!doc.ok()) return WriteResult(doc.status(), res);
-          if (!doc->is_object()) {
-            return WriteResult(absl::InvalidArgumentError("expected a JSON object"), res);
-          }
-          WriteResult(
-              absl::UnimplementedError(absl::StrCat(
-                  op + 1,
-                  ": dtx drives sagas only so far (tcc, msg and xa are planned)")),
-              res);
-        }));
-  }
+  // TCC and 2-phase messages (PROTOCOL.md, "TCC, 2-phase messages"). An abort with
+  // wait_result waits for the cancels here, on the connection's thread.
+  server.Post(base + "/prepare", guarded([&coordinator](const HttpRequest& req,
+                                                        HttpResponse& res) {
+                absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
+                WriteResult(global.ok() ? AsDtmAnswer(coordinator.Prepare(*global))
+                                        : global.status(),
+                            res);
+              }));
+  server.Post(base + "/abort", guarded([&coordinator](const HttpRequest& req,
+                                                      HttpResponse& res) {
+                absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
+                WriteResult(global.ok() ? AsDtmAnswer(coordinator.Abort(*global))
+                                        : global.status(),
+                            res);
+              }));
+  server.Post(base + "/registerBranch",
+              guarded([&coordinator](const HttpRequest& req, HttpResponse& res) {
+                absl::StatusOr<TccBranch> branch = TccBranchFromJson(req.body);
+                WriteResult(branch.ok() ? coordinator.RegisterBranch(*branch)
+                                        : branch.status(),
+                            res);
+              }));
 
   server.Get(
       base + "/query", guarded([&coordinator, open_api](const HttpRequest& req,
@@ -179,8 +190,25 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
               res);
         }
         limit = std::min(limit, kMaxListLimit);
-        absl::StatusOr<std::vector<TransGlobal>> list =
-            coordinator.List(position, ParamOf(req, "status"), limit);
+        const std::string status = ParamOf(req, "status"), gid = ParamOf(req, "gid"),
+                          trans_type = ParamOf(req, "transType");
+        absl::StatusOr<std::vector<TransGlobal>> list;
+        if (!gid.empty()) {  // one transaction, if it matches the other filters
+          absl::StatusOr<TransactionState> one =
+              IsValidGid(gid) ? coordinator.Query(gid)
+                              : absl::StatusOr<TransactionState>(
+                                    absl::InvalidArgumentError("invalid gid"));
+          list = std::vector<TransGlobal>();
+          if (one.ok() && position == 0 &&
+              (status.empty() || one->global.status == status) &&
+              (trans_type.empty() || one->global.trans_type == trans_type)) {
+            list->push_back(std::move(one->global));
+          } else if (!one.ok() && !absl::IsNotFound(one.status())) {
+            list = one.status();
+          }
+        } else {
+          list = coordinator.List(position, status, trans_type, limit);
+        }
         if (!list.ok()) return WriteResult(list.status(), res);
         if (open_api) std::for_each(list->begin(), list->end(), Withhold);
         const std::string next = static_cast<int>(list->size()) == limit && !list->empty()

@@ -24,6 +24,9 @@
 namespace dtx {
 namespace {
 
+// The statuses the cron drives; the partial index trans_global_due covers them.
+constexpr const char* kUnfinished = "('prepared', 'submitted', 'aborting')";
+
 using internal::DatabaseError;
 using internal::FromMillis;
 using internal::LocalTransaction;
@@ -483,6 +486,25 @@ absl::Status SociStore::Create(const TransGlobal& g,
   return written;
 }
 
+absl::Status SociStore::AddBranches(std::string_view gid_view,
+                                    std::string_view expected_status_view,
+                                    const std::vector<TransBranch>& branches,
+                                    absl::Time now) {
+  const std::string gid(gid_view), expected_status(expected_status_view);
+  return impl_->Write(
+      [&](Impl::Lease& lease) -> absl::Status {
+        std::optional<std::string> status =
+            lease.statements().AddBranches(gid, expected_status, branches, ToMillis(now));
+        if (!status) return absl::NotFoundError("no transaction " + gid);
+        if (*status != expected_status) {
+          return absl::AbortedError(absl::StrCat("transaction ", gid, " is ", *status,
+                                                 ", not ", expected_status));
+        }
+        return absl::OkStatus();
+      },
+      absl::StrCat("adding branches to transaction ", gid));
+}
+
 absl::StatusOr<TransGlobal> SociStore::FindGlobal(std::string_view gid_view) {
   const std::string gid(gid_view);
   Impl::Lease lease(*impl_);
@@ -608,9 +630,8 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
       std::string gid;
       soci::statement select =
           (sql.prepare
-               << "SELECT gid FROM trans_global WHERE status IN ('submitted', "
-                  "'aborting') AND next_cron_time <= :now ORDER BY next_cron_time "
-                  "LIMIT :limit",
+               << "SELECT gid FROM trans_global WHERE status IN " << kUnfinished
+               << " AND next_cron_time <= :now ORDER BY next_cron_time LIMIT :limit",
            soci::use(now_ms), soci::use(limit), soci::into(gid));
       select.execute();
       while (select.fetch()) due.push_back(gid);
@@ -619,8 +640,8 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
     soci::statement claim =
         (sql.prepare
              << "UPDATE trans_global SET owner = :owner, next_cron_time = :lease, "
-                "update_time = :now WHERE gid = :gid AND status IN ('submitted', "
-                "'aborting') AND next_cron_time <= :due",
+                "update_time = :now WHERE gid = :gid AND status IN "
+             << kUnfinished << " AND next_cron_time <= :due",
          soci::use(owner), soci::use(lease_ms), soci::use(now_ms), soci::use(gid),
          soci::use(now_ms));
     std::vector<std::string> won;
@@ -653,8 +674,9 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
                                                          std::string_view status_view,
+                                                         std::string_view type_view,
                                                          int limit) {
-  const std::string status(status_view);
+  const std::string status(status_view), trans_type(type_view);
   long long before = before_id > 0 ? before_id : std::numeric_limits<long long>::max();
   std::vector<TransGlobal> out;
   Impl::Lease lease(*impl_);
@@ -663,10 +685,12 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::List(int64_t before_id,
     absl::Status s = SelectGlobals(
         sql,
         absl::StrCat("WHERE id < :before", status.empty() ? "" : " AND status = :status",
+                     trans_type.empty() ? "" : " AND trans_type = :trans_type",
                      " ORDER BY id DESC LIMIT :limit"),
         [&](soci::statement& st) {
           st.exchange(soci::use(before));
           if (!status.empty()) st.exchange(soci::use(status));
+          if (!trans_type.empty()) st.exchange(soci::use(trans_type));
           st.exchange(soci::use(limit));
         },
         &out);
@@ -686,8 +710,8 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ListUnfinished(
   try {
     absl::Status s = SelectGlobals(
         sql,
-        "WHERE status IN ('submitted', 'aborting') AND create_time < :before "
-        "ORDER BY create_time LIMIT :limit",
+        absl::StrCat("WHERE status IN ", kUnfinished,
+                     " AND create_time < :before ORDER BY create_time LIMIT :limit"),
         [&](soci::statement& st) {
           st.exchange(soci::use(before));
           st.exchange(soci::use(limit));

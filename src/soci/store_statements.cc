@@ -413,6 +413,43 @@ bool StoreStatements::InsertGlobal(const TransGlobal& g) {
   return s.st.get_affected_rows() == 1;
 }
 
+std::optional<std::string> StoreStatements::AddBranches(
+    const std::string& gid, const std::string& expected_status,
+    const std::vector<TransBranch>& branches, long long now_ms) {
+  // Not a hot path (one call per registered TCC branch): statements made per call.
+  soci::statement touch = (sql_.prepare << "UPDATE trans_global SET update_time = :now "
+                                           "WHERE gid = :gid AND status = :status",
+                           soci::use(now_ms), soci::use(gid), soci::use(expected_status));
+  touch.execute(true);
+  if (touch.get_affected_rows() != 1) {
+    std::string status;
+    soci::indicator ind = soci::i_null;
+    sql_ << "SELECT status FROM trans_global WHERE gid = :gid", soci::use(gid),
+        soci::into(status, ind);
+    if (!sql_.got_data()) return std::nullopt;
+    return status;
+  }
+  std::vector<TransBranch> missing;
+  {
+    std::string branch_id, op;
+    soci::statement have = (sql_.prepare << "SELECT branch_id, op FROM trans_branch_op "
+                                            "WHERE gid = :gid",
+                            soci::use(gid), soci::into(branch_id), soci::into(op));
+    have.execute();
+    std::vector<std::pair<std::string, std::string>> known;
+    while (have.fetch()) known.emplace_back(branch_id, op);
+    for (const TransBranch& b : branches) {
+      if (std::find(known.begin(), known.end(), std::pair(b.branch_id, b.op)) ==
+          known.end()) {
+        missing.push_back(b);
+        missing.back().create_time = missing.back().update_time = FromMillis(now_ms);
+      }
+    }
+  }
+  InsertBranches(gid, missing);
+  return expected_status;
+}
+
 void StoreStatements::InsertBranches(const std::string& gid,
                                      const std::vector<TransBranch>& branches) {
   const bool hex = dialect_ == Dialect::kPostgres;

@@ -53,6 +53,15 @@ class StoreStatements {
               const std::vector<BranchUpdate>& branches, const GlobalUpdate& u,
               long long now_ms);
 
+  // TCC's registerBranch: if the global row of `gid` has `expected_status`, sets its
+  // update_time to `now_ms` and inserts each of `branches` whose (branch_id, op) the
+  // transaction has no row of yet. Answers the status the global row has (nothing is
+  // written unless it is `expected_status`), nullopt when there is none. Run it in a
+  // transaction: the update locks the global row against a concurrent status change.
+  std::optional<std::string> AddBranches(const std::string& gid,
+                                         const std::string& expected_status,
+                                         const std::vector<TransBranch>& branches,
+                                         long long now_ms);
   // PostgreSQL, writes that IsOneStatement: Create and Update as one statement each
   // (the global row with its branch rows through a CTE), queued on `pipe` (see
   // PgPipeline); the matching Read takes its answer, in the order

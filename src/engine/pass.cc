@@ -1,0 +1,320 @@
+#include "engine/pass.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "internal/text_rules.h"
+
+namespace dtx::engine {
+namespace {
+
+// A lease is renewed when less than this is left after the longest call could end.
+constexpr absl::Duration kLeaseMargin = absl::Seconds(1);
+
+}  // namespace
+
+absl::StatusOr<Trans> TransOf(const TransGlobal& g, const CoordinatorOptions& options) {
+  Trans t;
+  t.gid = g.gid;
+  std::optional<Mode> mode = ParseMode(g.trans_type);
+  std::optional<Status> status = ParseStatus(g.status);
+  if (!mode || !status) {
+    return absl::InternalError(absl::StrCat(
+        "transaction ", g.gid, " has trans_type '", internal::Excerpt(g.trans_type, 32),
+        "' and status '", internal::Excerpt(g.status, 32),
+        "': not one this coordinator drives"));
+  }
+  t.mode = *mode;
+  t.status = *status;
+  t.create_time = g.create_time;
+  t.timeout_to_fail = g.options.timeout_to_fail;
+  if (t.timeout_to_fail <= absl::ZeroDuration() && t.mode != Mode::kSaga) {
+    t.timeout_to_fail = options.timeout_to_fail;
+  }
+  t.retry_limit = g.options.retry_limit;
+  t.retry_count = g.retry_count;
+  t.custom_data = g.custom_data;
+  t.query_prepared = g.query_prepared;
+  return t;
+}
+
+absl::StatusOr<std::vector<Branch>> BranchesOf(std::vector<TransBranch> rows) {
+  std::vector<Branch> branches;
+  branches.reserve(rows.size());
+  for (TransBranch& row : rows) {
+    std::optional<Op> op = ParseOp(row.op);
+    std::optional<Status> status = ParseStatus(row.status);
+    if (!op || !status) {
+      return absl::InternalError(absl::StrCat(
+          "transaction ", row.gid, " branch ", internal::Excerpt(row.branch_id, 32),
+          " has op '", internal::Excerpt(row.op, 32), "' and status '",
+          internal::Excerpt(row.status, 32), "'"));
+    }
+    Branch b;
+    b.branch_id = std::move(row.branch_id);
+    b.op = *op;
+    b.status = *status;
+    b.url = std::move(row.url);
+    b.payload = std::move(row.bin_data);
+    branches.push_back(std::move(b));
+  }
+  return branches;
+}
+
+Pass::Pass(const PassContext& ctx, TransGlobal global, std::unique_ptr<Machine> machine,
+           DoneCallback done)
+    : ctx_(ctx),
+      global_(std::move(global)),
+      machine_(std::move(machine)),
+      done_(std::move(done)),
+      lease_until_(global_.next_cron_time) {
+  // The branch rows hold the steps and payloads.
+  global_.steps = {};
+  global_.payloads = {};
+}
+
+absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(const PassContext& ctx,
+                                                   TransGlobal global,
+                                                   std::vector<TransBranch> rows,
+                                                   DoneCallback done) {
+  absl::StatusOr<Trans> trans = TransOf(global, *ctx.options);
+  if (!trans.ok()) return trans.status();
+  absl::StatusOr<std::vector<Branch>> branches = BranchesOf(std::move(rows));
+  if (!branches.ok()) return branches.status();
+  absl::StatusOr<std::unique_ptr<Machine>> machine =
+      Machine::Create(*std::move(trans), *std::move(branches));
+  if (!machine.ok()) return machine.status();
+  return std::shared_ptr<Pass>(
+      new Pass(ctx, std::move(global), *std::move(machine), std::move(done)));
+}
+
+absl::Duration Pass::RequestTimeout() const {
+  return global_.options.request_timeout > absl::ZeroDuration()
+             ? global_.options.request_timeout
+             : ctx_.options->request_timeout;
+}
+
+void Pass::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    driving_ = true;
+  }
+  Drive();
+}
+
+void Pass::Post(Answer answer) {
+  {
+    absl::MutexLock lock(&mu_);
+    inbox_.push_back(std::move(answer));
+    if (driving_) return;  // the driver will pick it up
+    driving_ = true;
+  }
+  Drive();
+}
+
+void Pass::Drive() {
+  std::shared_ptr<Pass> self = shared_from_this();  // live until we return
+  while (Advance()) {
+    absl::MutexLock lock(&mu_);
+    if (inbox_.empty()) {
+      driving_ = false;
+      return;
+    }
+  }
+}
+
+bool Pass::Advance() {
+  while (true) {
+    std::vector<Answer> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      batch.swap(inbox_);
+    }
+    if (ended_) return false;
+
+    // 1. The answers, into the machine (in memory; stored with the next write).
+    for (Answer& answer : batch) machine_->Answer(answer.branch, answer.status);
+    if (!store_error_.ok()) {  // draining after a failed write
+      if (machine_->in_flight() > 0) return true;
+      End(store_error_);
+      return false;
+    }
+
+    // 2. A change of status the machine decides, written with the answers and, when
+    // the calls to come could outlast it, a longer lease.
+    const absl::Time now = ctx_.options->clock->Now();
+    const std::optional<Transition> t = machine_->Decide(now);
+    GlobalUpdate update;
+    if (t) {
+      update.status = std::string(Name(t->to));
+      if (t->to == Status::kAborting) {
+        update.rollback_time = now;
+        update.retry_count = machine_->trans().retry_count;
+      }
+      if (!t->reason.empty()) update.rollback_reason = t->reason;
+      if (IsFinal(t->to)) update.finish_time = now;
+    }
+    const bool final_now = t && IsFinal(t->to);
+    if (!final_now && !IsFinal(machine_->trans().status) &&
+        now + RequestTimeout() + kLeaseMargin > lease_until_) {
+      // Long enough for any call issued below to end under it, however the lease and
+      // request_timeout compare: another coordinator must not call the same branches
+      // while these calls are still out.
+      lease_until_ = now + std::max(ctx_.options->lease, RequestTimeout() + kLeaseMargin);
+      update.next_cron_time = lease_until_;
+    }
+    // Branch results alone are not written: they ride with the next change of the
+    // global row (a status, a lease renewal, or the end of the pass). Until then a
+    // crash loses at most answers, and their branches are called again, which they
+    // must absorb anyway (their barrier does).
+    if (update.status || update.next_cron_time) {
+      if (!Write(update, now).ok()) {
+        if (machine_->in_flight() > 0) return true;
+        End(store_error_);
+        return false;
+      }
+      if (t) machine_->Committed(*t);
+    }
+
+    // 3. The calls the machine asks for, up to max_calls_per_transaction in flight;
+    // the rest as answers come back.
+    const int budget = ctx_.options->max_calls_per_transaction - machine_->in_flight();
+    for (int branch : machine_->Calls(now, budget)) Issue(branch);
+
+    {
+      absl::MutexLock lock(&mu_);
+      if (!inbox_.empty()) continue;
+    }
+    if (machine_->in_flight() > 0) return true;
+
+    // 4. Nothing in flight and nothing to call: the pass is over.
+    if (IsFinal(machine_->trans().status)) {
+      End(absl::OkStatus());
+      return false;
+    }
+    if (t) continue;  // a status just changed: look again before leaving
+    const std::optional<Rest> rest = machine_->Idle(now);
+    if (!rest) continue;
+    absl::Status written = Write(Schedule(*rest, now), now);
+    End(written);
+    return false;
+  }
+}
+
+absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {
+  std::vector<BranchUpdate> results;
+  for (int i : machine_->TakeChanged()) {
+    const Branch& b = machine_->branches()[i];
+    results.push_back({b.branch_id, std::string(Name(b.op)), std::string(Name(b.status))});
+  }
+  absl::Status written =
+      ctx_.store->Update(global_.gid, global_.status, ctx_.owner, results, update, now);
+  if (!written.ok()) {
+    store_error_ = written;
+    return written;
+  }
+  if (update.status) global_.status = *update.status;
+  if (update.owner) global_.owner = *update.owner;
+  if (update.rollback_reason) global_.rollback_reason = *update.rollback_reason;
+  if (update.finish_time) global_.finish_time = *update.finish_time;
+  if (update.rollback_time) global_.rollback_time = *update.rollback_time;
+  if (update.next_cron_time) global_.next_cron_time = *update.next_cron_time;
+  if (update.next_cron_interval) global_.next_cron_interval = *update.next_cron_interval;
+  if (update.retry_count) global_.retry_count = *update.retry_count;
+  if (update.result) global_.result = *update.result;
+  return absl::OkStatus();
+}
+
+GlobalUpdate Pass::Schedule(const Rest& rest, absl::Time now) const {
+  const CoordinatorOptions& o = *ctx_.options;
+  GlobalUpdate schedule;
+  schedule.owner = std::string();
+  schedule.retry_count = machine_->trans().retry_count;
+  schedule.result = machine_->last_error();
+  if (!rest.retry) {
+    // A deadline or delay of the mode, looked at again at least every max_backoff.
+    schedule.next_cron_time = std::clamp(rest.not_after, now, now + o.max_backoff);
+    return schedule;
+  }
+  const absl::Duration base = global_.options.retry_interval > absl::ZeroDuration()
+                                  ? global_.options.retry_interval
+                                  : o.retry_interval;
+  absl::Duration interval = base;
+  if (machine_->saw_error() && !machine_->progressed() &&
+      global_.next_cron_interval > absl::ZeroDuration()) {
+    interval = global_.next_cron_interval * 2;
+  }
+  interval = std::min(interval, o.max_backoff);
+  const absl::Time next = now + interval * (1.0 + o.backoff_jitter * ctx_.random());
+  schedule.next_cron_time = std::min(next, rest.not_after);
+  schedule.next_cron_interval = interval;
+  return schedule;
+}
+
+void Pass::Issue(int branch) {
+  BranchRequest request;
+  if (branch == kQueryPrepared) {
+    request.url = global_.query_prepared;
+    request.branch_id = std::string(kQueryPreparedBranchId);
+    request.op = std::string(kQueryPreparedOp);
+  } else {
+    const Branch& b = machine_->branches()[branch];
+    request.url = b.url;
+    request.branch_id = b.branch_id;
+    request.op = std::string(Name(b.op));
+    request.payload = b.payload;
+  }
+  if (request.url.empty()) {  // an empty URL always succeeds
+    absl::MutexLock lock(&mu_);
+    inbox_.push_back({branch, absl::OkStatus()});
+    return;
+  }
+  auto transport = ctx_.options->transports.find(global_.protocol);
+  if (transport == ctx_.options->transports.end()) {
+    absl::MutexLock lock(&mu_);
+    inbox_.push_back(
+        {branch, absl::InvalidArgumentError(absl::StrCat("no transport for protocol '",
+                                                         global_.protocol, "'"))});
+    return;
+  }
+  request.gid = global_.gid;
+  request.trans_type = global_.trans_type;
+  request.headers = global_.options.branch_headers;
+  request.timeout = RequestTimeout();
+  if (!ctx_.limiter->limited()) {
+    transport->second->Call(request, [self = shared_from_this(), branch](absl::Status s) {
+      self->Post({branch, std::move(s)});
+    });
+    return;
+  }
+  // Past CoordinatorOptions::max_calls_in_flight the call waits for another to end.
+  // It must still end under the lease it was issued in (another coordinator may take
+  // the transaction after it): one that starts late gets what is left of the lease as
+  // its timeout, and one that starts after that is not made; its error is retried by
+  // a later pass, under a lease of its own.
+  const absl::Time must_end = lease_until_ - kLeaseMargin;
+  ctx_.limiter->Run([transport = transport->second, request = std::move(request),
+                     limiter = ctx_.limiter, self = shared_from_this(), branch,
+                     must_end, clock = ctx_.options->clock]() mutable {
+    const absl::Duration left = must_end - clock->Now();
+    if (left <= absl::ZeroDuration()) {
+      limiter->Done();
+      self->Post({branch, absl::UnavailableError(
+                              "not called: the lease ran out while the call waited for "
+                              "a slot (max_calls_in_flight)")});
+      return;
+    }
+    request.timeout = std::min(request.timeout, left);
+    transport->Call(request, [limiter, self = std::move(self), branch](absl::Status s) {
+      limiter->Done();
+      self->Post({branch, std::move(s)});
+    });
+  });
+}
+
+void Pass::End(absl::Status error) {
+  ended_ = true;
+  if (done_) std::move(done_)(global_, std::move(error));
+}
+
+}  // namespace dtx::engine
