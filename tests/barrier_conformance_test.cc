@@ -149,6 +149,69 @@ TEST_CASE(
   CHECK(Balance() == 95);
 }
 
+TEST_CASE("barrier: TCC's try, confirm and cancel") {
+  if (testing::ConformanceBackend() == "memory") return;  // no SQL
+  FreshTables();
+  std::atomic<int> tries{0}, cancels{0}, confirms{0};
+  // A cancel before its try (the try hangs in the network): null compensation, and
+  // the late try changes nothing.
+  CHECK(Apply("tcc-hang", "cancel", 10, &cancels).ok());
+  CHECK(Apply("tcc-hang", "try", -10, &tries).ok());
+  CHECK(tries == 0);
+  CHECK(cancels == 0);
+  CHECK(Balance() == 100);
+  // try, then cancel compensates it once.
+  CHECK(Apply("tcc-back", "try", -10, &tries).ok());
+  CHECK(Apply("tcc-back", "cancel", 10, &cancels).ok());
+  CHECK(Apply("tcc-back", "cancel", 10, &cancels).ok());
+  CHECK(tries == 1);
+  CHECK(cancels == 1);
+  CHECK(Balance() == 100);
+  // try, then confirm, each once.
+  CHECK(Apply("tcc-ok", "try", -10, &tries).ok());
+  CHECK(Apply("tcc-ok", "confirm", 0, &confirms).ok());
+  CHECK(Apply("tcc-ok", "confirm", 0, &confirms).ok());
+  CHECK(confirms == 1);
+  CHECK(Balance() == 90);
+}
+
+TEST_CASE("barrier: a message's local transaction and its back-check") {
+  if (testing::ConformanceBackend() == "memory") return;  // no SQL
+  FreshTables();
+  std::atomic<int> runs{0};
+  auto local = [&](const std::string& gid, absl::Status result = absl::OkStatus()) {
+    auto sql = testing::OpenSession();
+    BranchInfo info{.trans_type = "msg", .gid = gid, .branch_id = "00", .op = "msg"};
+    return Barrier(info, kTable).Call(*sql, [&](soci::session& tx) {
+      ++runs;
+      tx << "UPDATE conformance_account SET balance = balance - 1 WHERE id = 1";
+      return result;
+    });
+  };
+  auto back_check = [](const std::string& gid) {
+    auto sql = testing::OpenSession();
+    BranchInfo info{.trans_type = "msg", .gid = gid, .branch_id = "00", .op = "msg"};
+    return Barrier(info, kTable).QueryPrepared(*sql);
+  };
+  // Committed: the back-check says SUCCESS, every time; the business never runs twice.
+  REQUIRE(local("msg-done").ok());
+  CHECK(back_check("msg-done").ok());
+  CHECK(back_check("msg-done").ok());
+  CHECK(absl::IsAlreadyExists(local("msg-done")));
+  CHECK(runs == 1);
+  CHECK(Balance() == 99);
+  // Rolled back by its business: FAILURE, and from then on it is ruled out.
+  CHECK(IsFailure(local("msg-no", FailureError("no stock"))));
+  CHECK(IsFailure(back_check("msg-no")));
+  CHECK(absl::IsAlreadyExists(local("msg-no")));
+  CHECK(runs == 2);
+  // Never ran (the process died first): FAILURE, and a late run is refused.
+  CHECK(IsFailure(back_check("msg-never")));
+  CHECK(absl::IsAlreadyExists(local("msg-never")));
+  CHECK(runs == 2);
+  CHECK(Balance() == 99);
+}
+
 TEST_CASE("barrier: 8 threads delivering one op run the business once") {
   if (testing::ConformanceBackend() == "memory") return;  // no SQL
   FreshTables();

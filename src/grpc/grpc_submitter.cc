@@ -23,6 +23,9 @@ class GrpcSubmitter::Impl {
             options.credentials != nullptr ? options.credentials
                                            : grpc::InsecureChannelCredentials(),
             internal::QuickReconnect()))) {}
+  // Sets the deadline and the token of one call.
+  void Prepare(grpc::ClientContext& context) const;
+
   const absl::Duration timeout;
   const std::string authorization;
   std::unique_ptr<dtmgimp::Dtm::Stub> stub;
@@ -33,21 +36,65 @@ GrpcSubmitter::GrpcSubmitter(GrpcSubmitterOptions options)
 
 GrpcSubmitter::~GrpcSubmitter() = default;
 
-absl::Status GrpcSubmitter::Submit(const TransGlobal& global) {
-  grpc::ClientContext context;
-  context.set_deadline(
-      std::chrono::system_clock::now() +
-      std::chrono::microseconds(absl::ToInt64Microseconds(impl_->timeout)));
-  if (!impl_->authorization.empty()) {
-    context.AddMetadata("authorization", impl_->authorization);
-  }
-  google::protobuf::Empty reply;
-  grpc::Status s =
-      impl_->stub->Submit(&context, internal::DtmRequestFromTransGlobal(global), &reply);
+namespace {
+
+// The result vocabulary of a coordinator's gRPC answer (see GrpcSubmitter).
+absl::Status AnswerOf(const grpc::Status& s) {
   if (s.error_code() == grpc::StatusCode::ABORTED) {
     return internal::FailureOrOngoing(s.error_message());
   }
   return FromGrpcStatus(s);
+}
+
+}  // namespace
+
+void GrpcSubmitter::Impl::Prepare(grpc::ClientContext& context) const {
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::microseconds(absl::ToInt64Microseconds(timeout)));
+  if (!authorization.empty()) context.AddMetadata("authorization", authorization);
+}
+
+absl::Status GrpcSubmitter::Submit(const TransGlobal& global) {
+  grpc::ClientContext context;
+  impl_->Prepare(context);
+  google::protobuf::Empty reply;
+  return AnswerOf(
+      impl_->stub->Submit(&context, internal::DtmRequestFromTransGlobal(global), &reply));
+}
+
+absl::Status GrpcSubmitter::Prepare(const TransGlobal& global) {
+  grpc::ClientContext context;
+  impl_->Prepare(context);
+  google::protobuf::Empty reply;
+  return AnswerOf(
+      impl_->stub->Prepare(&context, internal::DtmRequestFromTransGlobal(global), &reply));
+}
+
+absl::Status GrpcSubmitter::RegisterBranch(const TccBranch& branch) {
+  grpc::ClientContext context;
+  impl_->Prepare(context);
+  google::protobuf::Empty reply;
+  return AnswerOf(impl_->stub->RegisterBranch(
+      &context, internal::DtmBranchRequestFromTccBranch(branch), &reply));
+}
+
+absl::Status GrpcSubmitter::Abort(const TransGlobal& global) {
+  grpc::ClientContext context;
+  impl_->Prepare(context);
+  google::protobuf::Empty reply;
+  return AnswerOf(
+      impl_->stub->Abort(&context, internal::DtmRequestFromTransGlobal(global), &reply));
+}
+
+absl::StatusOr<TransactionState> GrpcSubmitter::Query(std::string_view gid) {
+  grpc::ClientContext context;
+  impl_->Prepare(context);
+  dtmgimp::DtxQueryRequest request;
+  request.set_gid(std::string(gid));
+  dtmgimp::DtxQueryReply reply;
+  grpc::Status s = impl_->stub->Query(&context, request, &reply);
+  if (!s.ok()) return AnswerOf(s);
+  return QueryResultFromJson(reply.json());
 }
 
 }  // namespace dtx

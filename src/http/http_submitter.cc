@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "dtx/gid.h"
 #include "dtx/result.h"
 #include "http/blocking_http_client.h"
 #include "internal/json_read.h"
@@ -28,22 +29,25 @@ class HttpSubmitter::Impl {
   const HttpSubmitterOptions options;
   internal::BlockingHttpClient blocking;  // http and https
 
-  // POSTs `body` to `path` on the server: its status and body.
-  absl::StatusOr<internal::ClientResponse> Post(const std::string& path,
-                                              const std::string& body);
+  // Sends `method` `target` (with `body` as JSON when not empty): the server's answer.
+  absl::StatusOr<internal::ClientResponse> Send(const std::string& method,
+                                                const std::string& target,
+                                                const std::string& body);
+  // POSTs `body` to the API's `op` and answers in the result vocabulary.
+  absl::Status Post(const std::string& op, const std::string& body);
 };
 
-absl::StatusOr<internal::ClientResponse> HttpSubmitter::Impl::Post(
-    const std::string& path, const std::string& body) {
+absl::StatusOr<internal::ClientResponse> HttpSubmitter::Impl::Send(
+    const std::string& method, const std::string& target, const std::string& body) {
   internal::ClientRequest request;
   request.tls = options.server.rfind("https://", 0) == 0;
   if ((!request.tls && options.server.rfind("http://", 0) != 0) ||
       !internal::SplitOrigin(options.server, &request.host, &request.port)) {
     return absl::InvalidArgumentError("bad server address '" + options.server + "'");
   }
-  request.method = "POST";
-  request.target = path;
-  request.content_type = "application/json";
+  request.method = method;
+  request.target = target;
+  if (!body.empty()) request.content_type = "application/json";
   if (!options.auth_token.empty()) {
     request.headers.emplace_back("Authorization", "Bearer " + options.auth_token);
   }
@@ -57,24 +61,17 @@ absl::StatusOr<internal::ClientResponse> HttpSubmitter::Impl::Post(
   return answer;
 }
 
-HttpSubmitter::HttpSubmitter(HttpSubmitterOptions options)
-    : impl_(std::make_unique<Impl>(std::move(options))) {}
+namespace {
 
-HttpSubmitter::~HttpSubmitter() = default;
-
-absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
-  absl::StatusOr<std::string> body = TransGlobalToJson(global);
-  if (!body.ok()) return body.status();
-  absl::StatusOr<internal::ClientResponse> result =
-      impl_->Post("/api/dtmsvr/submit", *body);
-  if (!result.ok()) return result.status();
-  std::string message = result->body;
-  absl::StatusOr<nlohmann::json> doc = internal::ReadJson(result->body, "answer");
+// The server's answer in the result vocabulary (see HttpSubmitter).
+absl::Status StatusOfAnswer(const internal::ClientResponse& answer) {
+  std::string message = answer.body;
+  absl::StatusOr<nlohmann::json> doc = internal::ReadJson(answer.body, "answer");
   if (doc.ok() && doc->is_object() && doc->contains("message") &&
       (*doc)["message"].is_string()) {
     message = (*doc)["message"].get<std::string>();
   }
-  switch (result->status) {
+  switch (answer.status) {
     case 200:
       return absl::OkStatus();
     case 409:
@@ -88,8 +85,52 @@ absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
     case 501:
       return absl::UnimplementedError(message);
     default:
-      return absl::UnavailableError(absl::StrCat("HTTP ", result->status, ": ", message));
+      return absl::UnavailableError(absl::StrCat("HTTP ", answer.status, ": ", message));
   }
+}
+
+}  // namespace
+
+absl::Status HttpSubmitter::Impl::Post(const std::string& op, const std::string& body) {
+  absl::StatusOr<internal::ClientResponse> answer = Send("POST", "/api/dtmsvr/" + op, body);
+  if (!answer.ok()) return answer.status();
+  return StatusOfAnswer(*answer);
+}
+
+HttpSubmitter::HttpSubmitter(HttpSubmitterOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+HttpSubmitter::~HttpSubmitter() = default;
+
+absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
+  absl::StatusOr<std::string> body = TransGlobalToJson(global);
+  if (!body.ok()) return body.status();
+  return impl_->Post("submit", *body);
+}
+
+absl::Status HttpSubmitter::Prepare(const TransGlobal& global) {
+  absl::StatusOr<std::string> body = TransGlobalToJson(global);
+  if (!body.ok()) return body.status();
+  return impl_->Post("prepare", *body);
+}
+
+absl::Status HttpSubmitter::RegisterBranch(const TccBranch& branch) {
+  return impl_->Post("registerBranch", TccBranchToJson(branch));
+}
+
+absl::Status HttpSubmitter::Abort(const TransGlobal& global) {
+  absl::StatusOr<std::string> body = TransGlobalToJson(global);
+  if (!body.ok()) return body.status();
+  return impl_->Post("abort", *body);
+}
+
+absl::StatusOr<TransactionState> HttpSubmitter::Query(std::string_view gid) {
+  if (!IsValidGid(gid)) return absl::InvalidArgumentError("invalid gid");
+  absl::StatusOr<internal::ClientResponse> answer =
+      impl_->Send("GET", "/api/dtmsvr/query?gid=" + std::string(gid), "");
+  if (!answer.ok()) return answer.status();
+  if (answer->status != 200) return StatusOfAnswer(*answer);
+  return QueryResultFromJson(answer->body);
 }
 
 }  // namespace dtx

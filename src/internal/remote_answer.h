@@ -10,12 +10,17 @@
 
 namespace dtx::internal {
 
-// DTM (and dtxd, for DTM's clients) answers FAILURE both when a wait_result saga
-// rolled back and when it did not finish in its first pass; the latter says
-// "wait result not return success" and is ONGOING to a C++ caller.
+// DTM (and dtxd, for DTM's clients) answers FAILURE when a wait_result transaction
+// rolled back, when it did not finish in its first pass, and for a gid that already
+// ended. To a C++ caller the second ("wait result not return success") is ONGOING, and
+// dtxd's "already succeeded" kAlreadyExists, as the embedded Coordinator answers.
 inline absl::Status FailureOrOngoing(const std::string& message) {
   if (absl::StrContains(message, "wait result not return success")) {
     return OngoingError(message);
+  }
+  if (absl::StartsWith(message, "transaction ") &&
+      absl::EndsWith(message, " already succeeded")) {
+    return absl::AlreadyExistsError(message);
   }
   return FailureError(message);
 }

@@ -74,4 +74,8 @@ bool AuthTokens::Admits(std::string_view authorization) const {
   return admitted;
 }
 
+void WithholdHeaderValues(TransGlobal& global) {
+  for (auto& [name, value] : global.options.branch_headers) value = "(withheld)";
+}
+
 }  // namespace dtx

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "dtx/transaction.h"
 
 namespace dtx {
 
@@ -33,6 +34,10 @@ class AuthTokens {
  private:
   std::vector<std::string> tokens_;
 };
+
+// What a caller without a token sees of a transaction's branch_headers (they may
+// carry the branches' credentials): the names, each value "(withheld)".
+void WithholdHeaderValues(TransGlobal& global);
 
 }  // namespace dtx
 

@@ -75,4 +75,19 @@ grpc::Status DtmGrpcService::RegisterBranch(grpc::ServerContext* context,
   return ToGrpcStatus(coordinator_->RegisterBranch(*branch));
 }
 
+grpc::Status DtmGrpcService::Query(grpc::ServerContext* context,
+                                   const dtmgimp::DtxQueryRequest* request,
+                                   dtmgimp::DtxQueryReply* reply) {
+  if (grpc::Status s = Admit(context); !s.ok()) return s;
+  absl::StatusOr<TransactionState> state = coordinator_->Query(request->gid());
+  if (absl::IsNotFound(state.status())) {
+    reply->set_json(R"({"transaction":null,"branches":[]})");
+    return grpc::Status::OK;
+  }
+  if (!state.ok()) return ToGrpcStatus(state.status());
+  if (tokens_ == nullptr || !tokens_->enabled()) WithholdHeaderValues(state->global);
+  reply->set_json(QueryResultToJson(state->global, state->branches));
+  return grpc::Status::OK;
+}
+
 }  // namespace dtx

@@ -31,6 +31,10 @@ class DtmGrpcService final : public dtmgimp::Dtm::Service {
   grpc::Status RegisterBranch(grpc::ServerContext* context,
                               const dtmgimp::DtmBranchRequest* request,
                               google::protobuf::Empty* reply) override;
+  // dtx's own: the HTTP API's query answer (branch header values withheld unless
+  // tokens are required, as there).
+  grpc::Status Query(grpc::ServerContext* context, const dtmgimp::DtxQueryRequest* request,
+                     dtmgimp::DtxQueryReply* reply) override;
 
  private:
   // OK, or UNAUTHENTICATED when the call lacks a token of the set.

@@ -59,13 +59,6 @@ void Json(HttpResponse& res, int status, const json& body) {
                   "application/json");
 }
 
-constexpr char kWithheld[] = "(withheld)";
-
-// What an unauthenticated caller sees of branch_headers: the names.
-void Withhold(TransGlobal& g) {
-  for (auto& [name, value] : g.options.branch_headers) value = kWithheld;
-}
-
 using Handler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
 }  // namespace
@@ -170,7 +163,7 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
           return Json(res, 200, {{"transaction", nullptr}, {"branches", json::array()}});
         }
         if (!state.ok()) return WriteResult(state.status(), res);
-        if (open_api) Withhold(state->global);
+        if (open_api) WithholdHeaderValues(state->global);
         res.status = 200;
         res.SetBody(QueryResultToJson(state->global, state->branches),
                         "application/json");
@@ -210,7 +203,7 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
           list = coordinator.List(position, status, trans_type, limit);
         }
         if (!list.ok()) return WriteResult(list.status(), res);
-        if (open_api) std::for_each(list->begin(), list->end(), Withhold);
+        if (open_api) std::for_each(list->begin(), list->end(), WithholdHeaderValues);
         const std::string next = static_cast<int>(list->size()) == limit && !list->empty()
                                      ? std::to_string(list->back().id)
                                      : std::string();
@@ -236,7 +229,7 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
         absl::StatusOr<std::vector<TransGlobal>> stuck = coordinator.ListStuck(
             absl::Seconds(older_than), std::min(limit, kMaxListLimit));
         if (!stuck.ok()) return WriteResult(stuck.status(), res);
-        if (open_api) std::for_each(stuck->begin(), stuck->end(), Withhold);
+        if (open_api) std::for_each(stuck->begin(), stuck->end(), WithholdHeaderValues);
         res.status = 200;
         res.SetBody(ListResultToJson(*stuck, ""), "application/json");
       }));

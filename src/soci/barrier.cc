@@ -9,6 +9,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "dtx/result.h"
+#include "dtx/transaction.h"
 #include "soci/pg_pipeline.h"
 #include "soci/schema_sql.h"
 #include "soci/sql.h"
@@ -223,6 +225,14 @@ absl::Status Barrier::Call(soci::session& sql,
       insert.execute(true);
       current_inserted = insert.get_affected_rows();
     }
+    if (current_inserted == 0 && info_.op == kOpMsg) {
+      // A message's local transaction runs once: its row says it committed already, or
+      // that the back-check ruled it out.
+      return absl::AlreadyExistsError(absl::StrCat(
+          "barrier ", info_.gid, "/", info_.branch_id,
+          "/msg: the local transaction committed before or was ruled out by the "
+          "back-check"));
+    }
     // 3. null compensation; 4. duplicate, or an action after its compensation.
     if ((!origin.empty() && origin_inserted > 0) || current_inserted == 0) {
       tx->Commit();
@@ -235,6 +245,32 @@ absl::Status Barrier::Call(soci::session& sql,
   } catch (const std::exception& e) {
     return internal::DatabaseError(
         absl::StrCat("barrier ", info_.gid, "/", info_.branch_id, "/", info_.op), e);
+  }
+}
+
+absl::Status Barrier::QueryPrepared(soci::session& sql) {
+  Dialect dialect;
+  std::string table;
+  if (absl::Status s = Resolve(sql, options_, &dialect, &table); !s.ok()) return s;
+  const std::string trans_type(kTransTypeMsg), branch_id("00"), op(kOpMsg),
+      barrier_id("01"), rollback("rollback");
+  try {
+    // Autocommitted: the row stands whatever the caller does next.
+    sql << InsertIgnore(dialect, table), soci::use(trans_type), soci::use(info_.gid),
+        soci::use(branch_id), soci::use(op), soci::use(barrier_id), soci::use(rollback);
+    std::string reason;
+    sql << "SELECT reason FROM " + table +
+               " WHERE gid = :gid AND branch_id = :branch_id AND op = :op AND "
+               "barrier_id = :barrier_id",
+        soci::use(info_.gid), soci::use(branch_id), soci::use(op), soci::use(barrier_id),
+        soci::into(reason);
+    if (reason == rollback) {
+      return FailureError(absl::StrCat("the local transaction of message ", info_.gid,
+                                       " did not commit"));
+    }
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return internal::DatabaseError(absl::StrCat("back-check of ", info_.gid), e);
   }
 }
 

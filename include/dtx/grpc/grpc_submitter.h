@@ -26,15 +26,21 @@ struct GrpcSubmitterOptions {
   std::string auth_token;
 };
 
-// Thread-safe. Submit answers as Submitter::Submit; ABORTED "wait result not return
-// success" becomes ONGOING. Durations travel in whole seconds (rounded up), as DTM's
-// gRPC API has them.
+// Thread-safe. Every call answers as Submitter says; ABORTED "wait result not return
+// success" becomes ONGOING, dtxd's "already succeeded" kAlreadyExists. Durations
+// travel in whole seconds (rounded up), as DTM's gRPC API has them. Query is a call of
+// dtxd's own: DTM's gRPC API has none (a DTM server answers kUnimplemented; use
+// HttpSubmitter::Query against DTM).
 class GrpcSubmitter : public Submitter {
  public:
   explicit GrpcSubmitter(GrpcSubmitterOptions options);
   ~GrpcSubmitter() override;
 
   absl::Status Submit(const TransGlobal& global) override;
+  absl::Status Prepare(const TransGlobal& global) override;
+  absl::Status RegisterBranch(const TccBranch& branch) override;
+  absl::Status Abort(const TransGlobal& global) override;
+  absl::StatusOr<TransactionState> Query(std::string_view gid) override;
 
  private:
   class Impl;

@@ -26,16 +26,21 @@ struct HttpSubmitterOptions {
   std::string ca_file;
 };
 
-// Thread-safe; keeps connections alive. Submit answers as Submitter::Submit: the
-// server's 409 "wait result not return success" becomes ONGOING, other 409s FAILURE,
-// 400 kInvalidArgument, 401 kUnauthenticated, 501 kUnimplemented, an unreachable
-// server or 5xx kUnavailable.
+// Thread-safe; keeps connections alive. Every call answers as Submitter says: the
+// server's 409 "wait result not return success" becomes ONGOING, dtxd's 409 "already
+// succeeded" kAlreadyExists, other 409s FAILURE, 400 kInvalidArgument, 401
+// kUnauthenticated, 404 kNotFound, 501 kUnimplemented, an unreachable server or 5xx
+// kUnavailable. Query reads the server's `query` (dtxd's and DTM's alike).
 class HttpSubmitter : public Submitter {
  public:
   explicit HttpSubmitter(HttpSubmitterOptions options);
   ~HttpSubmitter() override;
 
   absl::Status Submit(const TransGlobal& global) override;
+  absl::Status Prepare(const TransGlobal& global) override;
+  absl::Status RegisterBranch(const TccBranch& branch) override;
+  absl::Status Abort(const TransGlobal& global) override;
+  absl::StatusOr<TransactionState> Query(std::string_view gid) override;
 
  private:
   class Impl;

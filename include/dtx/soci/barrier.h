@@ -49,10 +49,20 @@ class Barrier {
   //  - the business's own status when it failed; the transaction, barrier rows
   //    included, was rolled back, so a later retry runs the business again;
   //  - kUnavailable: a database error (exceptions from `business` are caught and
-  //    reported the same way); nothing was committed.
+  //    reported the same way); nothing was committed;
+  //  - kAlreadyExists, for op "msg" only (a 2-phase message's local transaction,
+  //    DoAndSubmit): its row exists, because that transaction committed before or
+  //    because the back-check (QueryPrepared) ruled it out; the business did not run.
   // REQUIRES: `sql` is open and not inside a transaction.
   absl::Status Call(soci::session& sql,
                     const std::function<absl::Status(soci::session&)>& business);
+
+  // The back-check of a 2-phase message (its query_prepared handler): whether the
+  // message's local transaction, run by DoAndSubmit under barrier (gid, "00", "msg"),
+  // committed. OK (SUCCESS) when it did; kAborted (FAILURE) when it did not, and then
+  // it never will: the row this inserts makes that transaction's barrier refuse it.
+  // kUnavailable on a database error. Only the gid of info() is used.
+  absl::Status QueryPrepared(soci::session& sql);
 
   // Creates the barrier table for `sql`'s backend when absent
   // (sql/<dialect>/barrier.sql).
