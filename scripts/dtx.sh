@@ -24,6 +24,7 @@ packages=(
   libcli11-dev
   catch2
   clang-15 libfuzzer-15-dev
+  python3 python3-requests python3-pymysql
 )
 
 as_root() {
