@@ -26,6 +26,7 @@ class Coordinator::Impl {
   // whatever else happens is answered here, *async left as it was.
   absl::Status Submit(const TransGlobal& global, SubmitDone* async = nullptr);
   absl::Status Prepare(const TransGlobal& global);
+  absl::StatusOr<TransactionState> RowsToStore(const TransGlobal& global);
   absl::Status RegisterBranch(const TccBranch& branch);
   absl::Status Abort(const TransGlobal& global);
   absl::StatusOr<TransactionState> Query(std::string_view gid);
@@ -450,6 +451,23 @@ absl::Status Coordinator::Impl::Prepare(const TransGlobal& global) {
                                    internal::Excerpt(global.trans_type, 32)));
 }
 
+absl::StatusOr<TransactionState> Coordinator::Impl::RowsToStore(const TransGlobal& global) {
+  if (absl::Status s = Validate(global, /*prepare=*/false); !s.ok()) return s;
+  if (global.trans_type == kTransTypeTcc) {
+    return absl::InvalidArgumentError(
+        "a TCC is started by its client (Prepare), not stored with a local transaction");
+  }
+  const absl::Time now = options_.clock->Now();
+  TransactionState rows;
+  rows.global = NewRow(global, kStatusSubmitted, now);
+  // Nobody's, and due now: whichever coordinator looks first (Submit after the
+  // commit, or the scan) drives it.
+  rows.global.owner.clear();
+  rows.global.next_cron_time = now;
+  rows.branches = RowsOf(global, now);
+  return rows;
+}
+
 absl::Status Coordinator::Impl::RegisterBranch(const TccBranch& b) {
   if (!IsValidGid(b.gid)) return absl::InvalidArgumentError("invalid gid");
   if (!IsValidBranchId(b.branch_id)) {
@@ -732,6 +750,10 @@ void Coordinator::Submit(const TransGlobal& global, SubmitDone done) {
 
 absl::Status Coordinator::Prepare(const TransGlobal& global) {
   return impl_->Prepare(global);
+}
+
+absl::StatusOr<TransactionState> Coordinator::RowsToStore(const TransGlobal& global) {
+  return impl_->RowsToStore(global);
 }
 
 absl::Status Coordinator::RegisterBranch(const TccBranch& branch) {

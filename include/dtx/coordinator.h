@@ -113,6 +113,13 @@ class Coordinator : public Submitter {
   using SubmitDone = std::function<void(absl::Status)>;
   void Submit(const TransGlobal& global, SubmitDone done);
 
+  // The atomic start, first half (StoreInTransaction in dtx/soci/in_transaction.h
+  // does the rest): validates a saga or message as Submit does and returns the rows
+  // Submit would store, `submitted`, owned by no coordinator and due at once, for the
+  // caller to store with the writes of its own local transaction. Stores nothing.
+  // kInvalidArgument as for Submit; a TCC (driven by its client) too.
+  absl::StatusOr<TransactionState> RowsToStore(const TransGlobal& global);
+
   // Submitter; see there. A msg prepare needs query_prepared (kInvalidArgument).
   absl::Status Prepare(const TransGlobal& global) override;
   absl::Status RegisterBranch(const TccBranch& branch) override;

@@ -49,9 +49,11 @@ void Machine::Answer(int branch, const absl::Status& answer) {
       break;
     case BranchResult::kOngoing:
       last_error_ = absl::StrCat(Describe(branch), " answered ONGOING: ", answer.message());
+      OnNotDone(branch);
       break;
     case BranchResult::kError:
       Error(branch, answer.ToString());
+      OnNotDone(branch);
       break;
   }
 }

@@ -113,6 +113,9 @@ class Machine {
   virtual void OnFailure(int branch, absl::string_view message);
   // The back-check's answer (msg only).
   virtual void OnBackCheck(BranchResult result, absl::string_view message) {}
+  // `branch` answered ONGOING or an error (already recorded). Default: nothing; it is
+  // called again by a later pass.
+  virtual void OnNotDone(int branch) {}
 
   // `branch`'s status changed: TakeChanged reports it.
   void MarkChanged(int branch) { changed_.push_back(branch); }

@@ -65,6 +65,23 @@ void SagaMachine::OnFailure(int branch, absl::string_view message) {
   MarkChanged(branch);  // stored with the next write, like a success
 }
 
+// DTM's retry_limit: an action answering ONGOING or an error is called again at once,
+// in this pass, while retry_count < retry_limit (each retry counted); then the saga
+// rolls back. So a wait_result submit answers with the outcome.
+void SagaMachine::OnNotDone(int branch) {
+  const int64_t limit = trans_.retry_limit;
+  if (limit <= 0 || branches_[branch].op != Op::kAction ||
+      trans_.status != Status::kSubmitted || abort_wanted_) {
+    return;
+  }
+  if (trans_.retry_count < limit) {
+    ++trans_.retry_count;
+    branches_[branch].tried = false;  // Calls() picks it again
+    return;
+  }
+  WantAbort(absl::StrCat("RetryCount is greater than RetryLimit, RetryLimit: ", limit));
+}
+
 void SagaMachine::WantAbort(std::string reason) {
   if (abort_wanted_) return;  // the first reason stands
   abort_wanted_ = true;
@@ -142,6 +159,8 @@ std::vector<int> SagaMachine::Calls(absl::Time, int budget) {
 
 std::optional<Rest> SagaMachine::Idle(absl::Time) {
   if (CountRetry()) {
+    // A pass that ends unfinished counts too (an action left uncalled, say): past
+    // the limit it rolls back rather than rest.
     const int64_t limit = trans_.retry_limit;
     if (trans_.status == Status::kSubmitted && limit > 0 && trans_.retry_count > limit &&
         !abort_wanted_) {

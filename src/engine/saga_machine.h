@@ -33,6 +33,7 @@ class SagaMachine : public Machine {
       : Machine(std::move(trans), std::move(branches)) {}
   absl::Status Index();
   void OnFailure(int branch, absl::string_view message) override;
+  void OnNotDone(int branch) override;
 
   bool ActionSucceeded(int step) const;
   bool NeedsCompensation(int step) const;

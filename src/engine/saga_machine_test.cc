@@ -129,13 +129,10 @@ TEST_CASE("saga machine: the call budget bounds the calls") {
   CHECK(m->Calls(kT0, 1) == std::vector<int>{A(2)});
 }
 
-TEST_CASE("saga machine: an unfinished pass rests; retry_limit rolls back") {
+TEST_CASE("saga machine: an unfinished pass rests until the next") {
   Trans t = NewTrans(Mode::kSaga, Status::kSubmitted);
-  t.retry_limit = 1;
-  t.retry_count = 1;
   t.timeout_to_fail = absl::Seconds(60);
-  std::unique_ptr<Machine> m =
-      MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
+  std::unique_ptr<Machine> m = MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
   REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});
   m->Answer(1, absl::UnavailableError("connection refused"));
   CHECK(m->saw_error());
@@ -143,18 +140,43 @@ TEST_CASE("saga machine: an unfinished pass rests; retry_limit rolls back") {
         "action 01 'http://b/action01': UNAVAILABLE: connection refused");
   CHECK_FALSE(m->Decide(kT0).has_value());
   CHECK(m->Calls(kT0, 64).empty());  // tried in this pass: retried by the next one
-  // The second retry is past the limit: the saga rolls back instead of resting.
-  CHECK_FALSE(m->Idle(kT0).has_value());
-  CHECK(m->trans().retry_count == 2);
-  CHECK(m->Decide(kT0) ==
-        Transition{Status::kAborting, "RetryCount is greater than RetryLimit, RetryLimit: 1"});
+  CHECK(m->Idle(kT0) == Rest{true, kT0 + absl::Seconds(60)});
+  CHECK(m->trans().retry_count == 1);
 
-  t.retry_count = 0;
-  std::unique_ptr<Machine> under = MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
-  under->Calls(kT0, 64);
-  under->Answer(1, OngoingError("not yet"));
-  CHECK_FALSE(under->saw_error());
-  CHECK(under->Idle(kT0) == Rest{true, kT0 + absl::Seconds(60)});
+  std::unique_ptr<Machine> ongoing =
+      MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
+  ongoing->Calls(kT0, 64);
+  ongoing->Answer(1, OngoingError("not yet"));
+  CHECK_FALSE(ongoing->saw_error());  // ONGOING waits retry_interval, no backoff
+  CHECK(ongoing->Idle(kT0) == Rest{true, kT0 + absl::Seconds(60)});
+}
+
+TEST_CASE("saga machine: retry_limit retries an action within the pass, then rolls back") {
+  Trans t = NewTrans(Mode::kSaga, Status::kSubmitted);
+  t.retry_limit = 2;
+  std::unique_ptr<Machine> m = MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
+  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});
+  m->Answer(1, absl::UnavailableError("down"));
+  CHECK_FALSE(m->Decide(kT0).has_value());
+  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});  // at once, in this pass
+  m->Answer(1, OngoingError("not yet"));
+  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});
+  CHECK(m->trans().retry_count == 2);
+  m->Answer(1, absl::UnavailableError("down"));
+  CHECK(m->Calls(kT0, 64).empty());
+  const std::optional<Transition> abort = m->Decide(kT0);
+  REQUIRE(abort == Transition{Status::kAborting,
+                              "RetryCount is greater than RetryLimit, RetryLimit: 2"});
+  m->Committed(*abort);
+  CHECK(m->Calls(kT0, 64) == std::vector<int>{0});  // its compensation
+
+  // A success within the limit goes on as usual.
+  std::unique_ptr<Machine> ok = MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
+  ok->Calls(kT0, 64);
+  ok->Answer(1, absl::UnavailableError("down"));
+  REQUIRE(ok->Calls(kT0, 64) == std::vector<int>{1});
+  ok->Answer(1, absl::OkStatus());
+  CHECK(ok->Decide(kT0) == Transition{Status::kSucceed, ""});
 }
 
 TEST_CASE("saga machine: a compensation's FAILURE is retried, not recorded") {
