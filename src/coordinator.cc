@@ -70,7 +70,9 @@ class Coordinator::Impl {
                             SubmitDone* async);
   // Runs one pass over a transaction this coordinator has claimed. REQUIRES: a slot
   // taken with Enter(); the pass gives it back when it ends.
-  void RunPass(TransGlobal claimed, std::vector<TransBranch> branches, PassDone done);
+  // `runner`: the waiting thread of a wait_result submit, or null.
+  void RunPass(TransGlobal claimed, std::vector<TransBranch> branches, PassDone done,
+               CallRunner* runner = nullptr);
   // Counts running passes so that a caller can wait for them.
   class PassCounter {
    public:
@@ -557,7 +559,7 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global) {
 }
 
 void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> branches,
-                                PassDone done) {
+                                PassDone done, CallRunner* runner) {
   const std::string gid = claimed.gid;
   auto on_end = [this, done = std::move(done), gid](const TransGlobal& g,
                                                     absl::Status error) mutable {
@@ -568,7 +570,7 @@ void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> br
     Leave();
   };
   absl::StatusOr<std::shared_ptr<engine::Pass>> pass = engine::Pass::Create(
-      context_, std::move(claimed), std::move(branches), std::move(on_end));
+      context_, std::move(claimed), std::move(branches), runner, std::move(on_end));
   if (!pass.ok()) {
     // Unreadable rows: leave the transaction leased; an operator must look at it.
     Log(absl::StrCat("cannot drive ", gid, ": ", pass.status().ToString()));
@@ -597,11 +599,13 @@ absl::Status Coordinator::Impl::RunFirstPass(TransGlobal claimed,
   absl::Status outcome;
   // This thread only waits: it makes the pass's blocking branch calls itself.
   internal::CallerRuns here;
-  RunPass(std::move(claimed), std::move(branches),
-          [&](const TransGlobal& g, absl::Status error) {
-            outcome = Outcome(g, error);
-            finished.Notify();
-          });
+  RunPass(
+      std::move(claimed), std::move(branches),
+      [&](const TransGlobal& g, absl::Status error) {
+        outcome = Outcome(g, error);
+        finished.Notify();
+      },
+      &here);
   here.RunUntil(finished);
   return outcome;
 }

@@ -14,6 +14,24 @@
 
 namespace dtx {
 
+// A thread that would otherwise only wait for answers (a wait_result submit waiting
+// for its first pass) offering to make calls itself: a transport whose calls block may
+// run one there instead of handing it to a thread of its own and waiting for that
+// thread's answer, which saves two context switches per call. It takes work only from
+// its own thread (calls issued while it runs a pass's work: the next step of a saga)
+// and one piece at a time; every other call goes the transport's usual way, so calls
+// that can run in parallel still do.
+class CallRunner {
+ public:
+  using Work = absl::AnyInvocable<void() &&>;
+  virtual ~CallRunner() = default;
+  // Whether Offer, made now on this thread, would take work.
+  virtual bool Free() const = 0;
+  // Takes `work`, which then runs on the runner's thread (true), or leaves it
+  // untouched (false).
+  virtual bool Offer(Work& work) = 0;
+};
+
 // One call of one branch op. Owned by the caller until the call completes.
 struct BranchRequest {
   std::string url;
@@ -24,6 +42,8 @@ struct BranchRequest {
   std::string payload;                         // empty: HTTP GET
   std::map<std::string, std::string> headers;  // branch_headers
   absl::Duration timeout = absl::Seconds(3);
+  // Not owned; may be null. A transport may offer it this call's work during Call.
+  CallRunner* runner = nullptr;
 };
 
 // Implementations are thread-safe.

@@ -62,10 +62,11 @@ absl::StatusOr<std::vector<Branch>> BranchesOf(std::vector<TransBranch> rows) {
 }
 
 Pass::Pass(const PassContext& ctx, TransGlobal global, std::unique_ptr<Machine> machine,
-           DoneCallback done)
+           CallRunner* runner, DoneCallback done)
     : ctx_(ctx),
       global_(std::move(global)),
       machine_(std::move(machine)),
+      runner_(runner),
       done_(std::move(done)),
       lease_until_(global_.next_cron_time) {
   // The branch rows hold the steps and payloads.
@@ -76,6 +77,7 @@ Pass::Pass(const PassContext& ctx, TransGlobal global, std::unique_ptr<Machine> 
 absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(const PassContext& ctx,
                                                    TransGlobal global,
                                                    std::vector<TransBranch> rows,
+                                                   CallRunner* runner,
                                                    DoneCallback done) {
   absl::StatusOr<Trans> trans = TransOf(global, *ctx.options);
   if (!trans.ok()) return trans.status();
@@ -85,7 +87,7 @@ absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(const PassContext& ctx,
       Machine::Create(*std::move(trans), *std::move(branches));
   if (!machine.ok()) return machine.status();
   return std::shared_ptr<Pass>(
-      new Pass(ctx, std::move(global), *std::move(machine), std::move(done)));
+      new Pass(ctx, std::move(global), *std::move(machine), runner, std::move(done)));
 }
 
 absl::Duration Pass::RequestTimeout() const {
@@ -281,6 +283,7 @@ void Pass::Issue(int branch) {
   request.trans_type = global_.trans_type;
   request.headers = global_.options.branch_headers;
   request.timeout = RequestTimeout();
+  request.runner = runner_;
   if (!ctx_.limiter->limited()) {
     transport->second->Call(request, [self = shared_from_this(), branch](absl::Status s) {
       self->Post({branch, std::move(s)});

@@ -47,9 +47,11 @@ class Pass : public std::enable_shared_from_this<Pass> {
 
   // REQUIRES: `global` was claimed by ctx.owner (its next_cron_time is the lease's
   // end) and `branches` are its rows. kInternal if the rows do not fit its mode.
+  // `runner` (may be null; not owned) goes with every call: it outlives the pass.
   static absl::StatusOr<std::shared_ptr<Pass>> Create(const PassContext& ctx,
                                                       TransGlobal global,
                                                       std::vector<TransBranch> branches,
+                                                      CallRunner* runner,
                                                       DoneCallback done);
 
   // Runs the pass; returns once its first calls are issued (or it has ended).
@@ -62,7 +64,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
   };
 
   Pass(const PassContext& ctx, TransGlobal global, std::unique_ptr<Machine> machine,
-       DoneCallback done);
+       CallRunner* runner, DoneCallback done);
 
   void Post(Answer answer);
   void Drive();    // REQUIRES: this thread is the driver
@@ -79,6 +81,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
   const PassContext& ctx_;
   TransGlobal global_;
   std::unique_ptr<Machine> machine_;
+  CallRunner* const runner_;
   DoneCallback done_;
 
   // Touched only by the driver.

@@ -14,7 +14,6 @@
 #include "http/async_http_client.h"
 #include "http/blocking_http_client.h"
 #include "http/branch_target.h"
-#include "internal/caller_runs.h"
 #include "internal/text_rules.h"
 #include "internal/thread_pool.h"
 
@@ -116,17 +115,20 @@ void HttpTransport::Call(const BranchRequest& request, Callback done) {
   call.content_type = "application/json";
   call.body = request.payload;
   call.timeout = request.timeout;
-  // A thread that waits for this saga anyway makes the call itself, blocking; so does
-  // a transport thread for https (the blocking client speaks TLS; the loop does not).
-  if (call.tls || internal::CallerRuns::Available()) {
+  // A thread that waits for this saga anyway (request.runner) makes the call itself,
+  // blocking; so does a transport thread for https (the blocking client speaks TLS;
+  // the loop does not).
+  if (call.tls || (request.runner != nullptr && request.runner->Free())) {
     // A call queued for a transport thread counts its wait: request_timeout bounds it
     // from here (the coordinator's lease was renewed for that much).
     call.deadline = absl::Now() + request.timeout;
-    internal::CallerRuns::Work work = [this, url = request.url, call = std::move(call),
-                                       done = std::move(done)]() mutable {
+    CallRunner::Work work = [this, url = request.url, call = std::move(call),
+                             done = std::move(done)]() mutable {
       std::move(done)(Answer(url, impl_->blocking.Send(call)));
     };
-    if (!internal::CallerRuns::Offer(work)) impl_->threads.Schedule(std::move(work));
+    if (request.runner == nullptr || !request.runner->Offer(work)) {
+      impl_->threads.Schedule(std::move(work));
+    }
     return;
   }
   // Otherwise no thread waits: the answer comes on the client's loop and is handed to

@@ -34,7 +34,10 @@ absl::Status CallOnce(Transport& transport, BranchRequest request,
   absl::Notification done;
   absl::Status result;
   std::optional<internal::CallerRuns> here;
-  if (blocking) here.emplace();
+  if (blocking) {
+    here.emplace();
+    request.runner = &*here;
+  }
   transport.Call(request, [&](absl::Status s) {
     result = std::move(s);
     done.Notify();
@@ -221,34 +224,47 @@ TEST_CASE("a waiting caller makes the call itself, and the answer's thread the n
   const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/Op";
   HttpTransport transport({.threads = 2});
   const std::thread::id me = std::this_thread::get_id();
-  std::thread::id first, second, parallel;
+  std::thread::id first, second, parallel, elsewhere;
   absl::Notification done;
   {
     internal::CallerRuns here;
-    transport.Call(Request(url), [&](absl::Status s) {
+    BranchRequest request = Request(url);
+    request.runner = &here;
+    transport.Call(request, [&](absl::Status s) {
       CHECK(s.ok());
       first = std::this_thread::get_id();
       // Issued from inside an answer: runs on this same thread once it returns.
-      transport.Call(Request(url), [&](absl::Status s2) {
+      transport.Call(request, [&](absl::Status s2) {
         CHECK(s2.ok());
         second = std::this_thread::get_id();
         done.Notify();
       });
     });
-    // Offered while the caller already holds one: a pool thread takes it.
+    // Offered while the caller already holds one: it goes the usual way.
     absl::Notification parallel_done;
-    transport.Call(Request(url), [&](absl::Status s) {
+    transport.Call(request, [&](absl::Status s) {
       CHECK(s.ok());
       parallel = std::this_thread::get_id();
       parallel_done.Notify();
     });
     parallel_done.WaitForNotification();
+    // Offered from another thread: never taken (the runner runs its own thread's).
+    absl::Notification elsewhere_done;
+    std::thread([&] {
+      transport.Call(request, [&](absl::Status s) {
+        CHECK(s.ok());
+        elsewhere = std::this_thread::get_id();
+        elsewhere_done.Notify();
+      });
+    }).join();
+    elsewhere_done.WaitForNotification();
     here.RunUntil(done);
   }
   CHECK(first == me);
   CHECK(second == me);
   CHECK(parallel != me);
-  // Without a CallerRuns on the thread, calls go to the pool.
+  CHECK(elsewhere != me);
+  // Without a runner, calls go the usual way.
   std::thread::id pooled;
   absl::Notification pooled_done;
   transport.Call(Request(url), [&](absl::Status) {

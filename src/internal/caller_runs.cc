@@ -3,24 +3,14 @@
 #include <utility>
 
 namespace dtx::internal {
-namespace {
 
-thread_local CallerRuns* current = nullptr;
-
-}  // namespace
-
-CallerRuns::CallerRuns() : outer_(current) { current = this; }
-
-CallerRuns::~CallerRuns() {
-  RunQueued();
-  current = outer_;
+bool CallerRuns::Free() const {
+  return std::this_thread::get_id() == owner_ && !queued_;
 }
 
-bool CallerRuns::Available() { return current != nullptr && !current->queued_; }
-
 bool CallerRuns::Offer(Work& work) {
-  if (!Available()) return false;
-  current->queued_ = std::move(work);
+  if (!Free()) return false;
+  queued_ = std::move(work);
   return true;
 }
 

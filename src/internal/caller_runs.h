@@ -1,33 +1,28 @@
-// Lets a thread that would otherwise sit idle run blocking work itself, instead of
-// handing it to another thread and waiting: a submit with wait_result runs its saga's
-// branch calls on its own thread, one after the other, each answer leading to the
-// next call there. Each hand-over saved is two context switches.
+// The CallRunner (dtx/transport.h) of a thread that waits for a pass: a submit with
+// wait_result runs its saga's blocking branch calls on its own thread, one after the
+// other, each answer leading to the next call there. Each hand-over saved is two
+// context switches.
 #ifndef DTX_INTERNAL_CALLER_RUNS_H_
 #define DTX_INTERNAL_CALLER_RUNS_H_
 
-#include "absl/functional/any_invocable.h"
+#include <thread>
+
 #include "absl/synchronization/notification.h"
+#include "dtx/transport.h"
 
 namespace dtx::internal {
 
-// Installed on a thread for its scope (scopes nest: the innermost one takes work).
-// Holds at most one piece of work: a second offer is refused, so that work which could
-// run in parallel (a concurrent saga's calls) still does. Not thread-safe: only its own
-// thread touches it.
-class CallerRuns {
+// Created on the waiting thread; takes work only from that thread (see CallRunner),
+// so it needs no lock. Holds at most one piece of work.
+class CallerRuns final : public CallRunner {
  public:
-  using Work = absl::AnyInvocable<void() &&>;
-
-  CallerRuns();
-  ~CallerRuns();  // runs what is still queued
+  CallerRuns() : owner_(std::this_thread::get_id()) {}
+  ~CallerRuns() override { RunQueued(); }
   CallerRuns(const CallerRuns&) = delete;
   CallerRuns& operator=(const CallerRuns&) = delete;
 
-  // Offers `work` to the current thread's CallerRuns. True, and `work` was taken, when
-  // there is one and it holds nothing yet; false, and `work` is untouched, otherwise.
-  static bool Offer(Work& work);
-  // Whether Offer would take work now.
-  static bool Available();
+  bool Free() const override;
+  bool Offer(Work& work) override;
 
   // Runs queued work (and whatever it queues in turn) until none is left.
   void RunQueued();
@@ -37,7 +32,7 @@ class CallerRuns {
   void RunUntil(absl::Notification& done);
 
  private:
-  CallerRuns* const outer_;
+  const std::thread::id owner_;
   Work queued_;
 };
 
