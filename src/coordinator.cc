@@ -61,17 +61,17 @@ class Coordinator::Impl {
   std::optional<absl::Status> ClaimAndDrive(TransGlobal existing, GlobalUpdate change,
                                             bool wait_result, SubmitDone* async);
   // Drives a transaction this coordinator holds: as ClaimAndDrive, after the claim.
-  absl::Status Drive(TransGlobal claimed, std::vector<TransBranch> branches,
+  absl::Status Drive(TransGlobal&& claimed, std::vector<TransBranch>&& branches,
                      bool wait_result, SubmitDone* async);
   absl::Duration TimeoutToFail(const TransGlobal& global) const;
   // The first pass of a wait_result submit: here, waiting for it; or, with `async`,
   // in the background, answering *async (taken) when it ends.
-  absl::Status RunFirstPass(TransGlobal claimed, std::vector<TransBranch> branches,
+  absl::Status RunFirstPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches,
                             SubmitDone* async);
   // Runs one pass over a transaction this coordinator has claimed. REQUIRES: a slot
   // taken with Enter(); the pass gives it back when it ends.
   // `runner`: the waiting thread of a wait_result submit, or null.
-  void RunPass(TransGlobal claimed, std::vector<TransBranch> branches, PassDone done,
+  void RunPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches, PassDone done,
                CallRunner* runner = nullptr);
   // Counts running passes so that a caller can wait for them.
   class PassCounter {
@@ -275,14 +275,18 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g, bool prepare) con
 absl::Status Coordinator::Impl::CheckUrls(
     const std::string& protocol, std::initializer_list<const std::string*> urls,
     const std::map<std::string, std::string>& headers) const {
+  const Transport* transport = nullptr;
   for (const std::string* url : urls) {
     if (url == nullptr || url->empty()) continue;
-    auto it = options_.transports.find(protocol);
-    if (it == options_.transports.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "no transport for protocol '", internal::Excerpt(protocol, 32), "'"));
+    if (transport == nullptr) {
+      auto it = options_.transports.find(protocol);
+      if (it == options_.transports.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "no transport for protocol '", internal::Excerpt(protocol, 32), "'"));
+      }
+      transport = it->second;
     }
-    if (absl::Status s = it->second->CheckBranch(*url, headers); !s.ok()) {
+    if (absl::Status s = transport->CheckBranch(*url, headers); !s.ok()) {
       return absl::InvalidArgumentError(s.message());
     }
   }
@@ -422,8 +426,8 @@ std::optional<absl::Status> Coordinator::Impl::ClaimAndDrive(TransGlobal existin
   return Drive(std::move(existing), *std::move(branches), wait_result, async);
 }
 
-absl::Status Coordinator::Impl::Drive(TransGlobal claimed,
-                                      std::vector<TransBranch> branches,
+absl::Status Coordinator::Impl::Drive(TransGlobal&& claimed,
+                                      std::vector<TransBranch>&& branches,
                                       bool wait_result, SubmitDone* async) {
   if (wait_result) return RunFirstPass(std::move(claimed), std::move(branches), async);
   pool_.Schedule(
@@ -558,7 +562,7 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global) {
       absl::StrCat("transaction ", global.gid, " keeps changing"));
 }
 
-void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> branches,
+void Coordinator::Impl::RunPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches,
                                 PassDone done, CallRunner* runner) {
   const std::string gid = claimed.gid;
   auto on_end = [this, done = std::move(done), gid](const TransGlobal& g,
@@ -583,8 +587,8 @@ void Coordinator::Impl::RunPass(TransGlobal claimed, std::vector<TransBranch> br
   (*pass)->Start();
 }
 
-absl::Status Coordinator::Impl::RunFirstPass(TransGlobal claimed,
-                                             std::vector<TransBranch> branches,
+absl::Status Coordinator::Impl::RunFirstPass(TransGlobal&& claimed,
+                                             std::vector<TransBranch>&& branches,
                                              SubmitDone* async) {
   if (async != nullptr) {
     SubmitDone done = std::move(*async);

@@ -468,7 +468,7 @@ TEST_CASE("a store opened on the older schema drops the indexes it no longer kee
   sql << "CREATE INDEX trans_global_status_next_cron_time ON trans_global (status, "
          "next_cron_time)";
   // The partial index of 2026-11-29, which left prepared transactions out.
-  sql << "DROP INDEX trans_global_unfinished";
+  sql << "DROP INDEX trans_global_pending";
   sql << "CREATE INDEX trans_global_due ON trans_global (next_cron_time) WHERE status IN "
          "('submitted', 'aborting')";
   const std::string count =
@@ -485,7 +485,7 @@ TEST_CASE("a store opened on the older schema drops the indexes it no longer kee
   CHECK(indexes("trans_global_owner") == 0);
   CHECK(indexes("trans_global_status_next_cron_time") == 0);
   CHECK(indexes("trans_global_due") == 0);
-  CHECK(indexes("trans_global_unfinished") == 1);
+  CHECK(indexes("trans_global_pending") == 1);
   // What the dropped index served: due transactions are still found.
   REQUIRE(store->Create(Global("due-after-migration"), {}).ok());
   absl::StatusOr<std::vector<TransGlobal>> due =

@@ -65,7 +65,7 @@ void Machine::OnFailure(int branch, absl::string_view message) {
   last_error_ = absl::StrCat(Describe(branch), " answered FAILURE: ", message);
 }
 
-void Machine::Call(int branch, std::vector<int>& calls) {
+void Machine::Call(int branch, BranchList& calls) {
   if (branch == kQueryPrepared) {
     back_check_in_flight_ = back_check_tried_ = true;
   } else {

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -46,6 +47,9 @@ struct Trans {
   std::string custom_data;
   std::string query_prepared;  // msg: the back-check URL
 };
+
+// Branch indexes (or kQueryPrepared): a few at a time, kept without allocating.
+using BranchList = absl::InlinedVector<int, 8>;
 
 // A change of the global status.
 struct Transition {
@@ -87,7 +91,7 @@ class Machine {
   // ---- decisions ----
   virtual std::optional<Transition> Decide(absl::Time now) = 0;
   // At most `budget` calls; each is marked in flight and tried (in this pass).
-  virtual std::vector<int> Calls(absl::Time now, int budget) = 0;
+  virtual BranchList Calls(absl::Time now, int budget) = 0;
   // REQUIRES: in_flight() == 0 and Calls() asked for nothing.
   virtual std::optional<Rest> Idle(absl::Time now) = 0;
 
@@ -96,7 +100,7 @@ class Machine {
   const std::vector<Branch>& branches() const { return branches_; }
   int in_flight() const { return in_flight_; }
   // Branches whose status an answer changed, since the last call (to store).
-  std::vector<int> TakeChanged() { return std::exchange(changed_, {}); }
+  BranchList TakeChanged() { return std::exchange(changed_, {}); }
   // Whether an answer was an error (not ONGOING) and whether one succeeded: the
   // actor backs off further only after a pass that failed and got nowhere.
   bool saw_error() const { return saw_error_; }
@@ -120,7 +124,7 @@ class Machine {
   // `branch`'s status changed: TakeChanged reports it.
   void MarkChanged(int branch) { changed_.push_back(branch); }
   // Marks a call in flight and tried.
-  void Call(int branch, std::vector<int>& calls);
+  void Call(int branch, BranchList& calls);
   // Records an error for operators and for the backoff.
   void Error(int branch, absl::string_view what);
   // "action 02 'url'", to start a message about `branch`.
@@ -138,7 +142,7 @@ class Machine {
 
  private:
   int in_flight_ = 0;
-  std::vector<int> changed_;
+  BranchList changed_;
   bool saw_error_ = false;
   bool progressed_ = false;
   bool counted_retry_ = false;

@@ -55,8 +55,8 @@ std::optional<Transition> MsgMachine::Decide(absl::Time) {
   return Transition{Status::kSucceed, ""};
 }
 
-std::vector<int> MsgMachine::Calls(absl::Time now, int budget) {
-  std::vector<int> calls;
+BranchList MsgMachine::Calls(absl::Time now, int budget) {
+  BranchList calls;
   if (budget <= 0) return calls;
   if (trans_.status == Status::kPrepared) {
     // The back-check, once a pass, once the client had its time to submit.

@@ -37,7 +37,7 @@ TEST_CASE("msg machine: stored state and time -> status change, calls, rest") {
     std::string custom_data;
     absl::Duration age;
     std::optional<Transition> decided;
-    std::vector<int> calls;
+    BranchList calls;
     std::optional<Rest> rest;  // when no call is made
   };
   const absl::Duration Z = absl::ZeroDuration();
@@ -77,13 +77,13 @@ TEST_CASE("msg machine: the back-check's answer settles a prepared message") {
   const absl::Time late = kT0 + absl::Seconds(40);
   SECTION("SUCCESS: submitted, and the actions run in the same pass") {
     std::unique_ptr<Machine> m = Msg(Status::kPrepared, {P, P});
-    REQUIRE(m->Calls(late, 64) == std::vector<int>{kQueryPrepared});
+    REQUIRE(m->Calls(late, 64) == BranchList{kQueryPrepared});
     m->Answer(kQueryPrepared, absl::OkStatus());
     CHECK(m->TakeChanged().empty());  // not a row
     const std::optional<Transition> t = m->Decide(late);
     REQUIRE(t == Transition{Status::kSubmitted, ""});
     m->Committed(*t);
-    CHECK(m->Calls(late, 64) == std::vector<int>{0});
+    CHECK(m->Calls(late, 64) == BranchList{0});
   }
   SECTION("FAILURE: failed, with the answer as the reason") {
     std::unique_ptr<Machine> m = Msg(Status::kPrepared, {P});
@@ -108,7 +108,7 @@ TEST_CASE("msg machine: the back-check's answer settles a prepared message") {
 
 TEST_CASE("msg machine: an action answering FAILURE is retried, never rolled back") {
   std::unique_ptr<Machine> m = Msg(Status::kSubmitted, {P, P});
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{0});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{0});
   m->Answer(0, FailureError("no"));
   CHECK(m->branches()[0].status == P);
   CHECK_FALSE(m->Decide(kT0).has_value());

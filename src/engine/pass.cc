@@ -61,7 +61,7 @@ absl::StatusOr<std::vector<Branch>> BranchesOf(std::vector<TransBranch> rows) {
   return branches;
 }
 
-Pass::Pass(const PassContext& ctx, TransGlobal global, std::unique_ptr<Machine> machine,
+Pass::Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine> machine,
            CallRunner* runner, DoneCallback done)
     : ctx_(ctx),
       global_(std::move(global)),
@@ -75,8 +75,8 @@ Pass::Pass(const PassContext& ctx, TransGlobal global, std::unique_ptr<Machine> 
 }
 
 absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(const PassContext& ctx,
-                                                   TransGlobal global,
-                                                   std::vector<TransBranch> rows,
+                                                   TransGlobal&& global,
+                                                   std::vector<TransBranch>&& rows,
                                                    CallRunner* runner,
                                                    DoneCallback done) {
   absl::StatusOr<Trans> trans = TransOf(global, *ctx.options);
@@ -204,13 +204,17 @@ bool Pass::Advance() {
 }
 
 absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {
-  std::vector<BranchUpdate> results;
+  results_.clear();
   for (int i : machine_->TakeChanged()) {
     const Branch& b = machine_->branches()[i];
-    results.push_back({b.branch_id, std::string(Name(b.op)), std::string(Name(b.status))});
+    BranchUpdate& r = results_.emplace_back();
+    r.branch_id = b.branch_id;
+    const absl::string_view op = Name(b.op), status = Name(b.status);
+    r.op.assign(op.data(), op.size());
+    r.status.assign(status.data(), status.size());
   }
   absl::Status written =
-      ctx_.store->Update(global_.gid, global_.status, ctx_.owner, results, update, now);
+      ctx_.store->Update(global_.gid, global_.status, ctx_.owner, results_, update, now);
   if (!written.ok()) {
     store_error_ = written;
     return written;

@@ -49,8 +49,8 @@ class Pass : public std::enable_shared_from_this<Pass> {
   // end) and `branches` are its rows. kInternal if the rows do not fit its mode.
   // `runner` (may be null; not owned) goes with every call: it outlives the pass.
   static absl::StatusOr<std::shared_ptr<Pass>> Create(const PassContext& ctx,
-                                                      TransGlobal global,
-                                                      std::vector<TransBranch> branches,
+                                                      TransGlobal&& global,
+                                                      std::vector<TransBranch>&& branches,
                                                       CallRunner* runner,
                                                       DoneCallback done);
 
@@ -63,7 +63,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
     absl::Status status;
   };
 
-  Pass(const PassContext& ctx, TransGlobal global, std::unique_ptr<Machine> machine,
+  Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine> machine,
        CallRunner* runner, DoneCallback done);
 
   void Post(Answer answer);
@@ -86,6 +86,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
 
   // Touched only by the driver.
   absl::Time lease_until_;
+  std::vector<BranchUpdate> results_;  // Write's, kept for its capacity
   absl::Status store_error_;  // a failed write: stop calling, drain, end
   bool ended_ = false;
 

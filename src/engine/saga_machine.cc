@@ -134,8 +134,8 @@ std::optional<Transition> SagaMachine::Decide(absl::Time now) {
   return std::nullopt;
 }
 
-std::vector<int> SagaMachine::Calls(absl::Time, int budget) {
-  std::vector<int> calls;
+BranchList SagaMachine::Calls(absl::Time, int budget) {
+  BranchList calls;
   const int step_count = static_cast<int>(steps_.size());
   if (trans_.status == Status::kSubmitted && !abort_wanted_) {
     for (int s = 0; s < step_count && static_cast<int>(calls.size()) < budget; ++s) {

@@ -20,7 +20,7 @@ class SagaMachine : public Machine {
                                                          std::vector<Branch> branches);
 
   std::optional<Transition> Decide(absl::Time now) override;
-  std::vector<int> Calls(absl::Time now, int budget) override;
+  BranchList Calls(absl::Time now, int budget) override;
   std::optional<Rest> Idle(absl::Time now) override;
 
  private:

@@ -44,7 +44,7 @@ TEST_CASE("saga machine: stored state and time -> status change and calls") {
     absl::Duration ttf;
     absl::Duration age;
     std::optional<Transition> decided;
-    std::vector<int> calls;  // after the change, if any, is committed
+    BranchList calls;  // after the change, if any, is committed
   };
   const absl::Duration Z = absl::ZeroDuration();
   const std::vector<Case> cases = {
@@ -91,21 +91,21 @@ TEST_CASE("saga machine: stored state and time -> status change and calls") {
 
 TEST_CASE("saga machine: an action FAILURE rolls back in reverse order") {
   std::unique_ptr<Machine> m = Saga(Status::kSubmitted, {{P, P}, {P, P}});
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{A(0)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{A(0)});
   m->Answer(A(0), absl::OkStatus());
-  CHECK(m->TakeChanged() == std::vector<int>{A(0)});
+  CHECK(m->TakeChanged() == BranchList{A(0)});
   CHECK_FALSE(m->Decide(kT0).has_value());
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{A(1)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{A(1)});
   m->Answer(A(1), FailureError("out of stock"));
-  CHECK(m->TakeChanged() == std::vector<int>{A(1)});
+  CHECK(m->TakeChanged() == BranchList{A(1)});
   CHECK(m->branches()[A(1)].status == F);
   const std::optional<Transition> t = m->Decide(kT0);
   REQUIRE(t == Transition{Status::kAborting,
                           "action 02 'http://b/action02' answered FAILURE: out of stock"});
   m->Committed(*t);
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{C(1)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{C(1)});
   m->Answer(C(1), absl::OkStatus());
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{C(0)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{C(0)});
   m->Answer(C(0), absl::OkStatus());
   CHECK(m->Decide(kT0) == Transition{Status::kFailed, ""});
 }
@@ -113,7 +113,7 @@ TEST_CASE("saga machine: an action FAILURE rolls back in reverse order") {
 TEST_CASE("saga machine: no rollback while a concurrent action is in flight") {
   std::unique_ptr<Machine> m =
       Saga(Status::kSubmitted, {{P, P}, {P, P}}, R"({"concurrent":true})");
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{A(0), A(1)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{A(0), A(1)});
   m->Answer(A(0), FailureError("no"));
   CHECK_FALSE(m->Decide(kT0).has_value());  // action 02 may still be running
   CHECK(m->Calls(kT0, 64).empty());
@@ -124,16 +124,16 @@ TEST_CASE("saga machine: no rollback while a concurrent action is in flight") {
 TEST_CASE("saga machine: the call budget bounds the calls") {
   std::unique_ptr<Machine> m =
       Saga(Status::kSubmitted, {{P, P}, {P, P}, {P, P}}, R"({"concurrent":true})");
-  CHECK(m->Calls(kT0, 2) == std::vector<int>{A(0), A(1)});
+  CHECK(m->Calls(kT0, 2) == BranchList{A(0), A(1)});
   CHECK(m->in_flight() == 2);
-  CHECK(m->Calls(kT0, 1) == std::vector<int>{A(2)});
+  CHECK(m->Calls(kT0, 1) == BranchList{A(2)});
 }
 
 TEST_CASE("saga machine: an unfinished pass rests until the next") {
   Trans t = NewTrans(Mode::kSaga, Status::kSubmitted);
   t.timeout_to_fail = absl::Seconds(60);
   std::unique_ptr<Machine> m = MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{1});
   m->Answer(1, absl::UnavailableError("connection refused"));
   CHECK(m->saw_error());
   CHECK(m->last_error() ==
@@ -155,12 +155,12 @@ TEST_CASE("saga machine: retry_limit retries an action within the pass, then rol
   Trans t = NewTrans(Mode::kSaga, Status::kSubmitted);
   t.retry_limit = 2;
   std::unique_ptr<Machine> m = MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{1});
   m->Answer(1, absl::UnavailableError("down"));
   CHECK_FALSE(m->Decide(kT0).has_value());
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});  // at once, in this pass
+  REQUIRE(m->Calls(kT0, 64) == BranchList{1});  // at once, in this pass
   m->Answer(1, OngoingError("not yet"));
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{1});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{1});
   CHECK(m->trans().retry_count == 2);
   m->Answer(1, absl::UnavailableError("down"));
   CHECK(m->Calls(kT0, 64).empty());
@@ -168,20 +168,20 @@ TEST_CASE("saga machine: retry_limit retries an action within the pass, then rol
   REQUIRE(abort == Transition{Status::kAborting,
                               "RetryCount is greater than RetryLimit, RetryLimit: 2"});
   m->Committed(*abort);
-  CHECK(m->Calls(kT0, 64) == std::vector<int>{0});  // its compensation
+  CHECK(m->Calls(kT0, 64) == BranchList{0});  // its compensation
 
   // A success within the limit goes on as usual.
   std::unique_ptr<Machine> ok = MustCreate(t, {Row(1, Op::kCompensate), Row(1, Op::kAction)});
   ok->Calls(kT0, 64);
   ok->Answer(1, absl::UnavailableError("down"));
-  REQUIRE(ok->Calls(kT0, 64) == std::vector<int>{1});
+  REQUIRE(ok->Calls(kT0, 64) == BranchList{1});
   ok->Answer(1, absl::OkStatus());
   CHECK(ok->Decide(kT0) == Transition{Status::kSucceed, ""});
 }
 
 TEST_CASE("saga machine: a compensation's FAILURE is retried, not recorded") {
   std::unique_ptr<Machine> m = Saga(Status::kAborting, {{F, P}});
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{C(0)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{C(0)});
   m->Answer(C(0), FailureError("cannot"));
   CHECK(m->TakeChanged().empty());
   CHECK(m->branches()[C(0)].status == P);

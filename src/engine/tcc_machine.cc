@@ -54,8 +54,8 @@ std::optional<Transition> TccMachine::Decide(absl::Time now) {
       trans_.status == Status::kSubmitted ? Status::kSucceed : Status::kFailed, ""};
 }
 
-std::vector<int> TccMachine::Calls(absl::Time, int budget) {
-  std::vector<int> calls;
+BranchList TccMachine::Calls(absl::Time, int budget) {
+  BranchList calls;
   if (budget <= 0) return calls;
   // One at a time: the first row (last registered) not yet done is called, unless it
   // is in flight or was tried in this pass already (its retry waits for a later pass).

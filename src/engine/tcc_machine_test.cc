@@ -39,7 +39,7 @@ TEST_CASE("tcc machine: stored state and time -> status change, calls, rest") {
     std::vector<std::pair<Status, Status>> branches;  // (confirm, cancel)
     absl::Duration age;
     std::optional<Transition> decided;
-    std::vector<int> calls;
+    BranchList calls;
     std::optional<Rest> rest;  // when no call is made
   };
   const std::vector<Case> cases = {
@@ -86,7 +86,7 @@ TEST_CASE("tcc machine: stored state and time -> status change, calls, rest") {
 TEST_CASE("tcc machine: a confirm answering FAILURE or an error is retried later") {
   for (absl::Status answer : {FailureError("no"), absl::UnavailableError("down")}) {
     std::unique_ptr<Machine> m = Tcc(Status::kSubmitted, {{P, P}, {P, P}});
-    REQUIRE(m->Calls(kT0, 64) == std::vector<int>{Confirm(1)});
+    REQUIRE(m->Calls(kT0, 64) == BranchList{Confirm(1)});
     m->Answer(Confirm(1), answer);
     CHECK(m->TakeChanged().empty());
     CHECK(m->saw_error());
@@ -101,13 +101,13 @@ TEST_CASE("tcc machine: a confirm answering FAILURE or an error is retried later
 
 TEST_CASE("tcc machine: confirms run last to first and the TCC succeeds") {
   std::unique_ptr<Machine> m = Tcc(Status::kSubmitted, {{P, P}, {P, P}});
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{Confirm(1)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{Confirm(1)});
   CHECK(m->Calls(kT0, 64).empty());  // one at a time
   m->Answer(Confirm(1), absl::OkStatus());
   CHECK_FALSE(m->Decide(kT0).has_value());
-  REQUIRE(m->Calls(kT0, 64) == std::vector<int>{Confirm(0)});
+  REQUIRE(m->Calls(kT0, 64) == BranchList{Confirm(0)});
   m->Answer(Confirm(0), absl::OkStatus());
-  CHECK(m->TakeChanged() == std::vector<int>{Confirm(1), Confirm(0)});
+  CHECK(m->TakeChanged() == BranchList{Confirm(1), Confirm(0)});
   CHECK(m->Decide(kT0) == Transition{Status::kSucceed, ""});
 }
 

@@ -24,8 +24,9 @@
 namespace dtx {
 namespace {
 
-// The statuses the cron drives; the partial index trans_global_due covers them.
-constexpr const char* kUnfinished = "('prepared', 'submitted', 'aborting')";
+// The transactions the cron drives (prepared, submitted, aborting), spelled as the
+// partial index trans_global_pending is (see sql/sqlite/store.sql for why).
+constexpr const char* kUnfinished = "status NOT IN ('succeed', 'failed')";
 
 using internal::DatabaseError;
 using internal::FromMillis;
@@ -630,7 +631,7 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
       std::string gid;
       soci::statement select =
           (sql.prepare
-               << "SELECT gid FROM trans_global WHERE status IN " << kUnfinished
+               << "SELECT gid FROM trans_global WHERE " << kUnfinished
                << " AND next_cron_time <= :now ORDER BY next_cron_time LIMIT :limit",
            soci::use(now_ms), soci::use(limit), soci::into(gid));
       select.execute();
@@ -640,7 +641,7 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
     soci::statement claim =
         (sql.prepare
              << "UPDATE trans_global SET owner = :owner, next_cron_time = :lease, "
-                "update_time = :now WHERE gid = :gid AND status IN "
+                "update_time = :now WHERE gid = :gid AND "
              << kUnfinished << " AND next_cron_time <= :due",
          soci::use(owner), soci::use(lease_ms), soci::use(now_ms), soci::use(gid),
          soci::use(now_ms));
@@ -710,7 +711,7 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ListUnfinished(
   try {
     absl::Status s = SelectGlobals(
         sql,
-        absl::StrCat("WHERE status IN ", kUnfinished,
+        absl::StrCat("WHERE ", kUnfinished,
                      " AND create_time < :before ORDER BY create_time LIMIT :limit"),
         [&](soci::statement& st) {
           st.exchange(soci::use(before));
