@@ -152,6 +152,13 @@ absl::Status Ended(const TransGlobal& g) {
                                    g.rollback_reason));
 }
 
+// What a submit or abort answers when another pass holds the transaction: that pass
+// drives it on; a caller who asked to wait for the outcome cannot have it here.
+absl::Status HeldElsewhere(bool wait_result) {
+  if (!wait_result) return absl::OkStatus();
+  return OngoingError("wait result not return success: another pass is driving it");
+}
+
 bool IsEnded(const TransGlobal& g) {
   return g.status == kStatusSucceed || g.status == kStatusFailed;
 }
@@ -240,6 +247,11 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g, bool prepare) con
     return absl::InvalidArgumentError(
         absl::StrCat("request_timeout above this coordinator's limit of ",
                      absl::FormatDuration(options_.max_request_timeout)));
+  }
+  if (g.options.retry_limit < 0 || g.options.retry_limit > options_.max_retry_limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("retry_limit outside [0, ", options_.max_retry_limit,
+                     "], this coordinator's limit"));
   }
   if (g.options.timeout_to_fail > options_.max_timeout_to_fail) {
     return absl::InvalidArgumentError(
@@ -367,9 +379,11 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* as
   return Drive(std::move(row), std::move(branches), global.options.wait_result, async);
 }
 
-// A gid that exists already: an ended one answers how it ended; a prepared TCC or
-// message is submitted; an unfinished one gets its next pass now, unless another pass
-// holds its lease (that pass carries on).
+// A gid that exists already: an ended one answers how it ended, one rolling back
+// FAILURE (as DTM: it cannot be submitted any more); a prepared TCC or message is
+// submitted; a submitted one gets its next pass now, unless another pass holds its
+// lease (that pass carries on; a wait_result submit then answers ONGOING, as it cannot
+// wait for a pass it does not run).
 absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global, SubmitDone* async) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
@@ -380,6 +394,10 @@ absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global, SubmitDone* 
                                        internal::Excerpt(global.trans_type, 32)));
     }
     if (IsEnded(*existing)) return Ended(*existing);
+    if (existing->status == kStatusAborting) {
+      return FailureError(absl::StrCat("transaction ", global.gid,
+                                       " is rolling back: ", existing->rollback_reason));
+    }
     if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
     const bool prepared = existing->status == kStatusPrepared;
     GlobalUpdate change;
@@ -392,7 +410,7 @@ absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global, SubmitDone* 
     std::optional<absl::Status> s = ClaimAndDrive(*std::move(existing), std::move(change),
                                                   global.options.wait_result, async);
     if (s) return *s;
-    if (!prepared) return absl::OkStatus();  // another pass holds it
+    if (!prepared) return HeldElsewhere(global.options.wait_result);
     // A prepared one moved on meanwhile (aborted, timed out): look again.
   }
   return absl::UnavailableError(
@@ -517,6 +535,11 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
     if (!existing.ok()) return existing.status();
+    if (!global.trans_type.empty() && existing->trans_type != global.trans_type) {
+      return FailureError(absl::StrCat("transaction ", global.gid, " is a ",
+                                       existing->trans_type, ", not a ",
+                                       internal::Excerpt(global.trans_type, 32)));
+    }
     const bool tcc = existing->trans_type == kTransTypeTcc;
     const bool msg = existing->trans_type == kTransTypeMsg;
     const bool prepared = existing->status == kStatusPrepared;
@@ -552,7 +575,7 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global) {
     std::optional<absl::Status> s = ClaimAndDrive(*std::move(existing), std::move(change),
                                                   global.options.wait_result, nullptr);
     if (!s) {
-      if (!prepared) return absl::OkStatus();
+      if (!prepared) return HeldElsewhere(global.options.wait_result);
       continue;  // it moved on meanwhile: look again
     }
     // With wait_result, the first pass's outcome: `failed` is what was asked for.

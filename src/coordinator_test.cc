@@ -405,6 +405,17 @@ TEST_CASE("submitting an existing gid") {
   CHECK(absl::IsAlreadyExists(ended));
   CHECK(absl::StrContains(ended.message(), "already succeeded"));
   CHECK(f.CallCount("a1") == 2);
+  // Rolling back (its compensation keeps failing): FAILURE, nothing runs again here.
+  f.Branch("stuck-undo", absl::UnavailableError("down"));
+  f.Branch("no-2", FailureError("refused"));
+  CHECK(IsOngoing(f.NewSaga("again-3")
+                      .Add(f.Url("no-2"), f.Url("stuck-undo"), "")
+                      .WaitResult(true)
+                      .Submit()));
+  REQUIRE(f.State("again-3").global.status == "aborting");
+  absl::Status rolling = f.NewSaga("again-3").Add(f.Url("no-2"), "", "").Submit();
+  CHECK(IsFailure(rolling));
+  CHECK(absl::StrContains(rolling.message(), "is rolling back: action 01"));
   // Rolled back: FAILURE with the reason.
   f.Branch("no", FailureError("refused"));
   CHECK(IsFailure(f.NewSaga("again-2").Add(f.Url("no"), "", "").WaitResult(true).Submit()));
@@ -491,7 +502,8 @@ TEST_CASE("submits over the coordinator's limits are refused and nothing is stor
       absl::IsInvalidArgument(steps("ttf-1", 1).TimeoutToFail(absl::Hours(2)).Submit()));
   CHECK(absl::IsInvalidArgument(
       steps("ri-1", 1).RetryInterval(absl::Seconds(-5)).Submit()));
-  for (const char* gid : {"steps-6", "rt-1", "rt-2", "rt-3", "ttf-1", "ri-1"}) {
+  CHECK(absl::IsInvalidArgument(steps("rl-1", 1).RetryLimit(101).Submit()));
+  for (const char* gid : {"steps-6", "rt-1", "rt-2", "rt-3", "ttf-1", "ri-1", "rl-1"}) {
     CHECK(absl::IsNotFound(f.coordinator->Query(gid).status()));
   }
   CHECK(f.CallCount("a1") == 5);
@@ -653,6 +665,46 @@ TEST_CASE("transactions are listed newest first, by page and by status") {
   REQUIRE(failed.ok());
   REQUIRE(failed->size() == 1);
   CHECK((*failed)[0].gid == "list-2");
+}
+
+// The scan claims a TCC that timed out and reads its branches; the client registers
+// one more before the pass moves it out of `prepared`. The pass must cancel that one
+// too: it reads the rows again once the status has changed.
+class RegistersDuringClaim : public StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  std::function<void()> after_read;
+  absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) override {
+    absl::StatusOr<std::vector<TransBranch>> rows = StoreWrapper::FindBranches(gid);
+    if (after_read) std::exchange(after_read, nullptr)();
+    return rows;
+  }
+};
+
+TEST_CASE("a TCC timing out cancels a branch registered while the scan held it") {
+  std::unique_ptr<RegistersDuringClaim> wrapper;
+  SagaFixture f([&](CoordinatorOptions& o) {
+    wrapper = std::make_unique<RegistersDuringClaim>(o.store);
+    o.store = wrapper.get();
+  });
+  f.Branch("cancel");
+  f.Branch("confirm");
+  TransGlobal tcc;
+  tcc.gid = "tcc-race";
+  tcc.trans_type = "tcc";
+  tcc.protocol = "local";
+  REQUIRE(f.coordinator->Prepare(tcc).ok());
+  auto branch = [&](const std::string& id) {
+    return TccBranch{"tcc-race", id, "", f.Url("confirm"), f.Url("cancel")};
+  };
+  REQUIRE(f.coordinator->RegisterBranch(branch("01")).ok());
+  wrapper->after_read = [&] { CHECK(f.coordinator->RegisterBranch(branch("02")).ok()); };
+  CHECK(f.AdvanceAndRun(absl::Seconds(35)) == 1);
+  CHECK(f.Calls() == Calls{"cancel", "cancel"});
+  TransactionState state = f.State("tcc-race");
+  CHECK(state.global.status == "failed");
+  CHECK(state.branches.size() == 4);
+  CHECK(IsFailure(f.coordinator->RegisterBranch(branch("03"))));
 }
 
 }  // namespace

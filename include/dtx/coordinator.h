@@ -72,6 +72,9 @@ struct CoordinatorOptions {
   int max_steps = 1000;
   // A transaction's request_timeout. Default: 1 hour.
   absl::Duration max_request_timeout = absl::Hours(1);
+  // A transaction's retry_limit: each retry is a call made at once, in one pass.
+  // Default: 100.
+  int64_t max_retry_limit = 100;
   // A transaction's timeout_to_fail. Default: 7 days.
   absl::Duration max_timeout_to_fail = absl::Hours(24 * 7);
   // Branch calls of one transaction in flight at once (a concurrent saga's ready

@@ -21,7 +21,9 @@ class Submitter {
   //  - OK: stored (and, with options.wait_result, finished successfully);
   //  - kInvalidArgument: the transaction is malformed; nothing was stored;
   //  - kAborted (FAILURE): with wait_result, the transaction rolled back (the message
-  //    is the rollback reason); or it had already ended before this submit;
+  //    is the rollback reason); or it had already failed, or was rolling back, before
+  //    this submit;
+  //  - kAlreadyExists: the gid had already succeeded (nothing ran again);
   //  - kFailedPrecondition (ONGOING): with wait_result, the first pass did not finish
   //    it; the coordinator keeps driving it;
   //  - another code: not known to be stored (e.g. kUnavailable); safe to submit again

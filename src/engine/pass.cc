@@ -175,7 +175,15 @@ bool Pass::Advance() {
         End(store_error_);
         return false;
       }
-      if (t) machine_->Committed(*t);
+      if (t) {
+        const Status from = machine_->trans().status;
+        machine_->Committed(*t);
+        if (from == Status::kPrepared && machine_->trans().mode == Mode::kTcc &&
+            !Reload().ok()) {
+          End(store_error_);
+          return false;
+        }
+      }
     }
 
     // 3. The calls the machine asks for, up to max_calls_per_transaction in flight;
@@ -201,6 +209,21 @@ bool Pass::Advance() {
     End(written);
     return false;
   }
+}
+
+absl::Status Pass::Reload() {
+  absl::StatusOr<std::vector<TransBranch>> rows = ctx_.store->FindBranches(global_.gid);
+  absl::StatusOr<std::vector<Branch>> branches =
+      rows.ok() ? BranchesOf(*std::move(rows)) : rows.status();
+  absl::StatusOr<std::unique_ptr<Machine>> machine =
+      branches.ok() ? Machine::Create(machine_->trans(), *std::move(branches))
+                    : branches.status();
+  if (!machine.ok()) {
+    store_error_ = machine.status();
+    return store_error_;
+  }
+  machine_ = *std::move(machine);
+  return absl::OkStatus();
 }
 
 absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {

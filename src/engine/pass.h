@@ -72,6 +72,12 @@ class Pass : public std::enable_shared_from_this<Pass> {
   // Writes `update` with the branch results not yet stored; on success the global
   // row here follows. A failure is kept in store_error_.
   absl::Status Write(const GlobalUpdate& update, absl::Time now);
+  // Reads the branch rows again into a new machine (same transaction state). A TCC
+  // that leaves `prepared` needs it: its client may have registered branches after
+  // this pass read them and before the status changed (registerBranch needs
+  // `prepared`, so none comes after). REQUIRES: nothing in flight. A failure is kept
+  // in store_error_.
+  absl::Status Reload();
   // When the next pass runs, for a pass that ends with the transaction unfinished.
   GlobalUpdate Schedule(const Rest& rest, absl::Time now) const;
   void Issue(int branch);

@@ -21,7 +21,8 @@ namespace dtx {
 //  - the business's FAILURE (kAborted): rolled back; the message was aborted;
 //  - another error of the business or of the commit: whether the local transaction
 //    committed is asked of the barrier (QueryPrepared); the message is submitted if
-//    it did, aborted if not; the error is returned either way;
+//    it did, aborted if not, and left prepared if that question fails too (the
+//    coordinator's back-check settles it); the error is returned in every case;
 //  - an error of the prepare (nothing ran) or of the submit (the business committed:
 //    the coordinator asks query_prepared when the message times out, and delivers it).
 // A crash between the commit and the submit is settled the same way.

@@ -29,8 +29,9 @@ namespace dtx {
 // through `sql`, inside the transaction the caller has open there, and does not
 // commit. REQUIRES: `sql` is connected to the database of `coordinator`'s SociStore
 // (whose tables exist) and is inside a transaction. Returns kInvalidArgument as
-// Submit does; kAlreadyExists for a gid the store has (on PostgreSQL the caller's
-// transaction is then aborted: roll it back); kUnavailable for a database error.
+// Submit does; kAlreadyExists for a gid the store has (nothing was written; the
+// caller's transaction goes on); kUnavailable for a database error (on PostgreSQL the
+// caller's transaction is then aborted: roll it back).
 absl::Status StoreInTransaction(Coordinator& coordinator, soci::session& sql,
                                 const TransGlobal& global);
 
