@@ -29,6 +29,7 @@
 #include "dtx/soci/do_and_submit.h"
 #include "dtx/soci/storage_url.h"
 #include "dtx/tcc.h"
+#include "dtm_process.h"
 #include "dtxd_process.h"
 #include "test_util.h"
 
@@ -36,6 +37,7 @@ namespace dtx {
 namespace {
 
 using testing::ChildProcess;
+using testing::DtmProcess;
 using testing::DtxdProcess;
 
 std::string ReadText(const std::string& path) {
@@ -200,44 +202,11 @@ TEST_CASE("DTM's Python client drives dtxd: saga, TCC and 2-phase messages") {
   CHECK(dtxd.Terminate() == 0);
 }
 
-// The real DTM server in `dir`, on free ports, with its embedded store.
-class DtmProcess {
- public:
-  explicit DtmProcess(const std::string& dir)
-      : http_port_(FreePort()), grpc_port_(FreePort()), json_rpc_port_(FreePort()) {
-    // DTM's YAML spells the HTTP port HttpPort (its struct field is HTTPPort).
-    std::ofstream(dir + "/conf.yml")
-        << "Store:\n  Driver: boltdb\nHttpPort: " << http_port_
-        << "\nGrpcPort: " << grpc_port_ << "\nJsonRpcPort: " << json_rpc_port_
-        << "\nTransCronInterval: 1\nLogLevel: warn\n";
-    process_.emplace(std::vector<std::string>{
-        "/bin/sh", "-c",
-        absl::StrCat("echo started; cd ", dir, " && exec ", DTX_PEERS_DIR,
-                     "/dtm/dtm -c conf.yml > dtm.log 2>&1")});
-    HttpSubmitter probe({.server = base()});
-    REQUIRE(Eventually([&] {
-      return !absl::IsUnavailable(probe.Query("probe").status());
-    }));
-  }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(http_port_); }
-
- private:
-  static int FreePort() {
-    int port = 0;
-    const int fd = testing::ListenOnLoopback(&port);
-    REQUIRE(fd >= 0);
-    close(fd);
-    return port;
-  }
-  int http_port_, grpc_port_, json_rpc_port_;
-  std::optional<ChildProcess> process_;
-};
-
 TEST_CASE("the real DTM drives dtx branches; dtx's Saga, Tcc and Msg submit to it") {
   const std::string dir = testing::NewTempDir("dtm-server");
   Services services(dir, "");
   DtmProcess dtm(dir);
-  HttpSubmitter submitter({.server = dtm.base()});
+  HttpSubmitter submitter({.server = dtm.http_base()});
   HttpTransport transport;
   GidGenerator gids;
   const std::string base = services.base();

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "demo.h"
+#include "dtm_process.h"
 #include "dtxd_process.h"
 #include "mall_node.h"
 #include "order/orders.h"
@@ -61,6 +62,24 @@ TEST_CASE("the three scenarios, through dtxd in its own process") {
   CHECK(list.size() == 3);  // the three order sagas, driven by dtxd
   node.reset();
   CHECK(dtxd.Terminate() == 0);
+}
+
+TEST_CASE("the three scenarios, with the real DTM as the coordinator over gRPC") {
+  // DTM (../shared/peers) takes the order sagas from GrpcSubmitter and calls the mall's
+  // gRPC branches, whose barriers see DTM's metadata.
+  const std::string dir = dtx::testing::NewTempDir("mall-dtm");
+  dtx::testing::DtmProcess dtm(dir);
+  auto node = StartMall(dir, dtm.grpc_target());
+  CHECK(RunDemo({.api_base = node->api_base(),
+                 .product_target = node->product_target(),
+                 .product_db = "sqlite://" + dir + "/product.db",
+                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
+  httplib::Client c("127.0.0.1", dtm.http_port());
+  httplib::Result all = c.Get("/api/dtmsvr/all");
+  REQUIRE(all);
+  const json list = json::parse(all->body)["transactions"];
+  REQUIRE(list.size() == 3);  // the three order sagas, driven by DTM
+  for (const json& t : list) CHECK(t["protocol"] == "grpc");
 }
 
 TEST_CASE("the three scenarios, one process per service plus dtxd") {
