@@ -28,7 +28,8 @@ class Coordinator::Impl {
   absl::Status Prepare(const TransGlobal& global);
   absl::StatusOr<TransactionState> RowsToStore(const TransGlobal& global);
   absl::Status RegisterBranch(const TccBranch& branch);
-  absl::Status Abort(const TransGlobal& global);
+  // With `async`, as Submit: a TCC whose cancels start answers through it (taken).
+  absl::Status Abort(const TransGlobal& global, SubmitDone* async = nullptr);
   absl::StatusOr<TransactionState> Query(std::string_view gid);
   absl::StatusOr<int> RunDue();
   void Shutdown();
@@ -530,7 +531,7 @@ absl::Status Coordinator::Impl::RegisterBranch(const TccBranch& b) {
   return added;
 }
 
-absl::Status Coordinator::Impl::Abort(const TransGlobal& global) {
+absl::Status Coordinator::Impl::Abort(const TransGlobal& global, SubmitDone* async) {
   if (!IsValidGid(global.gid)) return absl::InvalidArgumentError("invalid gid");
   for (int attempt = 0; attempt < 3; ++attempt) {
     absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
@@ -572,14 +573,21 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global) {
     } else {
       existing->owner.clear();  // as Resubmit: a pass holding it carries on
     }
-    std::optional<absl::Status> s = ClaimAndDrive(*std::move(existing), std::move(change),
-                                                  global.options.wait_result, nullptr);
+    // With wait_result, the first pass's outcome: `failed` is what was asked for.
+    auto rolled_back = [](absl::Status s) { return IsFailure(s) ? absl::OkStatus() : s; };
+    SubmitDone answer;
+    if (async != nullptr && *async) {
+      answer = [done = *async, rolled_back](absl::Status s) { done(rolled_back(s)); };
+    }
+    std::optional<absl::Status> s =
+        ClaimAndDrive(*std::move(existing), std::move(change), global.options.wait_result,
+                      async != nullptr ? &answer : nullptr);
+    if (async != nullptr && !answer) *async = nullptr;  // the pass answers
     if (!s) {
       if (!prepared) return HeldElsewhere(global.options.wait_result);
       continue;  // it moved on meanwhile: look again
     }
-    // With wait_result, the first pass's outcome: `failed` is what was asked for.
-    return IsFailure(*s) ? absl::OkStatus() : *s;
+    return rolled_back(*s);
   }
   return absl::UnavailableError(
       absl::StrCat("transaction ", global.gid, " keeps changing"));
@@ -792,6 +800,15 @@ absl::Status Coordinator::RegisterBranch(const TccBranch& branch) {
 }
 
 absl::Status Coordinator::Abort(const TransGlobal& global) { return impl_->Abort(global); }
+
+void Coordinator::Abort(const TransGlobal& global, SubmitDone done) {
+  if (!global.options.wait_result) {
+    done(impl_->Abort(global));
+    return;
+  }
+  absl::Status now = impl_->Abort(global, &done);
+  if (done) done(std::move(now));
+}
 
 absl::StatusOr<TransactionState> Coordinator::Query(std::string_view gid) {
   return impl_->Query(gid);

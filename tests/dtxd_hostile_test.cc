@@ -237,6 +237,81 @@ TEST_CASE("timeouts and step counts beyond the limits are refused") {
   CHECK(dtxd.Terminate() == 0);
 }
 
+TEST_CASE("wait_result aborts past --sync-waits hold no thread while their cancels run") {
+  // As the submits above: 8 TCCs whose cancel is held, aborted with wait_result on a
+  // dtxd of 4 HTTP threads; the API answers meanwhile, and every abort when released.
+  const std::string dir = testing::NewTempDir("dtxd-hostile-aborts");
+  absl::Notification release;
+  std::atomic<int> held{0};
+  HttpBranchServer branch(64);
+  branch.Handle("/cancel", [&](const BranchInfo&, const HttpRequest&) {
+    ++held;
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+    return absl::OkStatus();
+  });
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(branch.Start().value()) + "/cancel";
+  DtxdProcess dtxd(dir + "/dtx.db", {"--http-threads", "4", "--sync-waits", "1"});
+  httplib::Client c("127.0.0.1", dtxd.http_port());
+  constexpr int kWaiting = 8;
+  for (int i = 0; i < kWaiting; ++i) {
+    const std::string gid = absl::StrCat("abort-", i);
+    auto post = [&](const std::string& op, const json& body) {
+      httplib::Result r =
+          c.Post(("/api/dtmsvr/" + op).c_str(), body.dump(), "application/json");
+      return r ? r->status : -1;
+    };
+    REQUIRE(post("prepare", {{"gid", gid}, {"trans_type", "tcc"}}) == 200);
+    REQUIRE(post("registerBranch", {{"gid", gid}, {"trans_type", "tcc"},
+                                    {"branch_id", "01"}, {"data", "{}"},
+                                    {"confirm", url}, {"cancel", url}}) == 200);
+  }
+  std::vector<int> statuses(kWaiting, 0);
+  std::vector<std::thread> clients;
+  struct Joiner {
+    absl::Notification& release;
+    std::vector<std::thread>& clients;
+    ~Joiner() {
+      if (!release.HasBeenNotified()) release.Notify();
+      for (std::thread& t : clients) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } joiner{release, clients};
+  for (int i = 0; i < kWaiting; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client client("127.0.0.1", dtxd.http_port());
+      client.set_read_timeout(60, 0);
+      const json abort = {{"gid", absl::StrCat("abort-", i)},
+                          {"trans_type", "tcc"},
+                          {"wait_result", true},
+                          {"request_timeout", 40}};
+      httplib::Result r =
+          client.Post("/api/dtmsvr/abort", abort.dump(), "application/json");
+      statuses[i] = r ? r->status : -1;
+    });
+  }
+  for (int i = 0; i < 1000 && held.load() < kWaiting; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(held.load() == kWaiting);  // every abort is in its cancel call
+  c.set_read_timeout(2, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  httplib::Result ping = c.Get("/api/ping");
+  REQUIRE(ping);
+  CHECK(ping->status == 200);
+  CHECK(Query(c, "abort-0")["transaction"]["status"] == "aborting");
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  release.Notify();
+  for (std::thread& t : clients) t.join();
+  for (int i = 0; i < kWaiting; ++i) {
+    INFO(i);
+    CHECK(statuses[i] == 200);
+    CHECK(Query(c, absl::StrCat("abort-", i))["transaction"]["status"] == "failed");
+  }
+  CHECK(dtxd.Terminate() == 0);
+}
+
 TEST_CASE("wait_result submits past --sync-waits hold no thread while their sagas run") {
   // Finding 4: 64 wait_result submits to a branch that does not answer held all 64
   // HTTP threads. Here 4 threads, 1 of them for a pass run in place: 12 sagas wait on

@@ -127,6 +127,9 @@ class Coordinator : public Submitter {
   absl::Status Prepare(const TransGlobal& global) override;
   absl::Status RegisterBranch(const TccBranch& branch) override;
   absl::Status Abort(const TransGlobal& global) override;
+  // Abort without waiting here, as Submit(global, done) submits: a TCC whose cancels
+  // run with wait_result answers from the pass's last thread.
+  void Abort(const TransGlobal& global, SubmitDone done);
 
   // kNotFound for an unknown gid, kInvalidArgument for an invalid one.
   absl::StatusOr<TransactionState> Query(std::string_view gid) override;

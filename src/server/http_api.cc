@@ -95,52 +95,51 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
   // thread makes the branch calls itself: the fastest way); past that, the request is
   // parked and answered from the pass's last thread, holding no connection thread
   // meanwhile, so that slow sagas cannot take every thread of the API.
+  // The same for an abort with wait_result (the cancels of a TCC), sharing the slots.
   auto sync_waits = std::make_shared<std::atomic<int>>(0);
-  server.PostAsync(
-      base + "/submit", [&coordinator, admitted, sync_waits,
-                         max_sync_waits = options.max_sync_waits](
-                            const HttpRequest& req, internal::HttpReply reply) {
-        HttpResponse res;
-        if (!admitted(req, res)) return reply(std::move(res));
-        absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
-        if (!global.ok()) {
-          WriteResult(global.status(), res);
-          return reply(std::move(res));
-        }
-        const bool wait_here =
-            !global->options.wait_result || sync_waits->fetch_add(1) < max_sync_waits;
-        if (wait_here) {
-          // The slot is given back however Submit ends.
-          struct Slot {
-            std::atomic<int>* taken;
-            ~Slot() {
-              if (taken != nullptr) taken->fetch_sub(1);
-            }
-          } slot{global->options.wait_result ? sync_waits.get() : nullptr};
-          WriteResult(AsDtmAnswer(coordinator.Submit(*global)), res);
-          return reply(std::move(res));
-        }
-        sync_waits->fetch_sub(1);
-        coordinator.Submit(*global, [reply](absl::Status outcome) {
-          HttpResponse answer;
-          WriteResult(AsDtmAnswer(outcome), answer);
-          reply(std::move(answer));
+  using Waiting = absl::Status (Coordinator::*)(const TransGlobal&);
+  using Parked = void (Coordinator::*)(const TransGlobal&, Coordinator::SubmitDone);
+  auto waiting_route = [&](const std::string& path, Waiting waiting, Parked parked) {
+    server.PostAsync(
+        base + path, [&coordinator, admitted, sync_waits, waiting, parked,
+                      max_sync_waits = options.max_sync_waits](
+                         const HttpRequest& req, internal::HttpReply reply) {
+          HttpResponse res;
+          if (!admitted(req, res)) return reply(std::move(res));
+          absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
+          if (!global.ok()) {
+            WriteResult(global.status(), res);
+            return reply(std::move(res));
+          }
+          const bool wait_here =
+              !global->options.wait_result || sync_waits->fetch_add(1) < max_sync_waits;
+          if (wait_here) {
+            // The slot is given back however the call ends.
+            struct Slot {
+              std::atomic<int>* taken;
+              ~Slot() {
+                if (taken != nullptr) taken->fetch_sub(1);
+              }
+            } slot{global->options.wait_result ? sync_waits.get() : nullptr};
+            WriteResult(AsDtmAnswer((coordinator.*waiting)(*global)), res);
+            return reply(std::move(res));
+          }
+          sync_waits->fetch_sub(1);
+          (coordinator.*parked)(*global, [reply](absl::Status outcome) {
+            HttpResponse answer;
+            WriteResult(AsDtmAnswer(outcome), answer);
+            reply(std::move(answer));
+          });
         });
-      });
+  };
+  waiting_route("/submit", &Coordinator::Submit, &Coordinator::Submit);
+  waiting_route("/abort", &Coordinator::Abort, &Coordinator::Abort);
 
-  // TCC and 2-phase messages (PROTOCOL.md, "TCC, 2-phase messages"). An abort with
-  // wait_result waits for the cancels here, on the connection's thread.
+  // TCC and 2-phase messages (PROTOCOL.md, "TCC, 2-phase messages"); abort is above.
   server.Post(base + "/prepare", guarded([&coordinator](const HttpRequest& req,
                                                         HttpResponse& res) {
                 absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
                 WriteResult(global.ok() ? AsDtmAnswer(coordinator.Prepare(*global))
-                                        : global.status(),
-                            res);
-              }));
-  server.Post(base + "/abort", guarded([&coordinator](const HttpRequest& req,
-                                                      HttpResponse& res) {
-                absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
-                WriteResult(global.ok() ? AsDtmAnswer(coordinator.Abort(*global))
                                         : global.status(),
                             res);
               }));
