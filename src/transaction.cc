@@ -125,21 +125,34 @@ absl::StatusOr<TransOptions> internal::OptionsFromJson(std::string_view text) {
   return options;
 }
 
-absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int step_count) {
-  SagaOrders result;
-  if (custom_data.empty()) return result;
-  absl::StatusOr<json> parsed = internal::ReadJson(custom_data, "custom_data");
-  if (!parsed.ok()) return parsed.status();
-  const json& doc = *parsed;
-  if (!doc.is_object()) {
+namespace {
+
+// A custom_data object (an empty text reads as {}), and its `concurrent` flag, which
+// sagas and messages share.
+absl::StatusOr<json> ReadCustomData(std::string_view custom_data, bool* concurrent) {
+  *concurrent = false;
+  if (custom_data.empty()) return json::object();
+  absl::StatusOr<json> doc = internal::ReadJson(custom_data, "custom_data");
+  if (!doc.ok()) return doc.status();
+  if (!doc->is_object()) {
     return absl::InvalidArgumentError("custom_data is not a JSON object");
   }
-  if (auto it = doc.find("concurrent"); it != doc.end()) {
+  if (auto it = doc->find("concurrent"); it != doc->end() && !it->is_null()) {
     if (!it->is_boolean()) {
       return absl::InvalidArgumentError("custom_data.concurrent must be a boolean");
     }
-    result.concurrent = it->get<bool>();
+    *concurrent = it->get<bool>();
   }
+  return doc;
+}
+
+}  // namespace
+
+absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int step_count) {
+  SagaOrders result;
+  absl::StatusOr<json> parsed = ReadCustomData(custom_data, &result.concurrent);
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
   auto orders = doc.find("orders");
   if (orders == doc.end() || orders->is_null()) return result;
   if (!orders->is_object()) {
@@ -205,19 +218,9 @@ absl::StatusOr<SagaOrders> ParseSagaOrders(std::string_view custom_data, int ste
 
 absl::StatusOr<MsgOptions> ParseMsgOptions(std::string_view custom_data) {
   MsgOptions result;
-  if (custom_data.empty()) return result;
-  absl::StatusOr<json> parsed = internal::ReadJson(custom_data, "custom_data");
+  absl::StatusOr<json> parsed = ReadCustomData(custom_data, &result.concurrent);
   if (!parsed.ok()) return parsed.status();
   const json& doc = *parsed;
-  if (!doc.is_object()) {
-    return absl::InvalidArgumentError("custom_data is not a JSON object");
-  }
-  if (auto it = doc.find("concurrent"); it != doc.end() && !it->is_null()) {
-    if (!it->is_boolean()) {
-      return absl::InvalidArgumentError("custom_data.concurrent must be a boolean");
-    }
-    result.concurrent = it->get<bool>();
-  }
   if (auto it = doc.find("delay"); it != doc.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 ||
         it->get<int64_t>() > std::numeric_limits<int32_t>::max()) {

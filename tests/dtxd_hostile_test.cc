@@ -237,6 +237,18 @@ TEST_CASE("timeouts and step counts beyond the limits are refused") {
   CHECK(dtxd.Terminate() == 0);
 }
 
+// However a case ends, its held branch lets go and its client threads are joined.
+struct ReleaseAndJoin {
+  absl::Notification& release;
+  std::vector<std::thread>& clients;
+  ~ReleaseAndJoin() {
+    if (!release.HasBeenNotified()) release.Notify();
+    for (std::thread& t : clients) {
+      if (t.joinable()) t.join();
+    }
+  }
+};
+
 TEST_CASE("wait_result aborts past --sync-waits hold no thread while their cancels run") {
   // As the submits above: 8 TCCs whose cancel is held, aborted with wait_result on a
   // dtxd of 4 HTTP threads; the API answers meanwhile, and every abort when released.
@@ -268,16 +280,7 @@ TEST_CASE("wait_result aborts past --sync-waits hold no thread while their cance
   }
   std::vector<int> statuses(kWaiting, 0);
   std::vector<std::thread> clients;
-  struct Joiner {
-    absl::Notification& release;
-    std::vector<std::thread>& clients;
-    ~Joiner() {
-      if (!release.HasBeenNotified()) release.Notify();
-      for (std::thread& t : clients) {
-        if (t.joinable()) t.join();
-      }
-    }
-  } joiner{release, clients};
+  ReleaseAndJoin joiner{release, clients};
   for (int i = 0; i < kWaiting; ++i) {
     clients.emplace_back([&, i] {
       httplib::Client client("127.0.0.1", dtxd.http_port());
@@ -332,17 +335,7 @@ TEST_CASE("wait_result submits past --sync-waits hold no thread while their saga
   constexpr int kWaiting = 12;
   std::vector<int> statuses(kWaiting, 0);
   std::vector<std::thread> clients;
-  // However the case ends, the branch lets go and the clients are joined.
-  struct Joiner {
-    absl::Notification& release;
-    std::vector<std::thread>& clients;
-    ~Joiner() {
-      if (!release.HasBeenNotified()) release.Notify();
-      for (std::thread& t : clients) {
-        if (t.joinable()) t.join();
-      }
-    }
-  } joiner{release, clients};
+  ReleaseAndJoin joiner{release, clients};
   for (int i = 0; i < kWaiting; ++i) {
     clients.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", dtxd.http_port());
