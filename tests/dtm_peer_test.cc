@@ -18,7 +18,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include <grpcpp/grpcpp.h>
+
+#include "busi.grpc.pb.h"
 #include "dtx/gid.h"
+#include "dtx/grpc/grpc_branch.h"
+#include "dtx/grpc/grpc_submitter.h"
+#include "dtx/grpc/grpc_transport.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_submitter.h"
 #include "dtx/http/http_transport.h"
@@ -253,6 +259,109 @@ TEST_CASE("the real DTM drives dtx branches; dtx's Saga, Tcc and Msg submit to i
             return absl::OkStatus();
           }).ok());
   CHECK(Eventually([&] { return services.Points() == 3; }));
+  CHECK(Eventually([&] { return status(msg.gid()) == "succeed"; }));
+}
+
+// dtx gRPC branches behind barriers, as DTM calls them: one method (dtxtest.Busi/Act)
+// for every op of a bank account on SQLite; the op comes in DTM's metadata.
+class GrpcBank final : public dtxtest::Busi::Service {
+ public:
+  explicit GrpcBank(const std::string& dir) : db_(dir + "/grpc_bank.db") {
+    auto sql = Open();
+    *sql << "CREATE TABLE account (id INT PRIMARY KEY, balance INT)";
+    *sql << "INSERT INTO account VALUES (1, 100)";
+    *sql << "INSERT INTO account VALUES (2, 0)";
+    REQUIRE(Barrier::CreateTable(*sql).ok());
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+    REQUIRE(server_ != nullptr);
+  }
+  ~GrpcBank() override { server_->Shutdown(); }
+
+  grpc::Status Act(grpc::ServerContext* context, const dtxtest::BusiRequest* request,
+                   dtxtest::BusiReply*) override {
+    absl::StatusOr<BranchInfo> info = BranchInfoFromContext(*context);
+    if (!info.ok()) return ToGrpcStatus(info.status());
+    if (info->op == "try" && request->want() == "failure") {
+      return ToGrpcStatus(FailureError("account frozen"));
+    }
+    // try takes the amount out of account 1, cancel gives it back, confirm and a
+    // message's action credit account 2.
+    const int account = info->op == "try" || info->op == "cancel" ? 1 : 2;
+    const int delta = info->op == "try" ? -request->amount() : request->amount();
+    auto sql = Open();
+    return ToGrpcStatus(Barrier(*info).Call(*sql, [&](soci::session& tx) {
+      tx << "UPDATE account SET balance = balance + :d WHERE id = :id", soci::use(delta),
+          soci::use(account);
+      return absl::OkStatus();
+    }));
+  }
+
+  std::string Url() const { return "127.0.0.1:" + std::to_string(port_) + "/dtxtest.Busi/Act"; }
+  int Balance(int id) {
+    int v = -1;
+    *Open() << "SELECT balance FROM account WHERE id = " + std::to_string(id), soci::into(v);
+    return v;
+  }
+  std::unique_ptr<soci::session> Open() {
+    return std::make_unique<soci::session>(soci::sqlite3, "db=" + db_ + " timeout=10");
+  }
+
+ private:
+  std::string db_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_CASE("the real DTM drives dtx gRPC branches: TCC and a message over gRPC") {
+  const std::string dir = testing::NewTempDir("dtm-grpc");
+  GrpcBank bank(dir);
+  DtmProcess dtm(dir);
+  GrpcSubmitterOptions options;
+  options.target = dtm.grpc_target();
+  GrpcSubmitter submitter(options);
+  GrpcTransport transport;
+  HttpSubmitter query({.server = dtm.http_base()});  // DTM's gRPC API has no query
+  GidGenerator gids;
+  auto payload = [](int amount, const std::string& want = "") {
+    dtxtest::BusiRequest r;
+    r.set_amount(amount);
+    r.set_want(want);
+    return r.SerializeAsString();
+  };
+  auto transfer = [&](const std::string& gid, const std::string& want) {
+    return Tcc(&submitter, &transport, gid).Protocol("grpc").WaitResult(true).Run(
+        [&](Tcc& t) {
+          absl::Status out =
+              t.CallBranch(payload(10), bank.Url(), bank.Url(), bank.Url());
+          if (!out.ok()) return out;
+          return t.CallBranch(payload(10, want), bank.Url(), bank.Url(), bank.Url());
+        });
+  };
+  auto status = [&](const std::string& gid) {
+    absl::StatusOr<TransactionState> state = query.Query(gid);
+    return state.ok() ? state->global.status : state.status().ToString();
+  };
+  // Committed: both tries took 10 from account 1, both confirms credited account 2.
+  const std::string ok = gids.Next();
+  REQUIRE(transfer(ok, "").ok());
+  CHECK(Eventually([&] { return status(ok) == "succeed"; }));
+  CHECK(Eventually([&] { return bank.Balance(2) == 20; }));
+  CHECK(bank.Balance(1) == 80);
+  // Rolled back: the second try refused; the first try's money comes back.
+  const std::string no = gids.Next();
+  CHECK(IsFailure(transfer(no, "failure")));
+  CHECK(Eventually([&] { return status(no) == "failed"; }));
+  CHECK(Eventually([&] { return bank.Balance(1) == 80; }));
+  CHECK(bank.Balance(2) == 20);
+  // A message over gRPC: DTM delivers its action.
+  Msg msg(&submitter, gids.Next());
+  msg.Add(bank.Url(), payload(5)).Protocol("grpc");
+  REQUIRE(msg.Prepare(bank.Url()).ok());
+  REQUIRE(msg.Submit().ok());
+  CHECK(Eventually([&] { return bank.Balance(2) == 25; }));
   CHECK(Eventually([&] { return status(msg.gid()) == "succeed"; }));
 }
 
