@@ -103,7 +103,8 @@ class Coordinator : public Submitter {
   // once the transaction has `failed` (its compensations or cancels all ran);
   // rolling back but not done yet is kFailedPrecondition (ONGOING), as is any
   // transaction the first pass did not finish. Submitting a gid that already
-  // succeeded answers kAlreadyExists; one that already failed, kAborted.
+  // succeeded answers kAlreadyExists; one that already failed, or is rolling back,
+  // kAborted.
   absl::Status Submit(const TransGlobal& global) override;
 
   // Submit without waiting here: `done` (not empty) gets what Submit would answer,

@@ -50,8 +50,10 @@ struct TransOptions {
   // Delay before asking an ONGOING branch again, and the first backoff after an
   // error. Default: zero, the coordinator's default (10 s).
   absl::Duration retry_interval = absl::ZeroDuration();
-  // An action answering ONGOING or an error is retried at most this many times, then
-  // the saga rolls back. Default: 0, no limit.
+  // A saga action answering ONGOING or an error is called again at once, in the same
+  // pass, at most this many times (counted in retry_count), then the saga rolls back
+  // (DTM's rule: a wait_result submit so answers the outcome). Default: 0, no limit:
+  // retried by later passes with the backoff.
   int64_t retry_limit = 0;
   // Sent as headers (HTTP) or metadata (gRPC) with every branch call.
   std::map<std::string, std::string> branch_headers;
