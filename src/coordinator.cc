@@ -524,9 +524,16 @@ absl::Status Coordinator::Impl::RegisterBranch(const TccBranch& b) {
   rows[0].url = b.cancel;
   rows[1].op = std::string(kOpConfirm);
   rows[1].url = b.confirm;
-  absl::Status added = options_.store->AddBranches(b.gid, kStatusPrepared, rows, now);
+  // As a saga's steps: at most max_steps branches (two rows each).
+  absl::Status added = options_.store->AddBranches(
+      b.gid, kStatusPrepared, rows, 2 * static_cast<size_t>(options_.max_steps), now);
   if (absl::IsAborted(added)) {
     return FailureError(absl::StrCat("registerBranch: ", added.message()));
+  }
+  if (absl::IsResourceExhausted(added)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registerBranch: more than this coordinator's limit of ",
+                     options_.max_steps, " branches"));
   }
   return added;
 }

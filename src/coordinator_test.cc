@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "dtx/local_transport.h"
 #include "dtx/result.h"
@@ -503,6 +504,20 @@ TEST_CASE("submits over the coordinator's limits are refused and nothing is stor
   CHECK(absl::IsInvalidArgument(
       steps("ri-1", 1).RetryInterval(absl::Seconds(-5)).Submit()));
   CHECK(absl::IsInvalidArgument(steps("rl-1", 1).RetryLimit(101).Submit()));
+  // A TCC's branches count as steps.
+  TransGlobal tcc;
+  tcc.gid = "tcc-branches";
+  tcc.trans_type = "tcc";
+  tcc.protocol = "local";
+  REQUIRE(f.coordinator->Prepare(tcc).ok());
+  for (int i = 1; i <= 6; ++i) {
+    const TccBranch b{"tcc-branches", absl::StrFormat("%02d", i), "", f.Url("a1"),
+                      f.Url("a1")};
+    absl::Status registered = f.coordinator->RegisterBranch(b);
+    INFO(i << ": " << registered);
+    CHECK((i <= 5 ? registered.ok() : absl::IsInvalidArgument(registered)));
+  }
+  CHECK(f.State("tcc-branches").branches.size() == 10);
   for (const char* gid : {"steps-6", "rt-1", "rt-2", "rt-3", "ttf-1", "ri-1", "rl-1"}) {
     CHECK(absl::IsNotFound(f.coordinator->Query(gid).status()));
   }

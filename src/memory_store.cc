@@ -75,7 +75,7 @@ absl::Status MemoryStore::Create(const TransGlobal& global,
 absl::Status MemoryStore::AddBranches(std::string_view gid,
                                       std::string_view expected_status,
                                       const std::vector<TransBranch>& branches,
-                                      absl::Time now) {
+                                      size_t max_rows, absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(std::string(gid));
   if (it == entries_.end()) {
@@ -92,13 +92,22 @@ absl::Status MemoryStore::AddBranches(std::string_view gid,
                                       twice->branch_id + "/" + twice->op +
                                       " given twice");
   }
+  auto known = [&](const TransBranch& add) {
+    return std::any_of(entry.branches.begin(), entry.branches.end(),
+                       [&](const TransBranch& b) {
+                         return b.branch_id == add.branch_id && b.op == add.op;
+                       });
+  };
+  const size_t added = std::count_if(branches.begin(), branches.end(),
+                                     [&](const TransBranch& b) { return !known(b); });
+  if (entry.branches.size() + added > max_rows) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "transaction ", std::string(gid), " would hold more than ", max_rows,
+        " branch rows"));
+  }
   entry.global.update_time = now;
   for (const TransBranch& add : branches) {
-    const bool known = std::any_of(
-        entry.branches.begin(), entry.branches.end(), [&](const TransBranch& b) {
-          return b.branch_id == add.branch_id && b.op == add.op;
-        });
-    if (known) continue;
+    if (known(add)) continue;
     TransBranch& b = entry.branches.emplace_back(add);
     b.id = next_branch_id_++;
     b.gid = std::string(gid);

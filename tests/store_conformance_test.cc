@@ -400,12 +400,17 @@ TEST_CASE("TCC branches are added while the status matches, each once") {
     return rows;
   };
   const absl::Time now = kT0 + absl::Seconds(2);
-  REQUIRE(store->AddBranches("reg-1", "prepared", pair("01", "one"), now).ok());
+  REQUIRE(store->AddBranches("reg-1", "prepared", pair("01", "one"), 4, now).ok());
   // Registered again (a client's retry): nothing changes, the first data stays.
-  REQUIRE(store->AddBranches("reg-1", "prepared", pair("01", "other"), now).ok());
+  REQUIRE(store->AddBranches("reg-1", "prepared", pair("01", "other"), 4, now).ok());
   REQUIRE(store->AddBranches("reg-1", "prepared", pair("02", std::string("\0\xff", 2)),
-                             now)
+                             4, now)
               .ok());
+  // A third would pass the limit of 4 rows: refused, nothing added.
+  CHECK(absl::IsResourceExhausted(
+      store->AddBranches("reg-1", "prepared", pair("03", ""), 4, now)));
+  // One already there is no addition.
+  CHECK(store->AddBranches("reg-1", "prepared", pair("02", ""), 4, now).ok());
   absl::StatusOr<std::vector<TransBranch>> rows = store->FindBranches("reg-1");
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 4);
@@ -418,11 +423,11 @@ TEST_CASE("TCC branches are added while the status matches, each once") {
   CHECK((*rows)[2].create_time == now);
   CHECK(store->FindGlobal("reg-1")->update_time == now);
 
-  CHECK(absl::IsNotFound(store->AddBranches("no-such", "prepared", pair("01", ""), now)));
+  CHECK(absl::IsNotFound(store->AddBranches("no-such", "prepared", pair("01", ""), 4, now)));
   GlobalUpdate submit;
   submit.status = "submitted";
   REQUIRE(store->Update("reg-1", "prepared", "", {}, submit, now).ok());
-  CHECK(absl::IsAborted(store->AddBranches("reg-1", "prepared", pair("03", ""), now)));
+  CHECK(absl::IsAborted(store->AddBranches("reg-1", "prepared", pair("03", ""), 100, now)));
   CHECK(store->FindBranches("reg-1")->size() == 4);
 }
 

@@ -68,7 +68,7 @@ struct CoordinatorOptions {
 
   // Limits on what a submit may ask for; a transaction over one is refused
   // (kInvalidArgument) and nothing is stored.
-  // Steps of one saga. Default: 1,000.
+  // Steps of one saga or message, branches of one TCC. Default: 1,000.
   int max_steps = 1000;
   // A transaction's request_timeout. Default: 1 hour.
   absl::Duration max_request_timeout = absl::Hours(1);

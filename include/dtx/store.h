@@ -52,10 +52,11 @@ class Store {
   // `expected_status` (TCC's registerBranch: while it is `prepared`). A branch whose
   // (branch_id, op) the transaction has already is left as it is: a registration
   // repeated changes nothing. kNotFound for an unknown gid; kAborted, and nothing
-  // added, when the status is another.
+  // added, when the status is another; kResourceExhausted, and nothing added, when the
+  // transaction would then hold more than `max_rows` branch rows.
   virtual absl::Status AddBranches(std::string_view gid, std::string_view expected_status,
                                    const std::vector<TransBranch>& branches,
-                                   absl::Time now) = 0;
+                                   size_t max_rows, absl::Time now) = 0;
 
   virtual absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) = 0;
   // The branches of `gid` in insertion order (empty when there are none).
@@ -107,9 +108,9 @@ class StoreWrapper : public Store {
     return target_->Create(global, branches);
   }
   absl::Status AddBranches(std::string_view gid, std::string_view expected_status,
-                           const std::vector<TransBranch>& branches,
+                           const std::vector<TransBranch>& branches, size_t max_rows,
                            absl::Time now) override {
-    return target_->AddBranches(gid, expected_status, branches, now);
+    return target_->AddBranches(gid, expected_status, branches, max_rows, now);
   }
   absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) override {
     return target_->FindGlobal(gid);

@@ -490,13 +490,19 @@ absl::Status SociStore::Create(const TransGlobal& g,
 absl::Status SociStore::AddBranches(std::string_view gid_view,
                                     std::string_view expected_status_view,
                                     const std::vector<TransBranch>& branches,
-                                    absl::Time now) {
+                                    size_t max_rows, absl::Time now) {
   const std::string gid(gid_view), expected_status(expected_status_view);
   return impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
-        std::optional<std::string> status =
-            lease.statements().AddBranches(gid, expected_status, branches, ToMillis(now));
+        bool too_many = false;
+        std::optional<std::string> status = lease.statements().AddBranches(
+            gid, expected_status, branches, max_rows, ToMillis(now), &too_many);
         if (!status) return absl::NotFoundError("no transaction " + gid);
+        if (too_many) {
+          // Only update_time was written; an error rolls this op back alone.
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "transaction ", gid, " would hold more than ", max_rows, " branch rows"));
+        }
         if (*status != expected_status) {
           return absl::AbortedError(absl::StrCat("transaction ", gid, " is ", *status,
                                                  ", not ", expected_status));

@@ -415,8 +415,40 @@ bool StoreStatements::InsertGlobal(const TransGlobal& g) {
 
 std::optional<std::string> StoreStatements::AddBranches(
     const std::string& gid, const std::string& expected_status,
-    const std::vector<TransBranch>& branches, long long now_ms) {
+    const std::vector<TransBranch>& branches, size_t max_rows, long long now_ms,
+    bool* too_many) {
+  *too_many = false;
   // Not a hot path (one call per registered TCC branch): statements made per call.
+  // The rows of `branches` the transaction lacks, and how many it has.
+  auto missing_rows = [&](size_t* have_rows) {
+    std::string branch_id, op;
+    soci::statement have = (sql_.prepare << "SELECT branch_id, op FROM trans_branch_op "
+                                            "WHERE gid = :gid",
+                            soci::use(gid), soci::into(branch_id), soci::into(op));
+    have.execute();
+    std::vector<std::pair<std::string, std::string>> known;
+    while (have.fetch()) known.emplace_back(branch_id, op);
+    std::vector<TransBranch> missing;
+    for (const TransBranch& b : branches) {
+      if (std::find(known.begin(), known.end(), std::pair(b.branch_id, b.op)) ==
+          known.end()) {
+        missing.push_back(b);
+        missing.back().create_time = missing.back().update_time = FromMillis(now_ms);
+      }
+    }
+    *have_rows = known.size();
+    return missing;
+  };
+  // Over the limit: refused before anything is written (a group commit's op must not
+  // write and then fail).
+  size_t have_rows = 0;
+  const size_t adding = missing_rows(&have_rows).size();
+  if (have_rows + adding > max_rows) {
+    *too_many = true;
+    return expected_status;
+  }
+  // The update locks the global row against a status change and against another
+  // registration of this gid; the rows are read again under it.
   soci::statement touch = (sql_.prepare << "UPDATE trans_global SET update_time = :now "
                                            "WHERE gid = :gid AND status = :status",
                            soci::use(now_ms), soci::use(gid), soci::use(expected_status));
@@ -429,24 +461,7 @@ std::optional<std::string> StoreStatements::AddBranches(
     if (!sql_.got_data()) return std::nullopt;
     return status;
   }
-  std::vector<TransBranch> missing;
-  {
-    std::string branch_id, op;
-    soci::statement have = (sql_.prepare << "SELECT branch_id, op FROM trans_branch_op "
-                                            "WHERE gid = :gid",
-                            soci::use(gid), soci::into(branch_id), soci::into(op));
-    have.execute();
-    std::vector<std::pair<std::string, std::string>> known;
-    while (have.fetch()) known.emplace_back(branch_id, op);
-    for (const TransBranch& b : branches) {
-      if (std::find(known.begin(), known.end(), std::pair(b.branch_id, b.op)) ==
-          known.end()) {
-        missing.push_back(b);
-        missing.back().create_time = missing.back().update_time = FromMillis(now_ms);
-      }
-    }
-  }
-  InsertBranches(gid, missing);
+  InsertBranches(gid, missing_rows(&have_rows));
   return expected_status;
 }
 

@@ -56,12 +56,15 @@ class StoreStatements {
   // TCC's registerBranch: if the global row of `gid` has `expected_status`, sets its
   // update_time to `now_ms` and inserts each of `branches` whose (branch_id, op) the
   // transaction has no row of yet. Answers the status the global row has (nothing is
-  // written unless it is `expected_status`), nullopt when there is none. Run it in a
-  // transaction: the update locks the global row against a concurrent status change.
+  // written unless it is `expected_status`), nullopt when there is none. When the
+  // transaction would then hold more than `max_rows` rows, nothing is inserted and
+  // *too_many is set. Run it in a transaction (the update locks the global row
+  // against a concurrent status change) and roll back when *too_many.
   std::optional<std::string> AddBranches(const std::string& gid,
                                          const std::string& expected_status,
                                          const std::vector<TransBranch>& branches,
-                                         long long now_ms);
+                                         size_t max_rows, long long now_ms,
+                                         bool* too_many);
   // PostgreSQL, writes that IsOneStatement: Create and Update as one statement each
   // (the global row with its branch rows through a CTE), queued on `pipe` (see
   // PgPipeline); the matching Read takes its answer, in the order

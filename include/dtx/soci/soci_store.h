@@ -54,7 +54,7 @@ class SociStore : public Store {
   absl::Status Create(const TransGlobal& global,
                       const std::vector<TransBranch>& branches) override;
   absl::Status AddBranches(std::string_view gid, std::string_view expected_status,
-                           const std::vector<TransBranch>& branches,
+                           const std::vector<TransBranch>& branches, size_t max_rows,
                            absl::Time now) override;
   absl::StatusOr<TransGlobal> FindGlobal(std::string_view gid) override;
   absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) override;
