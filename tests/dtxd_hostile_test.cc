@@ -294,7 +294,7 @@ TEST_CASE("wait_result aborts past --sync-waits hold no thread while their cance
       statuses[i] = r ? r->status : -1;
     });
   }
-  for (int i = 0; i < 1000 && held.load() < kWaiting; ++i) {
+  for (int i = 0; i < 3000 && held.load() < kWaiting; ++i) {  // 30 s: CI is loaded
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE(held.load() == kWaiting);  // every abort is in its cancel call
@@ -347,7 +347,7 @@ TEST_CASE("wait_result submits past --sync-waits hold no thread while their saga
       statuses[i] = r ? r->status : -1;
     });
   }
-  for (int i = 0; i < 1000 && held.load() < kWaiting; ++i) {
+  for (int i = 0; i < 3000 && held.load() < kWaiting; ++i) {  // 30 s: CI is loaded
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE(held.load() == kWaiting);  // every saga is in its branch call
