@@ -278,7 +278,7 @@ TEST_CASE("wait_result aborts past --sync-waits hold no thread while their cance
                                     {"branch_id", "01"}, {"data", "{}"},
                                     {"confirm", url}, {"cancel", url}}) == 200);
   }
-  std::vector<int> statuses(kWaiting, 0);
+  std::vector<std::atomic<int>> statuses(kWaiting);  // 0 until answered
   std::vector<std::thread> clients;
   ReleaseAndJoin joiner{release, clients};
   for (int i = 0; i < kWaiting; ++i) {
@@ -297,6 +297,8 @@ TEST_CASE("wait_result aborts past --sync-waits hold no thread while their cance
   for (int i = 0; i < 3000 && held.load() < kWaiting; ++i) {  // 30 s: CI is loaded
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // Should one never arrive: which clients had an answer already, and what.
+  for (int i = 0; i < kWaiting; ++i) UNSCOPED_INFO("client " << i << ": " << statuses[i]);
   REQUIRE(held.load() == kWaiting);  // every abort is in its cancel call
   c.set_read_timeout(2, 0);
   const auto t0 = std::chrono::steady_clock::now();
@@ -333,7 +335,7 @@ TEST_CASE("wait_result submits past --sync-waits hold no thread while their saga
   DtxdProcess dtxd(dir + "/dtx.db", {"--http-threads", "4", "--sync-waits", "1"});
 
   constexpr int kWaiting = 12;
-  std::vector<int> statuses(kWaiting, 0);
+  std::vector<std::atomic<int>> statuses(kWaiting);  // 0 until answered
   std::vector<std::thread> clients;
   ReleaseAndJoin joiner{release, clients};
   for (int i = 0; i < kWaiting; ++i) {
@@ -350,6 +352,8 @@ TEST_CASE("wait_result submits past --sync-waits hold no thread while their saga
   for (int i = 0; i < 3000 && held.load() < kWaiting; ++i) {  // 30 s: CI is loaded
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // Should one never arrive: which clients had an answer already, and what.
+  for (int i = 0; i < kWaiting; ++i) UNSCOPED_INFO("client " << i << ": " << statuses[i]);
   REQUIRE(held.load() == kWaiting);  // every saga is in its branch call
 
   // Meanwhile: ping, newGid, query and a submit without wait_result, each at once.

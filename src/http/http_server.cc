@@ -501,6 +501,7 @@ void HttpServer::AcceptLoop() {
     }
     Connection& c = connections_.emplace_back();
     c.fd = fd;
+    c.accepted = absl::Now();
     c.peer_address = address;
     c.peer_port = port;
     ++serving_;
@@ -511,9 +512,17 @@ void HttpServer::AcceptLoop() {
 void HttpServer::MakeRoom() {
   pollfd waiting{listen_fd_, POLLIN, 0};
   if (poll(&waiting, 1, 100) <= 0) return;  // nobody knocks (or Stop shut the socket)
+  // A connection just accepted has not sent its first request yet: closing it then
+  // would fail a client that did nothing wrong (seen under load: one of twelve
+  // concurrent submits refused). It may be closed once it had a request, or has sent
+  // nothing for kFirstRequestGrace.
+  constexpr absl::Duration kFirstRequestGrace = absl::Seconds(1);
+  const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
   for (Connection& c : connections_) {
-    if (!c.done && c.idle.load(std::memory_order_acquire)) {
+    if (!c.done && c.idle.load(std::memory_order_acquire) &&
+        (c.had_request.load(std::memory_order_acquire) ||
+         now - c.accepted >= kFirstRequestGrace)) {
       shutdown(c.fd, SHUT_RD);  // its recv sees the end; its thread ends
       return;
     }
@@ -632,6 +641,7 @@ void HttpServer::Converse(Connection* connection) {
                                  &connection->idle, &request);
     connection->idle.store(false, std::memory_order_release);
     if (got.closed) break;
+    connection->had_request.store(true, std::memory_order_release);
     const std::optional<Refusal>& refusal = got.refusal;
 
     bool close_after = refusal.has_value();

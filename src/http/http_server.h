@@ -120,8 +120,12 @@ class HttpServer {
     // answers it (Resume).
     std::thread parker;
     bool done = false;  // its thread has finished serving and closed fd
-    // Waiting for the next request, none of it read yet: may be closed to make room.
+    // Waiting for the next request, none of it read yet: may be closed to make room,
+    // once it has had a request or kFirstRequestGrace has passed since it was
+    // accepted (a client that just connected is about to send its first).
     std::atomic<bool> idle{false};
+    std::atomic<bool> had_request{false};
+    absl::Time accepted = absl::InfinitePast();
     std::unique_ptr<Session> session;  // set once the connection is open (TLS: after
                                        // its handshake)
   };
