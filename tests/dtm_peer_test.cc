@@ -208,7 +208,7 @@ TEST_CASE("DTM's Python client drives dtxd: saga, TCC and 2-phase messages") {
   CHECK(dtxd.Terminate() == 0);
 }
 
-TEST_CASE("the real DTM drives dtx branches; dtx's Saga, Tcc and Msg submit to it") {
+TEST_CASE("the real DTM drives dtx branches and takes dtx's Saga, Tcc and Msg") {
   const std::string dir = testing::NewTempDir("dtm-server");
   Services services(dir, "");
   DtmProcess dtm(dir);

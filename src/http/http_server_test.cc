@@ -453,7 +453,7 @@ TEST_CASE("http server: an address that cannot be bound is kUnavailable") {
   CHECK(absl::IsUnavailable(bad.Start("no-such-host.invalid", 0).status()));
 }
 
-TEST_CASE("http server: a parked request holds no thread; its reply serves on") {
+TEST_CASE("http server: a parked request holds no thread, and its reply serves on") {
   // One thread. /later parks every request; /now replies before its handler returns.
   HttpServer server({.threads = 1});
   absl::Mutex mu;
