@@ -11,7 +11,9 @@
 #include "dtx/soci/barrier.h"
 #include "dtx/soci/storage_url.h"
 #include "order/orders.h"
+#include "pay/payments.h"
 #include "product.grpc.pb.h"
+#include "user.grpc.pb.h"
 
 namespace mall {
 namespace {
@@ -24,7 +26,9 @@ class Demo {
       : options_(o),
         http_(o.api_base),
         products_(ProductService::NewStub(
-            grpc::CreateChannel(o.product_target, grpc::InsecureChannelCredentials()))) {
+            grpc::CreateChannel(o.product_target, grpc::InsecureChannelCredentials()))),
+        users_(UserService::NewStub(
+            grpc::CreateChannel(o.user_target, grpc::InsecureChannelCredentials()))) {
     http_.set_read_timeout(std::chrono::seconds(30));
   }
 
@@ -93,6 +97,8 @@ class Demo {
                   o.value("amount", 0LL), o.value("status", 0LL));
     }
     Check(list.value("orders", json::array()).size() == 3, "the user has 3 orders");
+
+    Payments(mobile, pid);
     std::printf("\n%s (%d checks failed)\n",
                 failures_ == 0 ? "mall demo: every outcome as expected"
                                : "mall demo: SOME OUTCOMES DIFFER",
@@ -101,6 +107,117 @@ class Demo {
   }
 
  private:
+  // Scenarios 4 to 6; `pid` is the keyboard (4999), in stock.
+  void Payments(const std::string& mobile, int64_t pid) {
+    std::printf("\n4. bob has 6000 in his wallet; he orders the keyboard (4999) and pays\n");
+    json bob = Call("/api/user/create",
+                    {{"name", "bob"}, {"mobile", mobile + "9"}, {"balance", 6000}});
+    const int64_t uid = bob.value("id", 0LL);
+    const int64_t first = OrderId(Call("/api/order/create",
+                                       {{"uid", uid}, {"pid", pid}, {"num", 1}}));
+    json paid = Call("/api/pay/create", {{"oid", first}});
+    Check(status_ == 200, "the payment succeeded (HTTP 200)");
+    Check(PaymentStatus(paid) == kPaymentPaid, "the payment is paid");
+    Check(OrderStatusById(first) == kOrderPaid, "the order is paid (status 2)");
+    Check(Wallet(uid) == "balance 1001 frozen 0", "the wallet has 1001 left, none frozen");
+    Check(Eventually([&] { return Points(uid) == 49; }),
+          "the \"paid\" message credited 49 points");
+    json again = Call("/api/pay/create", {{"oid", first}});
+    Check(status_ == 200 && again == paid, "paying again answers the same payment");
+    Check(Wallet(uid) == "balance 1001 frozen 0" && Points(uid) == 49,
+          "and takes nothing more");
+
+    std::printf("\n5. bob orders another keyboard: 1001 is not enough\n");
+    const int64_t second = OrderId(Call("/api/order/create",
+                                        {{"uid", uid}, {"pid", pid}, {"num", 1}}));
+    json refused = Call("/api/pay/create", {{"oid", second}});
+    const std::string gid5 = refused.value("payment", json::object()).value("gid", "");
+    Check(status_ == 409, "the payment was refused and rolled back (HTTP 409)");
+    Check(refused.value("message", "").find("insufficient balance") != std::string::npos,
+          "for insufficient balance");
+    Check(Eventually([&] { return OrderStatusById(second) == kOrderCreated; }),
+          "the order's cancel put it back to created (status 0)");
+    Check(Wallet(uid) == "balance 1001 frozen 0", "the wallet is as it was");
+    auto order_rows = Barrier(options_.order_db, gid5, "01");
+    auto user_rows = Barrier(options_.user_db, gid5, "02");
+    PrintBarrier("order", order_rows);
+    PrintBarrier("user", user_rows);
+    Check(order_rows == std::vector<std::string>{"01 cancel reason=cancel",
+                                                 "01 try reason=try"},
+          "the order's try ran, then its cancel");
+    Check(user_rows == std::vector<std::string>{"02 cancel reason=cancel",
+                                                "02 try reason=cancel"},
+          "the wallet's cancel was a null compensation (its try had rolled back)");
+
+    std::printf("\n6. bob orders a pen (300); the wallet's try is held up on the way\n");
+    json pen = Call("/api/product/create",
+                    {{"name", "pen"}, {"desc", "blue"}, {"stock", 10}, {"amount", 300}});
+    const int64_t third = OrderId(Call(
+        "/api/order/create", {{"uid", uid}, {"pid", pen.value("id", 0LL)}, {"num", 1}}));
+    const int64_t held_before = HoldNextTry(true);
+    json late = Call("/api/pay/create", {{"oid", third}});
+    const std::string gid6 = late.value("payment", json::object()).value("gid", "");
+    Check(status_ == 409, "the try did not answer in time: rolled back (HTTP 409)");
+    Check(Eventually([&] { return HoldNextTry(false) == held_before + 1; }),
+          "the held try arrived after its cancel and finished");
+    Check(Eventually([&] { return OrderStatusById(third) == kOrderCreated; }),
+          "the order is back to created (status 0)");
+    Check(Wallet(uid) == "balance 1001 frozen 0", "the late try froze nothing");
+    user_rows = Barrier(options_.user_db, gid6, "02");
+    PrintBarrier("user", user_rows);
+    Check(user_rows == std::vector<std::string>{"02 cancel reason=cancel",
+                                                "02 try reason=cancel"},
+          "the cancel had taken the try's place in the barrier, so the try was skipped");
+    json retried = Call("/api/pay/create", {{"oid", third}});
+    Check(status_ == 200 && PaymentStatus(retried) == kPaymentPaid,
+          "paid again, the pen's payment succeeds");
+    Check(Wallet(uid) == "balance 701 frozen 0", "the wallet has 701 left");
+    Check(Eventually([&] { return Points(uid) == 52; }), "and bob has 52 points");
+  }
+
+  static int64_t OrderId(const json& answer) {
+    return answer.value("order", json::object()).value("id", 0LL);
+  }
+  static int64_t PaymentStatus(const json& answer) {
+    return answer.value("payment", json::object()).value("status", -1LL);
+  }
+  int64_t OrderStatusById(int64_t oid) {
+    return Call("/api/order/detail", {{"id", oid}}).value("status", -1LL);
+  }
+  std::string Wallet(int64_t uid) {
+    json user = Call("/api/user/detail", {{"id", uid}});
+    return "balance " + std::to_string(user.value("balance", -1LL)) + " frozen " +
+           std::to_string(user.value("frozen", -1LL));
+  }
+  int64_t Points(int64_t uid) {
+    return Call("/api/user/detail", {{"id", uid}}).value("points", -1LL);
+  }
+
+  // Whether `done` holds within 10 s. A coordinator may answer an abort before the
+  // cancels ran (DTM does), and the "paid" message is delivered after the payment's
+  // answer.
+  template <typename Done>
+  bool Eventually(Done done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return true;
+  }
+
+  // Arms (or disarms) the user service's switch that holds the next wallet try until
+  // its cancel ran; returns how many held tries have finished, -1 on error.
+  int64_t HoldNextTry(bool on) {
+    grpc::ClientContext ctx;
+    UserFaultRequest r;
+    r.set_hold_next_try_until_cancel(on);
+    UserFaultState state;
+    grpc::Status s = users_->SetFault(&ctx, r, &state);
+    if (on) std::printf("  hold switch on: %s\n", s.ok() ? "ok" : "FAILED");
+    return s.ok() ? state.held_tries_finished() : -1;
+  }
+
   json Call(const std::string& path, const json& body) {
     httplib::Result r = http_.Post(path.c_str(), body.dump(), "application/json");
     status_ = r ? r->status : -1;
@@ -131,9 +248,8 @@ class Demo {
     std::printf("  fault switch %s: %s\n", on ? "on" : "off", s.ok() ? "ok" : "FAILED");
   }
 
-  // The barrier rows of `gid` in a service's database, "branch op reason=..".
-  // The barrier rows of `gid`'s branch `branch` (01: order.Create, 02:
-  // product.DecrStock); several services may share one barrier table.
+  // The barrier rows of `gid`'s branch `branch_id` in a service's database, as
+  // "branch op reason=.." (several services may share one barrier table).
   std::vector<std::string> Barrier(const std::string& db_url, const std::string& gid,
                                    const std::string& branch_id) {
     std::vector<std::string> rows;
@@ -173,6 +289,7 @@ class Demo {
   DemoOptions options_;
   httplib::Client http_;
   std::unique_ptr<ProductService::Stub> products_;
+  std::unique_ptr<UserService::Stub> users_;
   int status_ = 0;
   int failures_ = 0;
 };

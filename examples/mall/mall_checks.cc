@@ -23,7 +23,8 @@ void DropMallTables(const std::string& url) {
   soci::session sql;
   REQUIRE(dtx::OpenSession(sql, url).ok());
   for (const std::string& table :
-       std::vector<std::string>{"users", "product", "orders", BarrierTable(sql)}) {
+       std::vector<std::string>{"users", "wallet", "product", "orders", "payment",
+                                BarrierTable(sql)}) {
     sql << "DROP TABLE IF EXISTS " + table;
   }
 }

@@ -34,21 +34,26 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   auto url = [&](const std::string& given, const char* file) {
     return given.empty() ? "sqlite://" + options.dir + "/" + file : given;
   };
+  user_db_url_ = url(options.user_db, "user.db");
   product_db_url_ = url(options.product_db, "product.db");
   order_db_url_ = url(options.order_db, "order.db");
-  auto user_db = Database::Open(url(options.user_db, "user.db"), kUserSchema);
+  pay_db_url_ = url(options.pay_db, "pay.db");
+  auto user_db = Database::Open(user_db_url_, kUserSchema);
   auto product_db = Database::Open(product_db_url_, kProductSchema);
   auto order_db = Database::Open(order_db_url_, kOrderSchema);
-  for (const auto* db : {&user_db, &product_db, &order_db}) {
+  auto pay_db = Database::Open(pay_db_url_, kPaySchema);
+  for (const auto* db : {&user_db, &product_db, &order_db, &pay_db}) {
     if (!db->ok()) return db->status();
   }
   user_db_ = *std::move(user_db);
   product_db_ = *std::move(product_db);
   order_db_ = *std::move(order_db);
+  pay_db_ = *std::move(pay_db);
   users_ = std::make_unique<Users>(user_db_.get());
   products_ = std::make_unique<Products>(product_db_.get());
   orders_ = std::make_unique<Orders>(order_db_.get());
-  user_service_ = std::make_unique<UserServiceImpl>(users_.get());
+  payments_ = std::make_unique<Payments>(pay_db_.get());
+  user_service_ = std::make_unique<UserServiceImpl>(user_db_.get(), users_.get());
   product_service_ =
       std::make_unique<ProductServiceImpl>(product_db_.get(), products_.get());
   order_service_ = std::make_unique<OrderServiceImpl>(order_db_.get(), orders_.get());
@@ -60,17 +65,17 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   }
 
   dtx::Submitter* submitter = nullptr;
+  dtx::Transport* transport = options.transport;
+  if (transport == nullptr) {
+    transport_ = std::make_unique<dtx::GrpcTransport>();
+    transport = transport_.get();
+  }
   if (options.dtxd_grpc.empty()) {
     auto store = dtx::SociStore::Open({.url = options.store_url.empty()
                                                   ? "sqlite://" + options.dir + "/dtx.db"
                                                   : options.store_url});
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
-    dtx::Transport* transport = options.transport;
-    if (transport == nullptr) {
-      transport_ = std::make_unique<dtx::GrpcTransport>();
-      transport = transport_.get();
-    }
     dtx::CoordinatorOptions co;
     co.store = store_.get();
     co.transports = {{"grpc", transport}};
@@ -87,10 +92,24 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
     submitter = remote_.get();
   }
 
+  // The pay service, which runs its TCCs and messages through the same coordinator.
+  payer_ = std::make_unique<Payer>(pay_db_.get(), payments_.get(),
+                                   PayerOptions{.user_target = user_target_,
+                                                .order_target = order_target_,
+                                                .submitter = submitter,
+                                                .transport = transport,
+                                                .request_timeout = options.branch_timeout});
+  pay_service_ =
+      std::make_unique<PayServiceImpl>(pay_db_.get(), payments_.get(), payer_.get());
+  pay_server_ = Serve(pay_service_.get(), &pay_target_);
+  if (!pay_server_) return absl::UnavailableError("cannot start the pay service");
+  payer_->SetQueryPrepared(pay_target_ + "/mall.PayService/QueryPrepared");
+
   MallApiOptions api;
   api.user_target = user_target_;
   api.product_target = product_target_;
   api.order_target = order_target_;
+  api.pay_target = pay_target_;
   api.submitter = submitter;
   api.branch_timeout = options.branch_timeout;
   api_ = std::make_unique<MallApi>(api);
@@ -107,7 +126,7 @@ MallNode::~MallNode() {
   if (http_) http_->Stop();
   if (coordinator_) coordinator_->Shutdown();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
-  for (auto* server : {&order_server_, &product_server_, &user_server_}) {
+  for (auto* server : {&pay_server_, &order_server_, &product_server_, &user_server_}) {
     if (*server) (*server)->Shutdown(deadline);
   }
 }

@@ -1,9 +1,12 @@
-// The mall end to end over real gRPC and HTTP on 127.0.0.1: the seed's three scenarios
-// with the embedded coordinator and through dtxd as a separate process, 200 concurrent
-// orders against a stock of 50, and bad input to the API.
+// The mall end to end over real gRPC and HTTP on 127.0.0.1: the demo (the seed's three
+// order scenarios and three payments) with the embedded coordinator, through dtxd as a
+// separate process, with DTM as the coordinator and with one process per service; 200
+// concurrent orders against a stock of 50; concurrent payments of one order; bad input
+// to the API.
 #include <httplib.h>
 
 #include <atomic>
+#include <map>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -30,6 +33,40 @@ std::unique_ptr<MallNode> StartMall(const std::string& dir,
   return *std::move(node);
 }
 
+DemoOptions DemoOf(const MallNode& node) {
+  return {.api_base = node.api_base(),
+          .product_target = node.product_target(),
+          .user_target = node.user_target(),
+          .product_db = node.product_db(),
+          .order_db = node.order_db(),
+          .user_db = node.user_db()};
+}
+
+// Whether the coordinator whose HTTP API is on `port` lists the demo's transactions,
+// each ended as the demo expects: 6 order sagas (2 rolled back), 4 payment TCCs (2
+// rolled back) and 2 "paid" messages, all over gRPC. Waits up to 10 s for the last
+// message to be marked done.
+bool EndedAsTheDemo(int port) {
+  const std::map<std::string, int> want = {{"saga succeed", 4}, {"saga failed", 2},
+                                           {"tcc succeed", 2},  {"tcc failed", 2},
+                                           {"msg succeed", 2},  {"protocol grpc", 12}};
+  std::map<std::string, int> got;
+  httplib::Client c("127.0.0.1", port);
+  for (int i = 0; i < 100 && got != want; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    httplib::Result all = c.Get("/api/dtmsvr/all?limit=100");
+    if (!all) continue;
+    got.clear();
+    const json list = json::parse(all->body);
+    for (const json& t : list["transactions"]) {
+      ++got[t["trans_type"].get<std::string>() + " " + t["status"].get<std::string>()];
+      ++got["protocol " + t["protocol"].get<std::string>()];
+    }
+  }
+  for (const auto& [what, n] : got) UNSCOPED_INFO(what << ": " << n);
+  return got == want;
+}
+
 json Post(httplib::Client& c, const std::string& path, const json& body, int* status) {
   httplib::Result r = c.Post(path.c_str(), body.dump(), "application/json");
   REQUIRE(r);
@@ -37,52 +74,35 @@ json Post(httplib::Client& c, const std::string& path, const json& body, int* st
   return json::parse(r->body);
 }
 
-TEST_CASE("the three scenarios, embedded coordinator") {
+TEST_CASE("the demo, embedded coordinator") {
   const std::string dir = dtx::testing::NewTempDir("mall-embedded");
   auto node = StartMall(dir);
-  CHECK(RunDemo({.api_base = node->api_base(),
-                 .product_target = node->product_target(),
-                 .product_db = "sqlite://" + dir + "/product.db",
-                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
+  CHECK(RunDemo(DemoOf(*node)) == 0);
 }
 
-TEST_CASE("the three scenarios, through dtxd in its own process") {
+TEST_CASE("the demo, through dtxd in its own process") {
   const std::string dir = dtx::testing::NewTempDir("mall-dtxd");
   dtx::testing::DtxdProcess dtxd(dir + "/dtxd.db");
   auto node = StartMall(dir, dtxd.grpc_target());
   CHECK(node->coordinator() == nullptr);
-  CHECK(RunDemo({.api_base = node->api_base(),
-                 .product_target = node->product_target(),
-                 .product_db = "sqlite://" + dir + "/product.db",
-                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
-  httplib::Client c("127.0.0.1", dtxd.http_port());
-  httplib::Result all = c.Get("/api/dtmsvr/all");
-  REQUIRE(all);
-  json list = json::parse(all->body)["transactions"];
-  CHECK(list.size() == 3);  // the three order sagas, driven by dtxd
+  CHECK(RunDemo(DemoOf(*node)) == 0);
+  CHECK(EndedAsTheDemo(dtxd.http_port()));  // driven by dtxd
   node.reset();
   CHECK(dtxd.Terminate() == 0);
 }
 
-TEST_CASE("the three scenarios, with the real DTM as the coordinator over gRPC") {
-  // DTM (../shared/peers) takes the order sagas from GrpcSubmitter and calls the mall's
-  // gRPC branches, whose barriers see DTM's metadata.
+TEST_CASE("the demo, with the real DTM as the coordinator over gRPC") {
+  // DTM (../shared/peers) takes the order sagas, the payments' TCCs and the "paid"
+  // messages from GrpcSubmitter and calls the mall's gRPC branches, whose barriers see
+  // DTM's metadata.
   const std::string dir = dtx::testing::NewTempDir("mall-dtm");
   dtx::testing::DtmProcess dtm(dir);
   auto node = StartMall(dir, dtm.grpc_target());
-  CHECK(RunDemo({.api_base = node->api_base(),
-                 .product_target = node->product_target(),
-                 .product_db = "sqlite://" + dir + "/product.db",
-                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
-  httplib::Client c("127.0.0.1", dtm.http_port());
-  httplib::Result all = c.Get("/api/dtmsvr/all");
-  REQUIRE(all);
-  const json list = json::parse(all->body)["transactions"];
-  REQUIRE(list.size() == 3);  // the three order sagas, driven by DTM
-  for (const json& t : list) CHECK(t["protocol"] == "grpc");
+  CHECK(RunDemo(DemoOf(*node)) == 0);
+  CHECK(EndedAsTheDemo(dtm.http_port()));  // driven by DTM
 }
 
-TEST_CASE("the three scenarios, one process per service plus dtxd") {
+TEST_CASE("the demo, one process per service plus dtxd") {
   const std::string dir = dtx::testing::NewTempDir("mall-processes");
   const std::string bin = MALL_BIN_DIR;
   dtx::testing::DtxdProcess dtxd(dir + "/dtxd.db");
@@ -93,14 +113,20 @@ TEST_CASE("the three scenarios, one process per service plus dtxd") {
   auto target = [](const dtx::testing::ChildProcess& p) {
     return "127.0.0.1:" + std::to_string(p.port());
   };
-  dtx::testing::ChildProcess api({bin + "/mall_api", "--user", target(user), "--product",
-                                  target(product), "--order", target(order), "--dtxd",
+  dtx::testing::ChildProcess pay({bin + "/mall_pay", "--db", dir + "/pay.db", "--user",
+                                  target(user), "--order", target(order), "--dtxd",
                                   dtxd.grpc_target()});
+  dtx::testing::ChildProcess api({bin + "/mall_api", "--user", target(user), "--product",
+                                  target(product), "--order", target(order), "--pay",
+                                  target(pay), "--dtxd", dtxd.grpc_target()});
   CHECK(RunDemo({.api_base = "http://127.0.0.1:" + std::to_string(api.port()),
                  .product_target = target(product),
+                 .user_target = target(user),
                  .product_db = "sqlite://" + dir + "/product.db",
-                 .order_db = "sqlite://" + dir + "/order.db"}) == 0);
-  for (auto* p : {&api, &order, &product, &user}) CHECK(p->Terminate() == 0);
+                 .order_db = "sqlite://" + dir + "/order.db",
+                 .user_db = "sqlite://" + dir + "/user.db"}) == 0);
+  CHECK(EndedAsTheDemo(dtxd.http_port()));
+  for (auto* p : {&api, &pay, &order, &product, &user}) CHECK(p->Terminate() == 0);
   CHECK(dtxd.Terminate() == 0);
 }
 

@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 
 #include <chrono>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "dtx/gid.h"
@@ -17,6 +18,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kMaxNum = 1000;
+constexpr int64_t kMaxBalance = int64_t{1} << 50;
 
 // A request body read strictly: an object whose named fields have the right types.
 class Body {
@@ -26,9 +28,12 @@ class Body {
     if (doc_.is_discarded() || !doc_.is_object()) error_ = "body must be a JSON object";
   }
   // A required integer in [min, max].
-  int64_t Int(const char* name, int64_t min, int64_t max = INT64_MAX) {
+  // A required integer in [min, max]; with `fallback`, an optional one.
+  int64_t Int(const char* name, int64_t min, int64_t max = INT64_MAX,
+              std::optional<int64_t> fallback = std::nullopt) {
     if (!error_.empty()) return 0;
     auto it = doc_.find(name);
+    if (it == doc_.end() && fallback) return *fallback;
     if (it == doc_.end()) return Fail(std::string("missing '") + name + "'"), 0;
     if (!it->is_number_integer())
       return Fail(std::string("'") + name + "' must be an integer"), 0;
@@ -63,7 +68,8 @@ class Body {
 };
 
 json ToJson(const User& u) {
-  return {{"id", u.id()}, {"name", u.name()}, {"mobile", u.mobile()}};
+  return {{"id", u.id()},           {"name", u.name()},     {"mobile", u.mobile()},
+          {"balance", u.balance()}, {"frozen", u.frozen()}, {"points", u.points()}};
 }
 json ToJson(const Product& p) {
   return {{"id", p.id()},       {"name", p.name()},     {"desc", p.desc()},
@@ -73,6 +79,11 @@ json ToJson(const Order& o) {
   return {{"id", o.id()},        {"gid", o.gid()}, {"uid", o.uid()},
           {"pid", o.pid()},      {"num", o.num()}, {"amount", o.amount()},
           {"status", o.status()}};
+}
+
+json ToJson(const Payment& p) {
+  return {{"id", p.id()},         {"oid", p.oid()}, {"uid", p.uid()},
+          {"amount", p.amount()}, {"gid", p.gid()}, {"status", p.status()}};
 }
 
 void Reply(dtx::HttpResponse& res, int status, const json& body) {
@@ -109,7 +120,9 @@ MallApi::MallApi(MallApiOptions options)
       products_(ProductService::NewStub(grpc::CreateChannel(
           options_.product_target, grpc::InsecureChannelCredentials()))),
       orders_(OrderService::NewStub(grpc::CreateChannel(
-          options_.order_target, grpc::InsecureChannelCredentials()))) {}
+          options_.order_target, grpc::InsecureChannelCredentials()))),
+      payments_(PayService::NewStub(grpc::CreateChannel(
+          options_.pay_target, grpc::InsecureChannelCredentials()))) {}
 
 void MallApi::Register(dtx::HttpBranchServer& server) {
   auto route = [&server](const std::string& path, auto handler) {
@@ -122,6 +135,7 @@ void MallApi::Register(dtx::HttpBranchServer& server) {
     UserCreateRequest r;
     r.set_name(b.String("name"));
     r.set_mobile(b.String("mobile"));
+    r.set_balance(b.Int("balance", 0, kMaxBalance, /*fallback=*/0));
     if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
     User user;
     Forward(
@@ -192,6 +206,39 @@ void MallApi::Register(dtx::HttpBranchServer& server) {
     for (const Order& o : list.orders()) orders.push_back(ToJson(o));
     Reply(res, 200, {{"orders", std::move(orders)}});
   });
+  server.Post("/api/pay/create", [this](const dtx::HttpRequest& req,
+                                        dtx::HttpResponse& res) { CreatePayment(req, res); });
+  route("/api/pay/detail", [this](Body& b, dtx::HttpResponse& res) {
+    PayRequest r;
+    r.set_oid(b.Int("oid", 1));
+    if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+    Payment out;
+    Forward(
+        res, [&](grpc::ClientContext* c) { return payments_->Detail(c, r, &out); }, &out);
+  });
+}
+
+void MallApi::CreatePayment(const dtx::HttpRequest& req, dtx::HttpResponse& res) {
+  Body b(req.body);
+  PayRequest r;
+  r.set_oid(b.Int("oid", 1));
+  if (!b.error().empty()) return ReplyError(res, absl::InvalidArgumentError(b.error()));
+  // The pay service calls the tries, each within the branch timeout, and waits for the
+  // confirms or cancels.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5) +
+                   absl::ToChronoSeconds(options_.branch_timeout * 4));
+  Payment payment;
+  absl::Status s = dtx::FromGrpcStatus(payments_->Create(&ctx, r, &payment));
+  if (s.ok()) return Reply(res, 200, {{"payment", ToJson(payment)}});
+  if (dtx::IsOngoing(s)) return Reply(res, 202, {{"message", std::string(s.message())}});
+  if (!dtx::IsFailure(s)) return ReplyError(res, s);
+  json body = {{"message", std::string(s.message())}};
+  Payment detail;
+  grpc::ClientContext detail_ctx;
+  detail_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (payments_->Detail(&detail_ctx, r, &detail).ok()) body["payment"] = ToJson(detail);
+  Reply(res, 409, body);
 }
 
 void MallApi::CreateOrder(const dtx::HttpRequest& req, dtx::HttpResponse& res) {

@@ -5,24 +5,50 @@
 
 namespace mall {
 
-grpc::Status OrderServiceImpl::Create(grpc::ServerContext* context,
-                                      const OrderCreateRequest* request, OrderEmpty*) {
+grpc::Status OrderServiceImpl::Branch(
+    grpc::ServerContext* context,
+    const std::function<absl::Status(soci::session&, const std::string&)>& business) {
   absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
   if (!info.ok()) return dtx::ToGrpcStatus(info.status());
   return dtx::ToGrpcStatus(db_->Run([&](soci::session& sql) {
     return dtx::Barrier(*info).Call(
-        sql, [&](soci::session& tx) { return Orders::Create(tx, info->gid, *request); });
+        sql, [&](soci::session& tx) { return business(tx, info->gid); });
   }));
+}
+
+grpc::Status OrderServiceImpl::Create(grpc::ServerContext* context,
+                                      const OrderCreateRequest* request, OrderEmpty*) {
+  return Branch(context, [&](soci::session& tx, const std::string& gid) {
+    return Orders::Create(tx, gid, *request);
+  });
 }
 
 grpc::Status OrderServiceImpl::CreateRevert(grpc::ServerContext* context,
                                             const OrderCreateRequest*, OrderEmpty*) {
-  absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
-  if (!info.ok()) return dtx::ToGrpcStatus(info.status());
-  return dtx::ToGrpcStatus(db_->Run([&](soci::session& sql) {
-    return dtx::Barrier(*info).Call(
-        sql, [&](soci::session& tx) { return Orders::Invalidate(tx, info->gid); });
-  }));
+  return Branch(context, [&](soci::session& tx, const std::string& gid) {
+    return Orders::Invalidate(tx, gid);
+  });
+}
+
+grpc::Status OrderServiceImpl::PayTry(grpc::ServerContext* context,
+                                      const OrderPayRequest* request, OrderEmpty*) {
+  return Branch(context, [&](soci::session& tx, const std::string&) {
+    return Orders::StartPaying(tx, *request);
+  });
+}
+
+grpc::Status OrderServiceImpl::PayConfirm(grpc::ServerContext* context,
+                                          const OrderPayRequest* request, OrderEmpty*) {
+  return Branch(context, [&](soci::session& tx, const std::string&) {
+    return Orders::FinishPaying(tx, request->id());
+  });
+}
+
+grpc::Status OrderServiceImpl::PayCancel(grpc::ServerContext* context,
+                                         const OrderPayRequest* request, OrderEmpty*) {
+  return Branch(context, [&](soci::session& tx, const std::string&) {
+    return Orders::StopPaying(tx, request->id());
+  });
 }
 
 grpc::Status OrderServiceImpl::Detail(grpc::ServerContext*, const OrderQuery* request,

@@ -1,6 +1,7 @@
-// The order service's gRPC handlers. Create and CreateRevert are saga branches: each
-// runs behind a dtx::Barrier, in one local transaction; CreateRevert finds the order by
-// the saga's gid.
+// The order service's gRPC handlers. Create and CreateRevert are saga branches,
+// PayTry, PayConfirm and PayCancel a payment's TCC branch: each runs behind a
+// dtx::Barrier, in one local transaction; CreateRevert finds the order by the saga's
+// gid.
 #ifndef MALL_ORDER_ORDER_SERVICE_H_
 #define MALL_ORDER_ORDER_SERVICE_H_
 
@@ -18,12 +19,23 @@ class OrderServiceImpl final : public OrderService::Service {
   grpc::Status CreateRevert(grpc::ServerContext* context,
                             const OrderCreateRequest* request,
                             OrderEmpty* reply) override;
+  grpc::Status PayTry(grpc::ServerContext* context, const OrderPayRequest* request,
+                      OrderEmpty* reply) override;
+  grpc::Status PayConfirm(grpc::ServerContext* context, const OrderPayRequest* request,
+                          OrderEmpty* reply) override;
+  grpc::Status PayCancel(grpc::ServerContext* context, const OrderPayRequest* request,
+                         OrderEmpty* reply) override;
   grpc::Status Detail(grpc::ServerContext*, const OrderQuery* request,
                       Order* reply) override;
   grpc::Status List(grpc::ServerContext*, const OrderListRequest* request,
                     OrderList* reply) override;
 
  private:
+  // Runs `business` behind the barrier of the branch call `context` carries.
+  grpc::Status Branch(grpc::ServerContext* context,
+                      const std::function<absl::Status(soci::session&, const std::string&)>&
+                          business);
+
   Database* db_;
   Orders* orders_;
 };

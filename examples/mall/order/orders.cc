@@ -22,6 +22,46 @@ absl::Status Orders::Invalidate(soci::session& tx, const std::string& gid) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Moves order `id` from status `from` to `to`; answers whether it did.
+bool Move(soci::session& tx, int64_t id, int64_t from, int64_t to) {
+  long long key = id, f = from, t = to;
+  soci::statement st = (tx.prepare << "UPDATE orders SET status = :t "
+                                      "WHERE id = :id AND status = :f",
+                        soci::use(t), soci::use(key), soci::use(f));
+  st.execute(true);
+  return st.get_affected_rows() == 1;
+}
+
+}  // namespace
+
+absl::Status Orders::StartPaying(soci::session& tx, const OrderPayRequest& r) {
+  long long key = r.id(), uid = 0, amount = 0, status = 0;
+  tx << "SELECT uid, amount, status FROM orders WHERE id = :id", soci::use(key),
+      soci::into(uid), soci::into(amount), soci::into(status);
+  const std::string order = "order " + std::to_string(r.id());
+  if (!tx.got_data()) return dtx::FailureError("no " + order);
+  if (uid != r.uid() || amount != r.amount()) {
+    return dtx::FailureError(order + " is of another user or amount");
+  }
+  if (status != kOrderCreated || !Move(tx, r.id(), kOrderCreated, kOrderPaying)) {
+    return dtx::FailureError(order + " is not awaiting payment (status " +
+                             std::to_string(status) + ")");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Orders::FinishPaying(soci::session& tx, int64_t id) {
+  Move(tx, id, kOrderPaying, kOrderPaid);
+  return absl::OkStatus();
+}
+
+absl::Status Orders::StopPaying(soci::session& tx, int64_t id) {
+  Move(tx, id, kOrderPaying, kOrderCreated);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<Order>> Orders::Select(const std::string& where,
                                                   const std::string& key) {
   std::vector<Order> out;

@@ -14,6 +14,8 @@
 namespace mall {
 
 inline constexpr int64_t kOrderCreated = 0;
+inline constexpr int64_t kOrderPaying = 1;   // a payment's try holds it
+inline constexpr int64_t kOrderPaid = 2;
 inline constexpr int64_t kOrderInvalid = 9;  // its saga rolled back
 
 inline constexpr Schema kOrderSchema{
@@ -41,6 +43,16 @@ class Orders {
   // Inside the caller's transaction: marks the order of saga `gid` invalid. No order
   // (its Create never ran) is fine: nothing to undo.
   static absl::Status Invalidate(soci::session& tx, const std::string& gid);
+
+  // The order's TCC branch of a payment, inside the caller's transaction (behind its
+  // barrier). StartPaying moves the order from created to paying when `request`'s uid
+  // and amount are the order's, and answers FAILURE (dtx::FailureError) otherwise;
+  // FinishPaying moves it from paying to paid, StopPaying back to created. Each
+  // changes only an order in the status it expects, so a late or repeated call
+  // changes nothing.
+  static absl::Status StartPaying(soci::session& tx, const OrderPayRequest& request);
+  static absl::Status FinishPaying(soci::session& tx, int64_t id);
+  static absl::Status StopPaying(soci::session& tx, int64_t id);
 
   // kNotFound when there is none.
   absl::StatusOr<Order> FindById(int64_t id);

@@ -40,5 +40,42 @@ TEST_CASE("an order is found, and invalidated, by the gid of its saga") {
       db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-c", r); })));
 }
 
+TEST_CASE("an order is paid only from created, by its user for its amount") {
+  auto opened =
+      Database::Open(dtx::testing::NewTempDir("orders") + "/order.db", kOrderSchema);
+  REQUIRE(opened.ok());
+  Database& db = **opened;
+  Orders orders(&db);
+  OrderCreateRequest r;
+  r.set_uid(7);
+  r.set_pid(3);
+  r.set_amount(100);
+  r.set_num(1);
+  REQUIRE(db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-p", r); }).ok());
+  const int64_t id = orders.FindByGid("gid-p")->id();
+  auto run = [&](auto fn) { return db.Run([&](soci::session& tx) { return fn(tx); }); };
+  auto start = [&](int64_t uid, int64_t amount) {
+    OrderPayRequest pay;
+    pay.set_id(id);
+    pay.set_uid(uid);
+    pay.set_amount(amount);
+    return run([&](soci::session& tx) { return Orders::StartPaying(tx, pay); });
+  };
+  CHECK(dtx::IsFailure(start(8, 100)));
+  CHECK(dtx::IsFailure(start(7, 99)));
+  REQUIRE(start(7, 100).ok());
+  CHECK(orders.FindById(id)->status() == kOrderPaying);
+  CHECK(dtx::IsFailure(start(7, 100)));  // a second payment waits for the first
+  REQUIRE(run([&](soci::session& tx) { return Orders::StopPaying(tx, id); }).ok());
+  CHECK(orders.FindById(id)->status() == kOrderCreated);
+  REQUIRE(start(7, 100).ok());
+  REQUIRE(run([&](soci::session& tx) { return Orders::FinishPaying(tx, id); }).ok());
+  CHECK(orders.FindById(id)->status() == kOrderPaid);
+  // A late cancel of an earlier attempt leaves a paid order paid.
+  REQUIRE(run([&](soci::session& tx) { return Orders::StopPaying(tx, id); }).ok());
+  CHECK(orders.FindById(id)->status() == kOrderPaid);
+  CHECK(dtx::IsFailure(start(7, 100)));
+}
+
 }  // namespace
 }  // namespace mall

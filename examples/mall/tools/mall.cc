@@ -1,8 +1,9 @@
-// mall: the reference application of dtx (order creation as a saga with barriers).
+// mall: the reference application of dtx (order creation as a saga, payment as a TCC
+// and a 2-phase message, all with barriers).
 //
 //   mall demo  [--dir DIR] [--dtxd HOST:PORT] [--db-url URL]   start everything in this
 //       process (on SQLite in a fresh directory unless --db-url names a database) and
-//       play the three scenarios; exit 1 if any differs
+//       play the scenarios (demo.h); exit 1 if any differs
 //   mall serve [--dir DIR] [--port N] [--dtxd HOST:PORT]   run the mall until SIGTERM
 //
 // Without --dtxd the coordinator is embedded (dir/dtx.db); with it, order sagas go to
@@ -19,11 +20,11 @@
 #include "mall_node.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"mall: order creation as a dtx saga across order and product services"};
+  CLI::App app{"mall: order creation as a dtx saga, payment as a dtx TCC and message"};
   app.require_subcommand(1);
   std::string dir, dtxd, db_url;
   int port = 0;
-  CLI::App* demo = app.add_subcommand("demo", "Play the three scenarios and check them");
+  CLI::App* demo = app.add_subcommand("demo", "Play the demo's scenarios and check them");
   CLI::App* serve = app.add_subcommand("serve", "Run the mall until SIGTERM");
   for (CLI::App* cmd : {demo, serve}) {
     cmd->add_option("--dir", dir,
@@ -53,23 +54,28 @@ int main(int argc, char** argv) {
   options.dir = dir;
   options.api_port = port;
   options.dtxd_grpc = dtxd;
-  options.user_db = options.product_db = options.order_db = options.store_url = db_url;
+  options.user_db = options.product_db = options.order_db = options.pay_db =
+      options.store_url = db_url;
   auto node = mall::MallNode::Start(options);
   if (!node.ok()) {
     std::fprintf(stderr, "mall: %s\n", node.status().ToString().c_str());
     return 1;
   }
-  std::printf("mall: API %s, services user %s product %s order %s, databases in %s, %s\n",
-              (*node)->api_base().c_str(), (*node)->user_target().c_str(),
-              (*node)->product_target().c_str(), (*node)->order_target().c_str(),
-              db_url.empty() ? dir.c_str() : dtx::RedactedUrl(db_url).c_str(),
-              dtxd.empty() ? "embedded coordinator" : ("dtxd at " + dtxd).c_str());
+  std::printf(
+      "mall: API %s, services user %s product %s order %s pay %s, databases in %s, %s\n",
+      (*node)->api_base().c_str(), (*node)->user_target().c_str(),
+      (*node)->product_target().c_str(), (*node)->order_target().c_str(),
+      (*node)->pay_target().c_str(),
+      db_url.empty() ? dir.c_str() : dtx::RedactedUrl(db_url).c_str(),
+      dtxd.empty() ? "embedded coordinator" : ("dtxd at " + dtxd).c_str());
   std::fflush(stdout);
   if (*demo) {
     int failed = mall::RunDemo({.api_base = (*node)->api_base(),
                                 .product_target = (*node)->product_target(),
+                                .user_target = (*node)->user_target(),
                                 .product_db = (*node)->product_db(),
-                                .order_db = (*node)->order_db()});
+                                .order_db = (*node)->order_db(),
+                                .user_db = (*node)->user_db()});
     return failed == 0 ? 0 : 1;
   }
   int signal = 0;

@@ -1,0 +1,102 @@
+#include "pay/payments.h"
+
+#include "dtx/result.h"
+
+namespace mall {
+namespace {
+
+absl::Status Read(soci::session& sql, int64_t oid, Payment* p) {
+  long long key = oid, id = 0, uid = 0, amount = 0, status = 0;
+  std::string gid;
+  sql << "SELECT id, uid, amount, gid, status FROM payment WHERE oid = :o",
+      soci::use(key), soci::into(id), soci::into(uid), soci::into(amount),
+      soci::into(gid), soci::into(status);
+  if (!sql.got_data()) {
+    return absl::NotFoundError("order " + std::to_string(oid) + " has no payment");
+  }
+  p->set_id(id);
+  p->set_oid(oid);
+  p->set_uid(uid);
+  p->set_amount(amount);
+  p->set_gid(gid);
+  p->set_status(status);
+  return absl::OkStatus();
+}
+
+// Moves the payment of `oid` under `gid` from `from` to `to`; answers whether it did.
+bool Move(soci::session& sql, int64_t oid, const std::string& gid, int64_t from,
+          int64_t to) {
+  long long key = oid, f = from, t = to;
+  std::string g = gid;
+  soci::statement st =
+      (sql.prepare << "UPDATE payment SET status = :t "
+                      "WHERE oid = :o AND gid = :g AND status = :f",
+       soci::use(t), soci::use(key), soci::use(g), soci::use(f));
+  st.execute(true);
+  return st.get_affected_rows() == 1;
+}
+
+absl::Status Taken(int64_t oid) {
+  return absl::AlreadyExistsError("order " + std::to_string(oid) +
+                                  " has a payment in flight or paid");
+}
+
+}  // namespace
+
+absl::StatusOr<Payment> Payments::FindByOrder(int64_t oid) {
+  Payment p;
+  absl::Status s = db_->Run([&](soci::session& sql) { return Read(sql, oid, &p); });
+  if (!s.ok()) return s;
+  return p;
+}
+
+absl::StatusOr<Payment> Payments::Begin(int64_t oid, int64_t uid, int64_t amount,
+                                        const std::string& gid) {
+  Payment p;
+  absl::Status s = db_->Run([&](soci::session& sql) {
+    long long o = oid, u = uid, a = amount, paying = kPaymentPaying,
+              failed = kPaymentFailed;
+    std::string g = gid;
+    absl::Status found = Read(sql, oid, &p);
+    if (found.ok()) {
+      if (p.status() != kPaymentFailed) return Taken(oid);
+      soci::statement retry =
+          (sql.prepare << "UPDATE payment SET uid = :u, amount = :a, gid = :g, "
+                          "status = :s WHERE oid = :o AND status = :f",
+           soci::use(u), soci::use(a), soci::use(g), soci::use(paying), soci::use(o),
+           soci::use(failed));
+      retry.execute(true);
+      if (retry.get_affected_rows() != 1) return Taken(oid);
+    } else if (absl::IsNotFound(found)) {
+      try {
+        sql << "INSERT INTO payment (oid, uid, amount, gid, status) "
+               "VALUES (:o, :u, :a, :g, :s)",
+            soci::use(o), soci::use(u), soci::use(a), soci::use(g), soci::use(paying);
+      } catch (const soci::soci_error&) {
+        // The UNIQUE oid: another attempt inserted it first.
+        if (Read(sql, oid, &p).ok()) return Taken(oid);
+        throw;
+      }
+    } else {
+      return found;
+    }
+    return Read(sql, oid, &p);
+  });
+  if (!s.ok()) return s;
+  return p;
+}
+
+absl::Status Payments::Fail(int64_t oid, const std::string& gid) {
+  return db_->Run([&](soci::session& sql) {
+    Move(sql, oid, gid, kPaymentPaying, kPaymentFailed);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Payments::MarkPaid(soci::session& tx, int64_t oid, const std::string& gid) {
+  if (Move(tx, oid, gid, kPaymentPaying, kPaymentPaid)) return absl::OkStatus();
+  return dtx::FailureError("the payment of order " + std::to_string(oid) +
+                           " is no longer paying under " + gid);
+}
+
+}  // namespace mall
