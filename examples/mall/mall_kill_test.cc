@@ -1,9 +1,16 @@
-// The coordinator (dtxd; its store and the mall's databases on the conformance
-// backend) is killed with SIGKILL
-// at random moments while the mall takes orders from several clients, and restarted,
-// again and again. Afterwards: every transaction finished; stock + units sold = initial
-// stock; an order is valid exactly when its stock was taken.
-// Default size: 2000 orders, 20 kills (~7 s). DTX_LARGE_TESTS=1: 10000 orders, 60 kills.
+// Kill tests of the mall, its databases and dtxd's store on the conformance backend:
+//  - the coordinator (dtxd) is killed with SIGKILL at random moments while the mall
+//    takes orders from several clients, and restarted, again and again. Afterwards:
+//    every transaction finished; stock + units sold = initial stock; an order is valid
+//    exactly when its stock was taken. Default size: 2000 orders, 20 kills (~7 s);
+//    DTX_LARGE_TESTS=1: 10000 orders, 60 kills.
+//  - the pay service (mall_pay, its own process) is killed the same way while clients
+//    pay orders, each client paying an order again until it answers paid. Afterwards:
+//    every order paid once, the wallet charged exactly their sum with nothing left
+//    frozen, and exactly one point per 100 cents credited (each "paid" message
+//    delivered once, whatever the kills interrupted). Default: 300 orders, 12 kills;
+//    DTX_LARGE_TESTS=1: 1500 orders, 40 kills.
+#include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <soci/soci.h>
 
@@ -21,6 +28,9 @@
 #include "mall_checks.h"
 #include "mall_node.h"
 #include "order/orders.h"
+#include "pay.grpc.pb.h"
+#include "pay/payments.h"
+#include "user/users.h"
 #include "test_util.h"
 
 namespace mall {
@@ -33,12 +43,35 @@ bool Large() {
   return v != nullptr && std::string(v) == "1";
 }
 
+// A TCC or message left prepared by a killed pay service is settled after 1 s.
 std::unique_ptr<dtx::testing::ChildProcess> StartDtxd(int grpc_port, int http_port) {
   return std::make_unique<dtx::testing::ChildProcess>(std::vector<std::string>{
       DTX_DTXD_BINARY, "--http-listen", "127.0.0.1:" + std::to_string(http_port),
       "--grpc-listen", "127.0.0.1:" + std::to_string(grpc_port), "--store",
       dtx::testing::ConformanceUrl(), "--lease", "1", "--poll-interval", "0.1",
-      "--retry-interval", "0.2", "--max-backoff", "1"});
+      "--retry-interval", "0.2", "--max-backoff", "1", "--timeout-to-fail", "1"});
+}
+
+// How many transactions dtxd (HTTP API on `port`) has not finished.
+int Unfinished(int port) {
+  httplib::Client admin("127.0.0.1", port);
+  int n = 0;
+  for (const char* status : {"prepared", "submitted", "aborting"}) {
+    httplib::Result r =
+        admin.Get((std::string("/api/dtmsvr/all?limit=1000&status=") + status).c_str());
+    REQUIRE(r);
+    n += static_cast<int>(json::parse(r->body)["transactions"].size());
+  }
+  return n;
+}
+
+// Waits up to 120 s for dtxd to finish every transaction.
+void WaitUntilFinished(int port) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (Unfinished(port) > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE(Unfinished(port) == 0);
 }
 
 TEST_CASE("dtxd killed again and again while the mall takes orders") {
@@ -116,22 +149,7 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
   CHECK(kills >= kKills / 2);
 
   // Every stored transaction ends.
-  httplib::Client admin("127.0.0.1", http_port);
-  auto unfinished = [&] {
-    int n = 0;
-    for (const char* status : {"submitted", "aborting"}) {
-      httplib::Result r =
-          admin.Get((std::string("/api/dtmsvr/all?limit=1000&status=") + status).c_str());
-      REQUIRE(r);
-      n += static_cast<int>(json::parse(r->body)["transactions"].size());
-    }
-    return n;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (unfinished() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  REQUIRE(unfinished() == 0);
+  WaitUntilFinished(http_port);
 
   // An order is valid exactly when its stock was taken, and the units add up.
   const std::map<std::string, bool> taken = testing::StockTaken(db);
@@ -161,6 +179,129 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
   CHECK(after["stock"].get<int64_t>() + valid == kStock);
   CHECK(valid >= ok);  // every order answered 200 is valid (202/503 ones may be too)
   node.reset();
+  CHECK(dtxd->Terminate() == 0);
+}
+
+TEST_CASE("the pay service killed again and again while it takes payments") {
+  const int kOrders = Large() ? 1500 : 300;
+  const int kKills = Large() ? 40 : 12;
+  const std::string bin = MALL_BIN_DIR;
+  dtx::testing::FreshStore().reset();
+  const std::string db = dtx::testing::ConformanceUrl();
+  testing::DropMallTables(db);
+
+  auto dtxd = StartDtxd(0, 0);
+  int http_port = 0, grpc_port = 0;
+  REQUIRE(std::sscanf(dtxd->ready_line().c_str(),
+                      "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http_port,
+                      &grpc_port) == 2);
+  dtx::testing::ChildProcess user_service({bin + "/mall_user", "--db", db});
+  dtx::testing::ChildProcess order_service({bin + "/mall_order", "--db", db});
+  const std::string user_target = "127.0.0.1:" + std::to_string(user_service.port());
+  const std::string order_target = "127.0.0.1:" + std::to_string(order_service.port());
+  auto start_pay = [&](int port) {
+    return std::make_unique<dtx::testing::ChildProcess>(std::vector<std::string>{
+        bin + "/mall_pay", "--listen", "127.0.0.1:" + std::to_string(port), "--db", db,
+        "--user", user_target, "--order", order_target, "--dtxd",
+        "127.0.0.1:" + std::to_string(grpc_port)});
+  };
+  auto pay = start_pay(0);
+  const int pay_port = pay->port();
+
+  // A rich user and kOrders orders of 100..1099 cents, written straight to the tables.
+  auto users_db = Database::Open(db, kUserSchema);
+  auto orders_db = Database::Open(db, kOrderSchema);
+  REQUIRE(users_db.ok());
+  REQUIRE(orders_db.ok());
+  Users users(users_db->get());
+  const int64_t kBalance = int64_t{1} << 40;
+  absl::StatusOr<User> user = users.Create("payer", "5", kBalance);
+  REQUIRE(user.ok());
+  int64_t total = 0, points = 0;
+  std::vector<int64_t> oids;
+  Orders orders(orders_db->get());
+  for (int i = 0; i < kOrders; ++i) {
+    OrderCreateRequest r;
+    r.set_uid(user->id());
+    r.set_pid(1);
+    r.set_num(1);
+    r.set_amount(100 + (i * 37) % 1000);
+    const std::string gid = "pay-kill-" + std::to_string(i);
+    REQUIRE((*orders_db)->Run([&](soci::session& tx) {
+      return Orders::Create(tx, gid, r);
+    }).ok());
+    oids.push_back(orders.FindByGid(gid)->id());
+    total += r.amount();
+    points += r.amount() / 100;
+  }
+
+  // Clients pay the orders, each until it answers paid; anything else (the service was
+  // down, the payment is in flight or rolling back) is asked again after a pause.
+  std::atomic<int> next{0}, paid{0}, asked_again{0};
+  std::atomic<bool> gave_up{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      auto stub = PayService::NewStub(grpc::CreateChannel(
+          "127.0.0.1:" + std::to_string(pay_port), grpc::InsecureChannelCredentials()));
+      for (int i = next++; i < kOrders; i = next++) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (true) {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+          PayRequest r;
+          r.set_oid(oids[i]);
+          Payment p;
+          if (stub->Create(&ctx, r, &p).ok() && p.status() == kPaymentPaid) break;
+          ++asked_again;
+          if (std::chrono::steady_clock::now() > deadline) {
+            gave_up = true;
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        ++paid;
+      }
+    });
+  }
+  std::mt19937 rng(11);
+  int kills = 0;
+  for (; kills < kKills && paid < kOrders; ++kills) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 400)(rng)));
+    pay->Kill();
+    pay = start_pay(pay_port);
+  }
+  for (auto& t : clients) t.join();
+  INFO(kills << " kills; payments asked again " << asked_again << " times");
+  REQUIRE_FALSE(gave_up);
+  CHECK(kills >= kKills / 2);
+
+  // Every TCC and message ends; then the books balance, exactly.
+  WaitUntilFinished(http_port);
+  httplib::Client admin("127.0.0.1", http_port);
+  auto count = [&](const std::string& type, const std::string& status) {
+    httplib::Result r = admin.Get(
+        ("/api/dtmsvr/all?limit=1000&transType=" + type + "&status=" + status).c_str());
+    REQUIRE(r);
+    return json::parse(r->body)["transactions"].size();
+  };
+  // What the kills interrupted (varies from run to run).
+  WARN("TCCs: " << count("tcc", "succeed") << " confirmed, " << count("tcc", "failed")
+                << " rolled back; messages: " << count("msg", "succeed") << " delivered, "
+                << count("msg", "failed") << " ruled out by the back-check or aborted");
+  for (int64_t oid : oids) {
+    INFO("order " << oid);
+    CHECK(orders.FindById(oid)->status() == kOrderPaid);
+  }
+  absl::StatusOr<User> after = users.Find(user->id());
+  REQUIRE(after.ok());
+  CHECK(after->balance() == kBalance - total);
+  CHECK(after->frozen() == 0);
+  CHECK(after->points() == points);
+  CHECK(pay->Terminate() == 0);
+  CHECK(order_service.Terminate() == 0);
+  CHECK(user_service.Terminate() == 0);
   CHECK(dtxd->Terminate() == 0);
 }
 

@@ -16,6 +16,7 @@
 #include "dtxd_process.h"
 #include "mall_node.h"
 #include "order/orders.h"
+#include "pay/payments.h"
 #include "test_util.h"
 
 namespace mall {
@@ -175,6 +176,61 @@ TEST_CASE("200 concurrent orders of 1 unit against a stock of 50") {
   CHECK(node->coordinator()->List(0, "failed", "", 1000)->size() == 150);
 }
 
+TEST_CASE("eight clients paying one order at once: it is paid and charged once") {
+  const std::string dir = dtx::testing::NewTempDir("mall-pay-race");
+  auto node = StartMall(dir);
+  httplib::Client c("127.0.0.1", node->api_port());
+  int status = 0;
+  json user = Post(c, "/api/user/create",
+                   {{"name", "hal"}, {"mobile", "4"}, {"balance", 10000}}, &status);
+  json product = Post(c, "/api/product/create",
+                      {{"name", "lamp"}, {"stock", 5}, {"amount", 4999}}, &status);
+  const int64_t uid = user["id"];
+  json order = Post(c, "/api/order/create",
+                    {{"uid", uid}, {"pid", product["id"]}, {"num", 1}}, &status);
+  const int64_t oid = order["order"]["id"];
+
+  std::atomic<int> paid{0}, in_flight{0}, other{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 8; ++i) {
+    clients.emplace_back([&] {
+      httplib::Client client("127.0.0.1", node->api_port());
+      client.set_read_timeout(std::chrono::seconds(30));
+      while (!go) std::this_thread::yield();
+      httplib::Result r =
+          client.Post("/api/pay/create", json{{"oid", oid}}.dump(), "application/json");
+      (!r ? other : r->status == 200 ? paid : r->status == 202 ? in_flight : other)++;
+    });
+  }
+  go = true;
+  for (auto& t : clients) t.join();
+  CHECK(paid >= 1);
+  CHECK(paid + in_flight == 8);
+  CHECK(other == 0);
+  // Asked again, every client hears the one payment.
+  json again = Post(c, "/api/pay/create", {{"oid", oid}}, &status);
+  CHECK(status == 200);
+  CHECK(again["payment"]["status"] == kPaymentPaid);
+  CHECK(Post(c, "/api/order/detail", {{"id", oid}}, &status)["status"] == kOrderPaid);
+  json wallet = Post(c, "/api/user/detail", {{"id", uid}}, &status);
+  CHECK(wallet["balance"] == 5001);
+  CHECK(wallet["frozen"] == 0);
+  // One TCC confirmed (a client that raced the first one stored its TCC, found the
+  // payment taken and aborted it, with no branch); one "paid" message: 49 points,
+  // never 98.
+  CHECK(node->coordinator()->List(0, "succeed", "tcc", 100)->size() == 1);
+  CHECK(node->coordinator()->List(0, "", "tcc", 100)->size() ==
+        1 + node->coordinator()->List(0, "failed", "tcc", 100)->size());
+  for (int i = 0; i < 100 && wallet["points"] != 49; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wallet = Post(c, "/api/user/detail", {{"id", uid}}, &status);
+  }
+  CHECK(wallet["points"] == 49);
+  auto messages = node->coordinator()->List(0, "succeed", "msg", 100);
+  CHECK(messages->size() == 1);
+}
+
 TEST_CASE("bad input to the mall API gets a clear 4xx and writes nothing") {
   const std::string dir = dtx::testing::NewTempDir("mall-bad");
   auto node = StartMall(dir);
@@ -212,6 +268,13 @@ TEST_CASE("bad input to the mall API gets a clear 4xx and writes nothing") {
   expect("/api/user/create", json{{"name", "dup"}, {"mobile", "2"}}.dump(), 409, "taken");
   expect("/api/user/detail", json{{"id", "1"}}.dump(), 400, "integer");
   expect("/api/order/detail", json{{"gid", 5}}.dump(), 400, "string");
+  expect("/api/user/create", json{{"name", "x"}, {"mobile", "3"}, {"balance", -1}}.dump(),
+         400, "'balance' must be in");
+  expect("/api/pay/create", "{nope", 400, "JSON object");
+  expect("/api/pay/create", json{{"oid", "1"}}.dump(), 400, "integer");
+  expect("/api/pay/create", json{{"oid", 0}}.dump(), 400, "'oid' must be in");
+  expect("/api/pay/create", json{{"oid", 999}}.dump(), 404, "no order 999");
+  expect("/api/pay/detail", json{{"oid", 999}}.dump(), 404, "has no payment");
   // Nothing was written by the refused orders, and the service still works.
   json orders = Post(c, "/api/order/list", {{"uid", uid}}, &status)["orders"];
   CHECK(orders.empty());

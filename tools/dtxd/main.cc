@@ -37,6 +37,7 @@ struct Flags {
   std::string store = "sqlite://dtx.db";
   double request_timeout = 3;
   double retry_interval = 10;
+  double timeout_to_fail = 35;
   double max_backoff = 3600;
   double lease = 60;
   double poll_interval = 1;
@@ -121,6 +122,10 @@ int main(int argc, char** argv) {
   app.add_option("--request-timeout", f.request_timeout, "Default branch call timeout, s")
       ->capture_default_str();
   app.add_option("--retry-interval", f.retry_interval, "Default retry interval, s")
+      ->capture_default_str();
+  app.add_option("--timeout-to-fail", f.timeout_to_fail,
+                 "A TCC or message still prepared this long is settled (TCC rolled "
+                 "back, message's query_prepared asked), unless it gives its own, s")
       ->capture_default_str();
   app.add_option("--max-backoff", f.max_backoff, "Backoff cap, s")->capture_default_str();
   app.add_option("--lease", f.lease, "Lease of a claimed transaction, s")
@@ -277,6 +282,7 @@ int main(int argc, char** argv) {
   options.transports = {{"http", &http_branches}, {"grpc", &grpc_branches}};
   options.request_timeout = Seconds(f.request_timeout);
   options.retry_interval = Seconds(f.retry_interval);
+  options.timeout_to_fail = Seconds(f.timeout_to_fail);
   options.max_backoff = Seconds(f.max_backoff);
   options.lease = Seconds(f.lease);
   options.poll_interval = Seconds(f.poll_interval);

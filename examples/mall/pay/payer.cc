@@ -50,14 +50,6 @@ absl::StatusOr<Payment> Payer::Pay(int64_t oid) {
 }
 
 absl::StatusOr<Payment> Payer::Attempt(const Order& order) {
-  const std::string gid = dtx::GidGenerator().Next();
-  absl::StatusOr<Payment> payment =
-      payments_->Begin(order.id(), order.uid(), order.amount(), gid);
-  if (absl::IsAlreadyExists(payment.status())) {
-    return dtx::OngoingError(std::string(payment.status().message()));
-  }
-  if (!payment.ok()) return payment.status();
-
   OrderPayRequest pay;
   pay.set_id(order.id());
   pay.set_uid(order.uid());
@@ -67,6 +59,10 @@ absl::StatusOr<Payment> Payer::Attempt(const Order& order) {
   wallet.set_amount(order.amount());
   const std::string o = options_.order_target + "/mall.OrderService/";
   const std::string u = options_.user_target + "/mall.UserService/";
+  const std::string gid = dtx::GidGenerator().Next();
+  // The payment row turns paying only once the TCC is stored, inside its body: so
+  // the coordinator knows every gid a paying row names, and Settle can ask it.
+  absl::StatusOr<Payment> payment = absl::UnknownError("not begun");
   absl::Status tried;  // the tries' outcome; not OK: the TCC was aborted
   auto call = [&](dtx::Tcc& tcc, const char* what, const std::string& payload,
                   const std::string& service, const std::string& method) {
@@ -84,11 +80,18 @@ absl::StatusOr<Payment> Payer::Attempt(const Order& order) {
           .RequestTimeout(options_.request_timeout)
           .WaitResult(true)
           .Run([&](dtx::Tcc& tcc) {
+            payment = payments_->Begin(order.id(), order.uid(), order.amount(), gid);
+            if (!payment.ok()) return payment.status();  // aborted, with no branch
             if (!call(tcc, "the order's try", pay.SerializeAsString(), o, "Pay").ok()) {
               return tried;
             }
             return call(tcc, "the wallet's try", wallet.SerializeAsString(), u, "Wallet");
           });
+  if (absl::IsAlreadyExists(payment.status())) {
+    return dtx::OngoingError(std::string(payment.status().message()));
+  }
+  // Not begun: the prepare or the Begin failed, and the payment is as it was.
+  if (!payment.ok()) return result;
   if (!tried.ok() || dtx::IsFailure(result)) {
     // Rolled back, or rolling back: it can never confirm now.
     (void)payments_->Fail(order.id(), gid);
@@ -105,10 +108,16 @@ absl::StatusOr<Payment> Payer::Settle(const Payment& payment) {
   absl::StatusOr<dtx::TransactionState> tcc = options_.submitter->Query(payment.gid());
   const std::string status = tcc.ok() ? tcc->global.status : "";
   if (status == "succeed") return Finish(payment);
-  if (status == "failed" || absl::IsNotFound(tcc.status())) {
-    // Ended without confirming, or never stored (the prepare did not arrive).
+  if (status == "failed") {  // ended without confirming
     if (absl::Status s = payments_->Fail(payment.oid(), payment.gid()); !s.ok()) return s;
     return payments_->FindByOrder(payment.oid());
+  }
+  if (absl::IsNotFound(tcc.status())) {
+    // A paying row's TCC is stored before the row turns paying (Attempt): the
+    // coordinator lost it, or purged it (retention) while the row stayed paying.
+    return absl::InternalError("the coordinator has no transaction " + payment.gid() +
+                               " for the payment of " + Of(payment.oid()) +
+                               " (paying): settle it by hand");
   }
   if (!tcc.ok()) {
     return absl::Status(tcc.status().code(), "cannot tell how the payment of " +

@@ -1,7 +1,7 @@
 // Paying an order, the pay service's flow:
-//  1. the payment row becomes paying under a new TCC gid (one attempt per order at a
-//     time);
-//  2. a TCC with two branches, the order (PayTry marks it paying / PayConfirm paid /
+//  1. a TCC is prepared, and in its body the payment row becomes paying under the
+//     TCC's gid (one attempt per order at a time: a second one aborts its TCC);
+//  2. the TCC's two branches, the order (PayTry marks it paying / PayConfirm paid /
 //     PayCancel back) and the user's wallet (WalletTry freezes the amount /
 //     WalletConfirm takes it / WalletCancel releases it); a try that fails, or does not
 //     answer in time, aborts it and the cancels run;
