@@ -5,11 +5,12 @@
 //    exactly when its stock was taken. Default size: 2000 orders, 20 kills (~7 s);
 //    DTX_LARGE_TESTS=1: 10000 orders, 60 kills.
 //  - the pay service (mall_pay, its own process) is killed the same way while clients
-//    pay orders, each client paying an order again until it answers paid. Afterwards:
-//    every order paid once, the wallet charged exactly their sum with nothing left
-//    frozen, and exactly one point per 100 cents credited (each "paid" message
-//    delivered once, whatever the kills interrupted). Default: 300 orders, 12 kills;
-//    DTX_LARGE_TESTS=1: 1500 orders, 40 kills.
+//    pay each order once. Then, with no client asking, the service settles what the
+//    kills left in flight: no payment stays paying, an order is paid exactly when its
+//    payment is, the wallet is charged exactly their sum with nothing left frozen, and
+//    exactly one point per 100 cents is credited (each "paid" message delivered once).
+//    Then the rest are paid again until paid, and the books balance for all of them.
+//    Default: 300 orders, 12 kills; DTX_LARGE_TESTS=1: 1500 orders, 40 kills.
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <soci/soci.h>
@@ -50,6 +51,21 @@ std::unique_ptr<dtx::testing::ChildProcess> StartDtxd(int grpc_port, int http_po
       "--grpc-listen", "127.0.0.1:" + std::to_string(grpc_port), "--store",
       dtx::testing::ConformanceUrl(), "--lease", "1", "--poll-interval", "0.1",
       "--retry-interval", "0.2", "--max-backoff", "1", "--timeout-to-fail", "1"});
+}
+
+// Calls `kill_and_restart` after a random pause of `min_ms`..`max_ms` (from `seed`),
+// again and again, until it was called `kills` times or `done()`; returns how often.
+template <typename Done, typename KillAndRestart>
+int KillAgainAndAgain(int kills, unsigned seed, int min_ms, int max_ms, Done done,
+                      KillAndRestart kill_and_restart) {
+  std::mt19937 rng(seed);
+  int n = 0;
+  for (; n < kills && !done(); ++n) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(min_ms, max_ms)(rng)));
+    kill_and_restart();
+  }
+  return n;
 }
 
 // How many transactions dtxd (HTTP API on `port`) has not finished.
@@ -131,14 +147,12 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
       }
     });
   }
-  std::mt19937 rng(7);
-  int kills = 0;
-  for (; kills < kKills && taken_in < kOrders; ++kills) {
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 500)(rng)));
-    dtxd->Kill();
-    dtxd = StartDtxd(grpc_port, http_port);
-  }
+  const int kills = KillAgainAndAgain(
+      kKills, 7, 100, 500, [&] { return taken_in >= kOrders; },
+      [&] {
+        dtxd->Kill();
+        dtxd = StartDtxd(grpc_port, http_port);
+      });
   for (auto& t : clients) t.join();
   INFO("orders: " << ok << " ok, " << refused << " refused, " << pending
                   << " still running, " << unavailable
@@ -203,7 +217,7 @@ TEST_CASE("the pay service killed again and again while it takes payments") {
     return std::make_unique<dtx::testing::ChildProcess>(std::vector<std::string>{
         bin + "/mall_pay", "--listen", "127.0.0.1:" + std::to_string(port), "--db", db,
         "--user", user_target, "--order", order_target, "--dtxd",
-        "127.0.0.1:" + std::to_string(grpc_port)});
+        "127.0.0.1:" + std::to_string(grpc_port), "--settle-every", "0.2"});
   };
   auto pay = start_pay(0);
   const int pay_port = pay->port();
@@ -235,47 +249,101 @@ TEST_CASE("the pay service killed again and again while it takes payments") {
     points += r.amount() / 100;
   }
 
-  // Clients pay the orders, each until it answers paid; anything else (the service was
-  // down, the payment is in flight or rolling back) is asked again after a pause.
-  std::atomic<int> next{0}, paid{0}, asked_again{0};
+  // Pays order `i` once, or (with `until_paid`) until it answers paid; anything else
+  // (the service was down, the payment is in flight or rolling back) is asked again
+  // after a pause. Answers whether it was paid.
+  std::atomic<int> asked_again{0};
   std::atomic<bool> gave_up{false};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&] {
-      auto stub = PayService::NewStub(grpc::CreateChannel(
-          "127.0.0.1:" + std::to_string(pay_port), grpc::InsecureChannelCredentials()));
-      for (int i = next++; i < kOrders; i = next++) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-        while (true) {
-          grpc::ClientContext ctx;
-          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-          PayRequest r;
-          r.set_oid(oids[i]);
-          Payment p;
-          if (stub->Create(&ctx, r, &p).ok() && p.status() == kPaymentPaid) break;
-          ++asked_again;
-          if (std::chrono::steady_clock::now() > deadline) {
-            gave_up = true;
-            break;
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        ++paid;
+  auto pay_order = [&](PayService::Stub& stub, int i, bool until_paid) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (true) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      PayRequest r;
+      r.set_oid(oids[i]);
+      Payment p;
+      if (stub.Create(&ctx, r, &p).ok() && p.status() == kPaymentPaid) return true;
+      if (!until_paid) return false;
+      ++asked_again;
+      if (std::chrono::steady_clock::now() > deadline) {
+        gave_up = true;
+        return false;
       }
-    });
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  // Four clients take the orders in turn; returns when every order was taken. In the
+  // first round order i waits for i * kKills / kOrders kills, so that payments are in
+  // flight around every kill.
+  std::atomic<int> kills{0};
+  auto run_clients = [&](bool until_paid) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) {
+      clients.emplace_back([&] {
+        auto stub = PayService::NewStub(grpc::CreateChannel(
+            "127.0.0.1:" + std::to_string(pay_port), grpc::InsecureChannelCredentials()));
+        for (int i = next++; i < kOrders; i = next++) {
+          while (!until_paid && i * kKills / kOrders > kills) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+          pay_order(*stub, i, until_paid);
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+  };
+
+  // 1. Each order paid once, whatever it answers, while mall_pay is killed.
+  std::thread first_round([&] { run_clients(false); });
+  KillAgainAndAgain(
+      kKills, 11, 50, 400, [] { return false; },
+      [&] {
+        pay->Kill();
+        pay = start_pay(pay_port);
+        ++kills;
+      });
+  first_round.join();
+
+  // 2. With no client asking, the pay service settles every payment left in flight:
+  // none stays paying, and each order is paid exactly when its payment is.
+  auto payments_db = Database::Open(db, kPaySchema);
+  REQUIRE(payments_db.ok());
+  Payments payments(payments_db->get());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while ((Unfinished(http_port) > 0 || !payments.ListPaying(1)->empty()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  std::mt19937 rng(11);
-  int kills = 0;
-  for (; kills < kKills && paid < kOrders; ++kills) {
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 400)(rng)));
-    pay->Kill();
-    pay = start_pay(pay_port);
+  REQUIRE(payments.ListPaying(1)->empty());
+  WaitUntilFinished(http_port);
+  int64_t paid_total = 0, paid_points = 0;
+  int paid_first = 0;
+  for (size_t i = 0; i < oids.size(); ++i) {
+    const int64_t status = orders.FindById(oids[i])->status();
+    absl::StatusOr<Payment> p = payments.FindByOrder(oids[i]);
+    INFO("order " << oids[i] << " status " << status);
+    if (status == kOrderPaid) {
+      CHECK((p.ok() && p->status() == kPaymentPaid));
+      paid_total += p->amount();
+      paid_points += p->amount() / 100;
+      ++paid_first;
+    } else {
+      CHECK(status == kOrderCreated);
+      CHECK((!p.ok() || p->status() == kPaymentFailed));
+    }
   }
-  for (auto& t : clients) t.join();
-  INFO(kills << " kills; payments asked again " << asked_again << " times");
+  absl::StatusOr<User> settled = users.Find(user->id());
+  REQUIRE(settled.ok());
+  CHECK(settled->balance() == kBalance - paid_total);
+  CHECK(settled->frozen() == 0);
+  CHECK(settled->points() == paid_points);
+
+  // 3. The rest paid again until paid.
+  run_clients(true);
+  INFO(kills.load() << " kills; " << paid_first << " paid in the first round; payments asked "
+             << "again " << asked_again << " times");
   REQUIRE_FALSE(gave_up);
-  CHECK(kills >= kKills / 2);
 
   // Every TCC and message ends; then the books balance, exactly.
   WaitUntilFinished(http_port);

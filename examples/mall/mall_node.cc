@@ -104,6 +104,8 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   pay_server_ = Serve(pay_service_.get(), &pay_target_);
   if (!pay_server_) return absl::UnavailableError("cannot start the pay service");
   payer_->SetQueryPrepared(pay_target_ + "/mall.PayService/QueryPrepared");
+  settler_ = std::make_unique<Every>(options.settle_every,
+                                     [payer = payer_.get()] { (void)payer->SettleInFlight(); });
 
   MallApiOptions api;
   api.user_target = user_target_;
@@ -124,6 +126,7 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
 
 MallNode::~MallNode() {
   if (http_) http_->Stop();
+  settler_.reset();
   if (coordinator_) coordinator_->Shutdown();
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(1);
   for (auto* server : {&pay_server_, &order_server_, &product_server_, &user_server_}) {

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "api/mall_api.h"
 #include "common/database.h"
+#include "common/every.h"
 #include "dtx/coordinator.h"
 #include "dtx/grpc/grpc_submitter.h"
 #include "dtx/grpc/grpc_transport.h"
@@ -47,6 +48,8 @@ struct MallNodeOptions {
   // (the payments' tries too). Default: dtx's.
   absl::Duration retry_interval = absl::Seconds(10);
   absl::Duration branch_timeout = absl::Seconds(3);
+  // How often the pay service settles payments left in flight. Default: 5 s.
+  absl::Duration settle_every = absl::Seconds(5);
 };
 
 class MallNode {
@@ -81,6 +84,7 @@ class MallNode {
   std::unique_ptr<ProductServiceImpl> product_service_;
   std::unique_ptr<OrderServiceImpl> order_service_;
   std::unique_ptr<PayServiceImpl> pay_service_;
+  std::unique_ptr<Every> settler_;
   std::unique_ptr<grpc::Server> user_server_, product_server_, order_server_, pay_server_;
   std::string user_target_, product_target_, order_target_, pay_target_;
   std::string user_db_url_, product_db_url_, order_db_url_, pay_db_url_;

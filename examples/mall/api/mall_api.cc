@@ -27,7 +27,6 @@ class Body {
       : doc_(json::parse(text, nullptr, /*allow_exceptions=*/false)) {
     if (doc_.is_discarded() || !doc_.is_object()) error_ = "body must be a JSON object";
   }
-  // A required integer in [min, max].
   // A required integer in [min, max]; with `fallback`, an optional one.
   int64_t Int(const char* name, int64_t min, int64_t max = INT64_MAX,
               std::optional<int64_t> fallback = std::nullopt) {

@@ -44,6 +44,16 @@ class Database {
   std::string backend_;
 };
 
+// Runs `statement` (an UPDATE) on `sql` with `values` bound in order, and answers how
+// many rows it changed. On MySQL a row it matched but left as it was does not count:
+// callers check statements that always change what they match.
+template <typename... Values>
+long long Changed(soci::session& sql, const std::string& statement, Values... values) {
+  soci::statement st = ((sql.prepare << statement), ..., soci::use(values));
+  st.execute(true);
+  return st.get_affected_rows();
+}
+
 }  // namespace mall
 
 #endif  // MALL_COMMON_DATABASE_H_

@@ -26,12 +26,9 @@ namespace {
 
 // Moves order `id` from status `from` to `to`; answers whether it did.
 bool Move(soci::session& tx, int64_t id, int64_t from, int64_t to) {
-  long long key = id, f = from, t = to;
-  soci::statement st = (tx.prepare << "UPDATE orders SET status = :t "
-                                      "WHERE id = :id AND status = :f",
-                        soci::use(t), soci::use(key), soci::use(f));
-  st.execute(true);
-  return st.get_affected_rows() == 1;
+  return Changed(tx, "UPDATE orders SET status = :t WHERE id = :id AND status = :f",
+                 static_cast<long long>(to), static_cast<long long>(id),
+                 static_cast<long long>(from)) == 1;
 }
 
 }  // namespace

@@ -9,17 +9,27 @@
 namespace mall {
 namespace {
 
-TEST_CASE("an order is found, and invalidated, by the gid of its saga") {
-  auto opened =
-      Database::Open(dtx::testing::NewTempDir("orders") + "/order.db", kOrderSchema);
-  REQUIRE(opened.ok());
-  Database& db = **opened;
-  Orders orders(&db);
+std::unique_ptr<Database> OpenDb() {
+  auto db = Database::Open(dtx::testing::NewTempDir("orders") + "/order.db", kOrderSchema);
+  REQUIRE(db.ok());
+  return *std::move(db);
+}
+
+// An order of user 7 for `num` of product 3, 100 cents.
+OrderCreateRequest Request(int64_t num) {
   OrderCreateRequest r;
   r.set_uid(7);
   r.set_pid(3);
   r.set_amount(100);
-  r.set_num(2);
+  r.set_num(num);
+  return r;
+}
+
+TEST_CASE("an order is found, and invalidated, by the gid of its saga") {
+  auto opened = OpenDb();
+  Database& db = *opened;
+  Orders orders(&db);
+  OrderCreateRequest r = Request(2);
   REQUIRE(db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-a", r); }).ok());
   REQUIRE(db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-b", r); }).ok());
   // The user's latest order is gid-b; reverting gid-a must touch gid-a only.
@@ -41,16 +51,10 @@ TEST_CASE("an order is found, and invalidated, by the gid of its saga") {
 }
 
 TEST_CASE("an order is paid only from created, by its user for its amount") {
-  auto opened =
-      Database::Open(dtx::testing::NewTempDir("orders") + "/order.db", kOrderSchema);
-  REQUIRE(opened.ok());
-  Database& db = **opened;
+  auto opened = OpenDb();
+  Database& db = *opened;
   Orders orders(&db);
-  OrderCreateRequest r;
-  r.set_uid(7);
-  r.set_pid(3);
-  r.set_amount(100);
-  r.set_num(1);
+  const OrderCreateRequest r = Request(1);
   REQUIRE(db.Run([&](soci::session& tx) { return Orders::Create(tx, "gid-p", r); }).ok());
   const int64_t id = orders.FindByGid("gid-p")->id();
   auto run = [&](auto fn) { return db.Run([&](soci::session& tx) { return fn(tx); }); };

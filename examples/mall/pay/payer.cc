@@ -26,7 +26,16 @@ Payer::Payer(Database* db, Payments* payments, PayerOptions options)
       orders_(OrderService::NewStub(grpc::CreateChannel(
           options_.order_target, grpc::InsecureChannelCredentials()))) {}
 
+void Payer::SetQueryPrepared(std::string url) {
+  absl::MutexLock lock(&mu_);
+  query_prepared_ = std::move(url);
+}
+
 absl::StatusOr<Payment> Payer::Pay(int64_t oid) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (query_prepared_.empty()) return absl::UnavailableError("the pay service is starting");
+  }
   Order order;
   OrderQuery query;
   query.set_id(oid);
@@ -42,11 +51,34 @@ absl::StatusOr<Payment> Payer::Pay(int64_t oid) {
   } else if (!absl::IsNotFound(payment.status())) {
     return payment.status();
   }
+  if (order.status() == kOrderPaying) {
+    // No attempt of ours is paying: an earlier one rolled back and its cancel has not
+    // reached the order yet.
+    return dtx::OngoingError(Of(oid) + " is still held by a payment rolling back");
+  }
   if (order.status() != kOrderCreated) {
     return dtx::FailureError(Of(oid) + " is not awaiting payment (status " +
                              std::to_string(order.status()) + ")");
   }
   return Attempt(order);
+}
+
+absl::StatusOr<int> Payer::SettleInFlight(int limit) {
+  absl::StatusOr<std::vector<Payment>> paying = payments_->ListPaying(limit);
+  if (!paying.ok()) return paying.status();
+  std::set<std::pair<int64_t, std::string>> now_paying, before;
+  for (const Payment& p : *paying) now_paying.emplace(p.oid(), p.gid());
+  {
+    absl::MutexLock lock(&mu_);
+    before = std::exchange(paying_before_, now_paying);
+  }
+  int settled = 0;
+  for (const Payment& p : *paying) {
+    if (before.count({p.oid(), p.gid()}) == 0) continue;  // maybe still running
+    absl::StatusOr<Payment> now = Settle(p);
+    if (now.ok() && now->status() != kPaymentPaying) ++settled;
+  }
+  return settled;
 }
 
 absl::StatusOr<Payment> Payer::Attempt(const Order& order) {
@@ -63,36 +95,39 @@ absl::StatusOr<Payment> Payer::Attempt(const Order& order) {
   // The payment row turns paying only once the TCC is stored, inside its body: so
   // the coordinator knows every gid a paying row names, and Settle can ask it.
   absl::StatusOr<Payment> payment = absl::UnknownError("not begun");
-  absl::Status tried;  // the tries' outcome; not OK: the TCC was aborted
-  auto call = [&](dtx::Tcc& tcc, const char* what, const std::string& payload,
-                  const std::string& service, const std::string& method) {
-    tried = tcc.CallBranch(payload, service + method + "Try", service + method + "Confirm",
-                           service + method + "Cancel");
-    if (!tried.ok()) {
-      tried = absl::Status(tried.code(), std::string(what) + ": " +
-                                             std::string(tried.message()));
-    }
-    return tried;
+  auto try_branch = [](dtx::Tcc& tcc, const char* what, const std::string& payload,
+                       const std::string& prefix) {
+    absl::Status s =
+        tcc.CallBranch(payload, prefix + "Try", prefix + "Confirm", prefix + "Cancel");
+    return s.ok() ? s
+                  : absl::Status(s.code(), std::string(what) + ": " +
+                                               std::string(s.message()));
   };
-  absl::Status result =
-      dtx::Tcc(options_.submitter, options_.transport, gid)
-          .Protocol("grpc")
-          .RequestTimeout(options_.request_timeout)
-          .WaitResult(true)
-          .Run([&](dtx::Tcc& tcc) {
-            payment = payments_->Begin(order.id(), order.uid(), order.amount(), gid);
-            if (!payment.ok()) return payment.status();  // aborted, with no branch
-            if (!call(tcc, "the order's try", pay.SerializeAsString(), o, "Pay").ok()) {
-              return tried;
-            }
-            return call(tcc, "the wallet's try", wallet.SerializeAsString(), u, "Wallet");
-          });
+  absl::Status body;  // what the body returned; not OK: the TCC was aborted
+  absl::Status result = dtx::Tcc(options_.submitter, options_.transport, gid)
+                            .Protocol("grpc")
+                            .RequestTimeout(options_.request_timeout)
+                            .WaitResult(true)
+                            .Run([&](dtx::Tcc& tcc) {
+                              payment = payments_->Begin(order.id(), order.uid(),
+                                                         order.amount(), gid);
+                              body = payment.status();
+                              if (body.ok()) {
+                                body = try_branch(tcc, "the order's try",
+                                                  pay.SerializeAsString(), o + "Pay");
+                              }
+                              if (body.ok()) {
+                                body = try_branch(tcc, "the wallet's try",
+                                                  wallet.SerializeAsString(), u + "Wallet");
+                              }
+                              return body;
+                            });
   if (absl::IsAlreadyExists(payment.status())) {
     return dtx::OngoingError(std::string(payment.status().message()));
   }
   // Not begun: the prepare or the Begin failed, and the payment is as it was.
   if (!payment.ok()) return result;
-  if (!tried.ok() || dtx::IsFailure(result)) {
+  if (!body.ok() || dtx::IsFailure(result)) {
     // Rolled back, or rolling back: it can never confirm now.
     (void)payments_->Fail(order.id(), gid);
     return dtx::FailureError("the payment of " + Of(order.id()) +
@@ -139,8 +174,13 @@ absl::StatusOr<Payment> Payer::Finish(const Payment& payment) {
            points.SerializeAsString())
       .Protocol("grpc")
       .RequestTimeout(options_.request_timeout);
+  std::string query_prepared;
+  {
+    absl::MutexLock lock(&mu_);
+    query_prepared = query_prepared_;
+  }
   absl::Status sent = db_->Run([&](soci::session& sql) {
-    return dtx::DoAndSubmit(paid, query_prepared_, sql, [&](soci::session& tx) {
+    return dtx::DoAndSubmit(paid, query_prepared, sql, [&](soci::session& tx) {
       return Payments::MarkPaid(tx, payment.oid(), payment.gid());
     });
   });

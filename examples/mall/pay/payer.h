@@ -8,16 +8,20 @@
 //  3. once the TCC succeeded, the payment turns paid in a local transaction that also
 //     sends the "paid" message (dtx::DoAndSubmit): its action credits the user one
 //     loyalty point per 100 cents, delivered if and only if that transaction commits.
-// A payment left paying (the pay service stopped between 1 and 3, or the confirms are
-// still running) is settled when its order is paid again: the coordinator says how
-// its TCC ended.
+// A payment left paying (the pay service stopped between 1 and 3, the confirms were
+// still running, or the message could not be sent) is settled when its order is paid
+// again, and by SettleInFlight, which the pay service runs every few seconds: the
+// coordinator says how its TCC ended.
 #ifndef MALL_PAY_PAYER_H_
 #define MALL_PAY_PAYER_H_
 
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "dtx/submitter.h"
 #include "dtx/transport.h"
 #include "order.grpc.pb.h"
@@ -44,9 +48,10 @@ class Payer {
   Payer(Database* db, Payments* payments, PayerOptions options);
 
   // The pay service's own QueryPrepared ("host:port/mall.PayService/QueryPrepared"),
-  // which the coordinator asks about a "paid" message left prepared. Set once, before
-  // the first Pay (the service's port is known only once it serves).
-  void SetQueryPrepared(std::string url) { query_prepared_ = std::move(url); }
+  // which the coordinator asks about a "paid" message left prepared: an address that
+  // stays the same across restarts, since the coordinator keeps it. Set once the
+  // service's port is known; until then Pay answers kUnavailable.
+  void SetQueryPrepared(std::string url);
 
   // Pays order `oid`, as PayService.Create documents: the payment paid (also when it
   // was paid before); FAILURE (kAborted) refused and rolled back; ONGOING
@@ -54,6 +59,12 @@ class Payer {
   // error when a service or the coordinator could not be reached (the payment may
   // then be left paying, and is settled by the next Pay of the order).
   absl::StatusOr<Payment> Pay(int64_t oid);
+
+  // Settles up to `limit` payments left paying (as Pay would) that the previous call
+  // found paying under the same attempt too, so that an attempt still running is
+  // left to finish itself; returns how many it finished (paid) or marked failed. Call
+  // it every few seconds.
+  absl::StatusOr<int> SettleInFlight(int limit = 100);
 
  private:
   absl::StatusOr<Payment> Attempt(const Order& order);
@@ -65,7 +76,10 @@ class Payer {
   Database* db_;
   Payments* payments_;
   PayerOptions options_;
-  std::string query_prepared_;
+  absl::Mutex mu_;
+  std::string query_prepared_ ABSL_GUARDED_BY(mu_);
+  // (oid, gid) of the payments SettleInFlight found paying last time.
+  std::set<std::pair<int64_t, std::string>> paying_before_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<OrderService::Stub> orders_;
 };
 

@@ -26,14 +26,11 @@ absl::Status Read(soci::session& sql, int64_t oid, Payment* p) {
 // Moves the payment of `oid` under `gid` from `from` to `to`; answers whether it did.
 bool Move(soci::session& sql, int64_t oid, const std::string& gid, int64_t from,
           int64_t to) {
-  long long key = oid, f = from, t = to;
-  std::string g = gid;
-  soci::statement st =
-      (sql.prepare << "UPDATE payment SET status = :t "
-                      "WHERE oid = :o AND gid = :g AND status = :f",
-       soci::use(t), soci::use(key), soci::use(g), soci::use(f));
-  st.execute(true);
-  return st.get_affected_rows() == 1;
+  return Changed(sql,
+                 "UPDATE payment SET status = :t "
+                 "WHERE oid = :o AND gid = :g AND status = :f",
+                 static_cast<long long>(to), static_cast<long long>(oid), gid,
+                 static_cast<long long>(from)) == 1;
 }
 
 absl::Status Taken(int64_t oid) {
@@ -50,23 +47,43 @@ absl::StatusOr<Payment> Payments::FindByOrder(int64_t oid) {
   return p;
 }
 
+absl::StatusOr<std::vector<Payment>> Payments::ListPaying(int limit) {
+  std::vector<Payment> out;
+  absl::Status s = db_->Run([&](soci::session& sql) {
+    std::vector<long long> oids;
+    long long oid = 0, paying = kPaymentPaying, n = limit;
+    soci::statement st =
+        (sql.prepare << "SELECT oid FROM payment WHERE status = :s ORDER BY id LIMIT :n",
+         soci::use(paying), soci::use(n), soci::into(oid));
+    st.execute();
+    while (st.fetch()) oids.push_back(oid);
+    for (long long listed : oids) {
+      Payment p;
+      // Settled since the SELECT: no longer listed.
+      if (Read(sql, listed, &p).ok() && p.status() == kPaymentPaying) out.push_back(p);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<Payment> Payments::Begin(int64_t oid, int64_t uid, int64_t amount,
                                         const std::string& gid) {
   Payment p;
   absl::Status s = db_->Run([&](soci::session& sql) {
     long long o = oid, u = uid, a = amount, paying = kPaymentPaying,
-              failed = kPaymentFailed;
+              failed = kPaymentFailed;  // soci binds lvalues of these types
     std::string g = gid;
     absl::Status found = Read(sql, oid, &p);
     if (found.ok()) {
       if (p.status() != kPaymentFailed) return Taken(oid);
-      soci::statement retry =
-          (sql.prepare << "UPDATE payment SET uid = :u, amount = :a, gid = :g, "
-                          "status = :s WHERE oid = :o AND status = :f",
-           soci::use(u), soci::use(a), soci::use(g), soci::use(paying), soci::use(o),
-           soci::use(failed));
-      retry.execute(true);
-      if (retry.get_affected_rows() != 1) return Taken(oid);
+      if (Changed(sql,
+                  "UPDATE payment SET uid = :u, amount = :a, gid = :g, status = :s "
+                  "WHERE oid = :o AND status = :f",
+                  u, a, g, paying, o, failed) != 1) {
+        return Taken(oid);
+      }
     } else if (absl::IsNotFound(found)) {
       try {
         sql << "INSERT INTO payment (oid, uid, amount, gid, status) "

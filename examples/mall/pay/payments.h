@@ -7,6 +7,7 @@
 #include <soci/soci.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/database.h"
@@ -35,6 +36,10 @@ class Payments {
 
   // The payment of order `oid`; kNotFound when there is none.
   absl::StatusOr<Payment> FindByOrder(int64_t oid);
+
+  // Up to `limit` payments still paying, oldest first (a scan of the table: an index
+  // on status would serve a large one).
+  absl::StatusOr<std::vector<Payment>> ListPaying(int limit);
 
   // A new attempt at paying order `oid` under TCC `gid`: the order's payment, new or
   // failed before, becomes paying. kAlreadyExists when it is paying or paid (two

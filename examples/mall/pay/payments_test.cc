@@ -25,6 +25,13 @@ TEST_CASE("one payment per order: paying, then paid or failed and tried again") 
   REQUIRE(p.ok());
   CHECK(p->status() == kPaymentPaying);
   CHECK(p->gid() == "g1");
+  REQUIRE(payments.Begin(8, 3, 50, "h1").ok());
+  absl::StatusOr<std::vector<Payment>> paying = payments.ListPaying(10);
+  REQUIRE(paying.ok());
+  REQUIRE(paying->size() == 2);
+  CHECK((*paying)[0].oid() == 7);
+  CHECK((*paying)[1].gid() == "h1");
+  CHECK(payments.ListPaying(1)->size() == 1);
   CHECK(absl::IsAlreadyExists(payments.Begin(7, 3, 4999, "g2").status()));
   auto mark_paid = [&](const std::string& gid) {
     return db->Run([&](soci::session& tx) { return Payments::MarkPaid(tx, 7, gid); });
@@ -47,6 +54,8 @@ TEST_CASE("one payment per order: paying, then paid or failed and tried again") 
   CHECK(absl::IsAlreadyExists(payments.Begin(7, 3, 4999, "g4").status()));
   REQUIRE(payments.Fail(7, "g3").ok());
   CHECK(payments.FindByOrder(7)->status() == kPaymentPaid);
+  REQUIRE(payments.Fail(8, "h1").ok());
+  CHECK(payments.ListPaying(10)->empty());
 }
 
 TEST_CASE("of attempts racing to pay one order, one begins") {

@@ -3,11 +3,15 @@
 //   mall_product --listen HOST:PORT --db PATH        the product service (gRPC)
 //   mall_order   --listen HOST:PORT --db PATH        the order service (gRPC)
 //   mall_pay     --listen HOST:PORT --db PATH --user T --order T
-//                (--dtxd HOST:PORT | --store URL)   the pay service (gRPC)
+//                (--dtxd HOST:PORT | --store URL) [--advertise HOST:PORT]
+//                [--settle-every S]   the pay service (gRPC)
 //   mall_api     --listen HOST:PORT --user T --product T --order T --pay T
 //                (--dtxd HOST:PORT | --store URL)   the HTTP API
 // --store embeds a coordinator with that store in the process (a store of its own:
-// two processes must not share one).
+// two processes must not share one). The coordinator keeps mall_pay's address in every
+// "paid" message, to ask it about one left prepared: run mall_pay on a fixed port, and
+// give --advertise when the listen address is not one the coordinator can call (e.g.
+// 0.0.0.0).
 // Binds 127.0.0.1 unless told otherwise (port 0: any free port). Prints
 // "<role>: listening on HOST:PORT" when ready; stops on SIGTERM or SIGINT.
 #include <grpcpp/grpcpp.h>
@@ -19,6 +23,7 @@
 #include <thread>
 
 #include "api/mall_api.h"
+#include "common/every.h"
 #include "dtx/coordinator.h"
 #include "dtx/grpc/grpc_submitter.h"
 #include "dtx/grpc/grpc_transport.h"
@@ -121,9 +126,10 @@ class Coordination {
 };
 
 // The pay service: its Payer needs its own address for the "paid" message's
-// back-check, known once it listens.
-int ServePay(mall::Database* db, const std::string& listen, const std::string& user,
-             const std::string& order, Coordination* coordination, sigset_t* signals) {
+// back-check (`advertise`, or the listen address with the port it got).
+int ServePay(mall::Database* db, const std::string& listen, const std::string& advertise,
+             double settle_every, const std::string& user, const std::string& order,
+             Coordination* coordination, sigset_t* signals) {
   mall::Payments payments(db);
   mall::Payer payer(db, &payments,
                     mall::PayerOptions{.user_target = user,
@@ -134,8 +140,12 @@ int ServePay(mall::Database* db, const std::string& listen, const std::string& u
   int port = 0;
   std::unique_ptr<grpc::Server> server = Listen(&service, listen, &port);
   if (server == nullptr) return 1;
-  payer.SetQueryPrepared(listen.substr(0, listen.rfind(':')) + ":" +
-                         std::to_string(port) + "/mall.PayService/QueryPrepared");
+  payer.SetQueryPrepared((advertise.empty() ? listen.substr(0, listen.rfind(':')) + ":" +
+                                                  std::to_string(port)
+                                            : advertise) +
+                         "/mall.PayService/QueryPrepared");
+  mall::Every settler(absl::Seconds(settle_every),
+                      [&payer] { (void)payer.SettleInFlight(); });
   PrintListening(listen, port);
   WaitForStop(signals);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
@@ -147,7 +157,9 @@ int ServePay(mall::Database* db, const std::string& listen, const std::string& u
 int main(int argc, char** argv) {
   const std::string role = kRole;
   CLI::App app{std::string(kRole) + ": a service of the dtx mall example"};
-  std::string listen = "127.0.0.1:0", db, user, product, order, pay, dtxd, store;
+  std::string listen = "127.0.0.1:0", db, user, product, order, pay, dtxd, store,
+                                      advertise;
+  double settle_every = 5;
   app.add_option("--listen", listen, "Address to serve on")->capture_default_str();
   if (role != "mall_api") {
     app.add_option("--db", db, "The service's database: a storage URL or an SQLite path")
@@ -158,6 +170,14 @@ int main(int argc, char** argv) {
     app.add_option("--order", order, "Order service address")->required();
     app.add_option("--dtxd", dtxd, "dtxd's gRPC address");
     app.add_option("--store", store, "Embedded coordinator's storage URL");
+  }
+  if (role == "mall_pay") {
+    app.add_option("--advertise", advertise,
+                   "Address the coordinator calls back (default: the listen address)");
+    app.add_option("--settle-every", settle_every,
+                   "Settle payments left in flight every, s")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
   }
   if (role == "mall_api") {
     app.add_option("--product", product, "Product service address")->required();
@@ -199,7 +219,8 @@ int main(int argc, char** argv) {
     }
     Coordination coordination;
     if (!coordination.Start(dtxd, store)) return 2;
-    return ServePay(database->get(), listen, user, order, &coordination, &signals);
+    return ServePay(database->get(), listen, advertise, settle_every, user, order,
+                    &coordination, &signals);
   }
 
   // mall_api: the HTTP API.

@@ -5,15 +5,6 @@
 namespace mall {
 namespace {
 
-// Runs a conditional UPDATE and answers how many rows it changed (on MySQL, rows it
-// matched but left as they were do not count).
-template <typename... Uses>
-long long Update(soci::session& tx, const std::string& statement, Uses... uses) {
-  soci::statement st = ((tx.prepare << statement), ..., soci::use(uses));
-  st.execute(true);
-  return st.get_affected_rows();
-}
-
 absl::Status Read(soci::session& sql, int64_t id, User* user) {
   std::string name, mobile;
   long long key = id;
@@ -69,7 +60,7 @@ absl::StatusOr<User> Users::Find(int64_t id) {
 absl::Status Users::Freeze(soci::session& tx, int64_t uid, int64_t amount) {
   if (amount <= 0) return dtx::FailureError("amount must be positive");
   long long key = uid, a = amount, a2 = amount;
-  if (Update(tx,
+  if (Changed(tx,
              "UPDATE wallet SET frozen = frozen + :a "
              "WHERE uid = :u AND balance - frozen >= :a2",
              a, key, a2) == 1) {
@@ -77,6 +68,7 @@ absl::Status Users::Freeze(soci::session& tx, int64_t uid, int64_t amount) {
   }
   User user;
   if (!Read(tx, uid, &user).ok()) return dtx::FailureError("no user " + std::to_string(uid));
+  // A user without a wallet (created before wallets) shows 0 available.
   return dtx::FailureError("insufficient balance: " +
                            std::to_string(user.balance() - user.frozen()) +
                            " available, " + std::to_string(amount) + " wanted");
@@ -84,7 +76,7 @@ absl::Status Users::Freeze(soci::session& tx, int64_t uid, int64_t amount) {
 
 absl::Status Users::Take(soci::session& tx, int64_t uid, int64_t amount) {
   long long key = uid, a = amount, a2 = amount, a3 = amount;
-  if (Update(tx,
+  if (Changed(tx,
              "UPDATE wallet SET balance = balance - :a, frozen = frozen - :a2 "
              "WHERE uid = :u AND frozen >= :a3",
              a, a2, key, a3) == 1) {
@@ -96,7 +88,7 @@ absl::Status Users::Take(soci::session& tx, int64_t uid, int64_t amount) {
 
 absl::Status Users::Release(soci::session& tx, int64_t uid, int64_t amount) {
   long long key = uid, a = amount, a2 = amount;
-  if (Update(tx, "UPDATE wallet SET frozen = frozen - :a WHERE uid = :u AND frozen >= :a2",
+  if (Changed(tx, "UPDATE wallet SET frozen = frozen - :a WHERE uid = :u AND frozen >= :a2",
              a, key, a2) == 1) {
     return absl::OkStatus();
   }
@@ -108,7 +100,7 @@ absl::Status Users::CreditPoints(soci::session& tx, int64_t uid, int64_t points)
   if (points < 0) return dtx::FailureError("points must be >= 0");
   if (points == 0) return absl::OkStatus();
   long long key = uid, p = points;
-  if (Update(tx, "UPDATE wallet SET points = points + :p WHERE uid = :u", p, key) == 1) {
+  if (Changed(tx, "UPDATE wallet SET points = points + :p WHERE uid = :u", p, key) == 1) {
     return absl::OkStatus();
   }
   tx << "INSERT INTO wallet (uid, balance, frozen, points) VALUES (:u, 0, 0, :p)",
