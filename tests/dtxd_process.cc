@@ -1,7 +1,7 @@
 #include "dtxd_process.h"
 
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,12 +18,20 @@ ChildProcess::ChildProcess(std::vector<std::string> args) {
   argv.push_back(nullptr);
   int out[2];
   REQUIRE(pipe(out) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  REQUIRE(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t parent = getpid();
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    // Only async-signal-safe calls until exec. The child is killed when the thread
+    // that started it ends (the test's main thread), however the test ends: a test
+    // killed by a signal leaves no server behind to disturb the next one.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    execve(argv[0], argv.data(), environ);
+    _exit(127);
+  }
   close(out[1]);
   FILE* stream = fdopen(out[0], "r");
   char line[512] = {0};

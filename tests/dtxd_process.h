@@ -13,7 +13,9 @@ namespace dtx::testing {
 // A child process whose first line on stdout says it is ready.
 class ChildProcess {
  public:
-  // Starts argv[0] with `argv` and waits for its first line. REQUIREs success.
+  // Starts argv[0] with `argv` and waits for its first line. REQUIREs success. The
+  // child gets SIGKILL when the thread that constructed it ends: construct it on the
+  // test's main thread.
   explicit ChildProcess(std::vector<std::string> argv);
   ~ChildProcess();  // SIGKILL if still running
 

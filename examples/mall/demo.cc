@@ -109,17 +109,19 @@ class Demo {
  private:
   // Scenarios 4 to 6; `pid` is the keyboard (4999), in stock.
   void Payments(const std::string& mobile, int64_t pid) {
-    std::printf("\n4. bob has 6000 in his wallet; he orders the keyboard (4999) and pays\n");
+    std::printf(
+        "\n4. bob has 6000 in his wallet; he orders the keyboard (4999) and pays\n");
     json bob = Call("/api/user/create",
                     {{"name", "bob"}, {"mobile", mobile + "9"}, {"balance", 6000}});
     const int64_t uid = bob.value("id", 0LL);
-    const int64_t first = OrderId(Call("/api/order/create",
-                                       {{"uid", uid}, {"pid", pid}, {"num", 1}}));
+    const int64_t first =
+        OrderId(Call("/api/order/create", {{"uid", uid}, {"pid", pid}, {"num", 1}}));
     json paid = Call("/api/pay/create", {{"oid", first}});
     Check(status_ == 200, "the payment succeeded (HTTP 200)");
     Check(PaymentStatus(paid) == kPaymentPaid, "the payment is paid");
     Check(OrderStatusById(first) == kOrderPaid, "the order is paid (status 2)");
-    Check(Wallet(uid) == "balance 1001 frozen 0", "the wallet has 1001 left, none frozen");
+    Check(Wallet(uid) == "balance 1001 frozen 0",
+          "the wallet has 1001 left, none frozen");
     Check(Eventually([&] { return Points(uid) == 49; }),
           "the \"paid\" message credited 49 points");
     json again = Call("/api/pay/create", {{"oid", first}});
@@ -128,8 +130,8 @@ class Demo {
           "and takes nothing more");
 
     std::printf("\n5. bob orders another keyboard: 1001 is not enough\n");
-    const int64_t second = OrderId(Call("/api/order/create",
-                                        {{"uid", uid}, {"pid", pid}, {"num", 1}}));
+    const int64_t second =
+        OrderId(Call("/api/order/create", {{"uid", uid}, {"pid", pid}, {"num", 1}}));
     json refused = Call("/api/pay/create", {{"oid", second}});
     const std::string gid5 = refused.value("payment", json::object()).value("gid", "");
     Check(status_ == 409, "the payment was refused and rolled back (HTTP 409)");
@@ -142,11 +144,11 @@ class Demo {
     auto user_rows = Barrier(options_.user_db, gid5, "02");
     PrintBarrier("order", order_rows);
     PrintBarrier("user", user_rows);
-    Check(order_rows == std::vector<std::string>{"01 cancel reason=cancel",
-                                                 "01 try reason=try"},
+    Check(order_rows ==
+              std::vector<std::string>{"01 cancel reason=cancel", "01 try reason=try"},
           "the order's try ran, then its cancel");
-    Check(user_rows == std::vector<std::string>{"02 cancel reason=cancel",
-                                                "02 try reason=cancel"},
+    Check(user_rows ==
+              std::vector<std::string>{"02 cancel reason=cancel", "02 try reason=cancel"},
           "the wallet's cancel was a null compensation (its try had rolled back)");
 
     std::printf("\n6. bob orders a pen (300); the wallet's try is held up on the way\n");
@@ -165,8 +167,8 @@ class Demo {
     Check(Wallet(uid) == "balance 1001 frozen 0", "the late try froze nothing");
     user_rows = Barrier(options_.user_db, gid6, "02");
     PrintBarrier("user", user_rows);
-    Check(user_rows == std::vector<std::string>{"02 cancel reason=cancel",
-                                                "02 try reason=cancel"},
+    Check(user_rows ==
+              std::vector<std::string>{"02 cancel reason=cancel", "02 try reason=cancel"},
           "the cancel had taken the try's place in the barrier, so the try was skipped");
     json retried = Call("/api/pay/create", {{"oid", third}});
     Check(status_ == 200 && PaymentStatus(retried) == kPaymentPaid,

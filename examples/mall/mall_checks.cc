@@ -22,9 +22,8 @@ std::string BarrierTable(soci::session& sql) {
 void DropMallTables(const std::string& url) {
   soci::session sql;
   REQUIRE(dtx::OpenSession(sql, url).ok());
-  for (const std::string& table :
-       std::vector<std::string>{"users", "wallet", "product", "orders", "payment",
-                                BarrierTable(sql)}) {
+  for (const std::string& table : std::vector<std::string>{
+           "users", "wallet", "product", "orders", "payment", BarrierTable(sql)}) {
     sql << "DROP TABLE IF EXISTS " + table;
   }
 }

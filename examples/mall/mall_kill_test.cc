@@ -31,8 +31,8 @@
 #include "order/orders.h"
 #include "pay.grpc.pb.h"
 #include "pay/payments.h"
-#include "user/users.h"
 #include "test_util.h"
+#include "user/users.h"
 
 namespace mall {
 namespace {
@@ -61,8 +61,8 @@ int KillAgainAndAgain(int kills, unsigned seed, int min_ms, int max_ms, Done don
   std::mt19937 rng(seed);
   int n = 0;
   for (; n < kills && !done(); ++n) {
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(min_ms, max_ms)(rng)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::uniform_int_distribution<int>(min_ms, max_ms)(rng)));
     kill_and_restart();
   }
   return n;
@@ -241,9 +241,9 @@ TEST_CASE("the pay service killed again and again while it takes payments") {
     r.set_num(1);
     r.set_amount(100 + (i * 37) % 1000);
     const std::string gid = "pay-kill-" + std::to_string(i);
-    REQUIRE((*orders_db)->Run([&](soci::session& tx) {
-      return Orders::Create(tx, gid, r);
-    }).ok());
+    REQUIRE((*orders_db)
+                ->Run([&](soci::session& tx) { return Orders::Create(tx, gid, r); })
+                .ok());
     oids.push_back(orders.FindByGid(gid)->id());
     total += r.amount();
     points += r.amount() / 100;
@@ -341,8 +341,9 @@ TEST_CASE("the pay service killed again and again while it takes payments") {
 
   // 3. The rest paid again until paid.
   run_clients(true);
-  INFO(kills.load() << " kills; " << paid_first << " paid in the first round; payments asked "
-             << "again " << asked_again << " times");
+  INFO(kills.load() << " kills; " << paid_first
+                    << " paid in the first round; payments asked "
+                    << "again " << asked_again << " times");
   REQUIRE_FALSE(gave_up);
 
   // Every TCC and message ends; then the books balance, exactly.

@@ -93,19 +93,20 @@ absl::Status MallNode::Init(const MallNodeOptions& options) {
   }
 
   // The pay service, which runs its TCCs and messages through the same coordinator.
-  payer_ = std::make_unique<Payer>(pay_db_.get(), payments_.get(),
-                                   PayerOptions{.user_target = user_target_,
-                                                .order_target = order_target_,
-                                                .submitter = submitter,
-                                                .transport = transport,
-                                                .request_timeout = options.branch_timeout});
+  payer_ =
+      std::make_unique<Payer>(pay_db_.get(), payments_.get(),
+                              PayerOptions{.user_target = user_target_,
+                                           .order_target = order_target_,
+                                           .submitter = submitter,
+                                           .transport = transport,
+                                           .request_timeout = options.branch_timeout});
   pay_service_ =
       std::make_unique<PayServiceImpl>(pay_db_.get(), payments_.get(), payer_.get());
   pay_server_ = Serve(pay_service_.get(), &pay_target_);
   if (!pay_server_) return absl::UnavailableError("cannot start the pay service");
   payer_->SetQueryPrepared(pay_target_ + "/mall.PayService/QueryPrepared");
-  settler_ = std::make_unique<Every>(options.settle_every,
-                                     [payer = payer_.get()] { (void)payer->SettleInFlight(); });
+  settler_ = std::make_unique<Every>(
+      options.settle_every, [payer = payer_.get()] { (void)payer->SettleInFlight(); });
 
   MallApiOptions api;
   api.user_target = user_target_;

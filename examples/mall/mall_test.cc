@@ -6,8 +6,8 @@
 #include <httplib.h>
 
 #include <atomic>
-#include <map>
 #include <catch2/catch.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 

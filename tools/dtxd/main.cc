@@ -178,9 +178,10 @@ int main(int argc, char** argv) {
   app.add_option("--branch-ca", f.branch_ca,
                  "PEM CA certificates that https branches are verified against "
                  "(default: the system's)");
-  app.add_option("--sync-waits", f.sync_waits,
-                 "wait_result submits whose first pass runs on their HTTP thread at once; "
-                 "more wait holding no thread (-1: half of --http-threads)")
+  app.add_option(
+         "--sync-waits", f.sync_waits,
+         "wait_result submits whose first pass runs on their HTTP thread at once; "
+         "more wait holding no thread (-1: half of --http-threads)")
       ->capture_default_str();
   app.add_option("--max-connections-per-address", f.max_connections_per_address,
                  "HTTP API connections served at once from one client address (0: no "

@@ -3,8 +3,8 @@
 #include <grpcpp/create_channel.h>
 
 #include <chrono>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "dtx/gid.h"
 #include "dtx/grpc/grpc_branch.h"
@@ -88,7 +88,7 @@ json ToJson(const Payment& p) {
 void Reply(dtx::HttpResponse& res, int status, const json& body) {
   res.status = status;
   res.SetBody(body.dump(-1, ' ', false, json::error_handler_t::replace),
-                  "application/json");
+              "application/json");
 }
 
 void ReplyError(dtx::HttpResponse& res, const absl::Status& status) {
@@ -205,8 +205,10 @@ void MallApi::Register(dtx::HttpBranchServer& server) {
     for (const Order& o : list.orders()) orders.push_back(ToJson(o));
     Reply(res, 200, {{"orders", std::move(orders)}});
   });
-  server.Post("/api/pay/create", [this](const dtx::HttpRequest& req,
-                                        dtx::HttpResponse& res) { CreatePayment(req, res); });
+  server.Post("/api/pay/create",
+              [this](const dtx::HttpRequest& req, dtx::HttpResponse& res) {
+                CreatePayment(req, res);
+              });
   route("/api/pay/detail", [this](Body& b, dtx::HttpResponse& res) {
     PayRequest r;
     r.set_oid(b.Int("oid", 1));

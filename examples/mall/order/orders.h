@@ -14,7 +14,7 @@
 namespace mall {
 
 inline constexpr int64_t kOrderCreated = 0;
-inline constexpr int64_t kOrderPaying = 1;   // a payment's try holds it
+inline constexpr int64_t kOrderPaying = 1;  // a payment's try holds it
 inline constexpr int64_t kOrderPaid = 2;
 inline constexpr int64_t kOrderInvalid = 9;  // its saga rolled back
 

@@ -10,7 +10,8 @@ namespace mall {
 namespace {
 
 std::unique_ptr<Database> OpenDb() {
-  auto db = Database::Open(dtx::testing::NewTempDir("orders") + "/order.db", kOrderSchema);
+  auto db =
+      Database::Open(dtx::testing::NewTempDir("orders") + "/order.db", kOrderSchema);
   REQUIRE(db.ok());
   return *std::move(db);
 }

@@ -25,8 +25,8 @@ grpc::Status PayServiceImpl::QueryPrepared(grpc::ServerContext* context, const P
                                            PayEmpty*) {
   absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
   if (!info.ok()) return dtx::ToGrpcStatus(info.status());
-  return dtx::ToGrpcStatus(
-      db_->Run([&](soci::session& sql) { return dtx::Barrier(*info).QueryPrepared(sql); }));
+  return dtx::ToGrpcStatus(db_->Run(
+      [&](soci::session& sql) { return dtx::Barrier(*info).QueryPrepared(sql); }));
 }
 
 }  // namespace mall

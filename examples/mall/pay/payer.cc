@@ -34,7 +34,8 @@ void Payer::SetQueryPrepared(std::string url) {
 absl::StatusOr<Payment> Payer::Pay(int64_t oid) {
   {
     absl::MutexLock lock(&mu_);
-    if (query_prepared_.empty()) return absl::UnavailableError("the pay service is starting");
+    if (query_prepared_.empty())
+      return absl::UnavailableError("the pay service is starting");
   }
   Order order;
   OrderQuery query;
@@ -100,28 +101,28 @@ absl::StatusOr<Payment> Payer::Attempt(const Order& order) {
     absl::Status s =
         tcc.CallBranch(payload, prefix + "Try", prefix + "Confirm", prefix + "Cancel");
     return s.ok() ? s
-                  : absl::Status(s.code(), std::string(what) + ": " +
-                                               std::string(s.message()));
+                  : absl::Status(s.code(),
+                                 std::string(what) + ": " + std::string(s.message()));
   };
   absl::Status body;  // what the body returned; not OK: the TCC was aborted
-  absl::Status result = dtx::Tcc(options_.submitter, options_.transport, gid)
-                            .Protocol("grpc")
-                            .RequestTimeout(options_.request_timeout)
-                            .WaitResult(true)
-                            .Run([&](dtx::Tcc& tcc) {
-                              payment = payments_->Begin(order.id(), order.uid(),
-                                                         order.amount(), gid);
-                              body = payment.status();
-                              if (body.ok()) {
-                                body = try_branch(tcc, "the order's try",
-                                                  pay.SerializeAsString(), o + "Pay");
-                              }
-                              if (body.ok()) {
-                                body = try_branch(tcc, "the wallet's try",
-                                                  wallet.SerializeAsString(), u + "Wallet");
-                              }
-                              return body;
-                            });
+  absl::Status result =
+      dtx::Tcc(options_.submitter, options_.transport, gid)
+          .Protocol("grpc")
+          .RequestTimeout(options_.request_timeout)
+          .WaitResult(true)
+          .Run([&](dtx::Tcc& tcc) {
+            payment = payments_->Begin(order.id(), order.uid(), order.amount(), gid);
+            body = payment.status();
+            if (body.ok()) {
+              body =
+                  try_branch(tcc, "the order's try", pay.SerializeAsString(), o + "Pay");
+            }
+            if (body.ok()) {
+              body = try_branch(tcc, "the wallet's try", wallet.SerializeAsString(),
+                                u + "Wallet");
+            }
+            return body;
+          });
   if (absl::IsAlreadyExists(payment.status())) {
     return dtx::OngoingError(std::string(payment.status().message()));
   }
@@ -155,9 +156,9 @@ absl::StatusOr<Payment> Payer::Settle(const Payment& payment) {
                                " (paying): settle it by hand");
   }
   if (!tcc.ok()) {
-    return absl::Status(tcc.status().code(), "cannot tell how the payment of " +
-                                                 Of(payment.oid()) + " went: " +
-                                                 std::string(tcc.status().message()));
+    return absl::Status(tcc.status().code(),
+                        "cannot tell how the payment of " + Of(payment.oid()) +
+                            " went: " + std::string(tcc.status().message()));
   }
   // prepared (its attempt is running, or the coordinator rolls it back at its
   // timeout), submitted or aborting.

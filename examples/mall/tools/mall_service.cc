@@ -114,7 +114,8 @@ class Coordination {
   }
 
   dtx::Submitter* submitter() {
-    return coordinator_ ? static_cast<dtx::Submitter*>(coordinator_.get()) : remote_.get();
+    return coordinator_ ? static_cast<dtx::Submitter*>(coordinator_.get())
+                        : remote_.get();
   }
   dtx::Transport* transport() { return &transport_; }
 
@@ -158,7 +159,7 @@ int main(int argc, char** argv) {
   const std::string role = kRole;
   CLI::App app{std::string(kRole) + ": a service of the dtx mall example"};
   std::string listen = "127.0.0.1:0", db, user, product, order, pay, dtxd, store,
-                                      advertise;
+              advertise;
   double settle_every = 5;
   app.add_option("--listen", listen, "Address to serve on")->capture_default_str();
   if (role != "mall_api") {

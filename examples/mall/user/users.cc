@@ -61,25 +61,26 @@ absl::Status Users::Freeze(soci::session& tx, int64_t uid, int64_t amount) {
   if (amount <= 0) return dtx::FailureError("amount must be positive");
   long long key = uid, a = amount, a2 = amount;
   if (Changed(tx,
-             "UPDATE wallet SET frozen = frozen + :a "
-             "WHERE uid = :u AND balance - frozen >= :a2",
-             a, key, a2) == 1) {
+              "UPDATE wallet SET frozen = frozen + :a "
+              "WHERE uid = :u AND balance - frozen >= :a2",
+              a, key, a2) == 1) {
     return absl::OkStatus();
   }
   User user;
-  if (!Read(tx, uid, &user).ok()) return dtx::FailureError("no user " + std::to_string(uid));
+  if (!Read(tx, uid, &user).ok())
+    return dtx::FailureError("no user " + std::to_string(uid));
   // A user without a wallet (created before wallets) shows 0 available.
-  return dtx::FailureError("insufficient balance: " +
-                           std::to_string(user.balance() - user.frozen()) +
-                           " available, " + std::to_string(amount) + " wanted");
+  return dtx::FailureError(
+      "insufficient balance: " + std::to_string(user.balance() - user.frozen()) +
+      " available, " + std::to_string(amount) + " wanted");
 }
 
 absl::Status Users::Take(soci::session& tx, int64_t uid, int64_t amount) {
   long long key = uid, a = amount, a2 = amount, a3 = amount;
   if (Changed(tx,
-             "UPDATE wallet SET balance = balance - :a, frozen = frozen - :a2 "
-             "WHERE uid = :u AND frozen >= :a3",
-             a, a2, key, a3) == 1) {
+              "UPDATE wallet SET balance = balance - :a, frozen = frozen - :a2 "
+              "WHERE uid = :u AND frozen >= :a3",
+              a, a2, key, a3) == 1) {
     return absl::OkStatus();
   }
   return absl::InternalError("the wallet of user " + std::to_string(uid) +
@@ -88,8 +89,9 @@ absl::Status Users::Take(soci::session& tx, int64_t uid, int64_t amount) {
 
 absl::Status Users::Release(soci::session& tx, int64_t uid, int64_t amount) {
   long long key = uid, a = amount, a2 = amount;
-  if (Changed(tx, "UPDATE wallet SET frozen = frozen - :a WHERE uid = :u AND frozen >= :a2",
-             a, key, a2) == 1) {
+  if (Changed(tx,
+              "UPDATE wallet SET frozen = frozen - :a WHERE uid = :u AND frozen >= :a2",
+              a, key, a2) == 1) {
     return absl::OkStatus();
   }
   return absl::InternalError("the wallet of user " + std::to_string(uid) +

@@ -86,8 +86,8 @@ TEST_CASE("concurrent freezes never hold more than the balance") {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 4; ++i) {
-        absl::Status s = db->Run(
-            [&](soci::session& tx) { return Users::Freeze(tx, u->id(), 1); });
+        absl::Status s =
+            db->Run([&](soci::session& tx) { return Users::Freeze(tx, u->id(), 1); });
         (s.ok() ? frozen : dtx::IsFailure(s) ? refused : other)++;
       }
     });
