@@ -45,6 +45,7 @@ namespace {
 using testing::ChildProcess;
 using testing::DtmProcess;
 using testing::DtxdProcess;
+using testing::Eventually;
 
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
@@ -149,13 +150,6 @@ class Services {
   HttpBranchServer server_;
   std::string base_;
 };
-
-bool Eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 300 && !done(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
 
 TEST_CASE("DTM's Python client drives dtxd: saga, TCC and 2-phase messages") {
   const std::string mysql_url = MysqlUrl();

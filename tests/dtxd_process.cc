@@ -87,11 +87,15 @@ std::vector<std::string> DtxdArgs(const std::string& db_path,
 
 }  // namespace
 
+void ReadDtxdPorts(const ChildProcess& dtxd, int* http_port, int* grpc_port) {
+  REQUIRE(std::sscanf(dtxd.ready_line().c_str(),
+                      "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", http_port,
+                      grpc_port) == 2);
+}
+
 DtxdProcess::DtxdProcess(const std::string& db_path, std::vector<std::string> extra_args)
     : process_(DtxdArgs(db_path, std::move(extra_args))) {
-  REQUIRE(std::sscanf(process_.ready_line().c_str(),
-                      "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http_port_,
-                      &grpc_port_) == 2);
+  ReadDtxdPorts(process_, &http_port_, &grpc_port_);
 }
 
 }  // namespace dtx::testing

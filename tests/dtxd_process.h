@@ -35,6 +35,10 @@ class ChildProcess {
   std::string ready_line_;
 };
 
+// The HTTP and gRPC ports of a dtxd child, from its ready line
+// ("dtxd: http 127.0.0.1:P grpc 127.0.0.1:Q"). REQUIREs both.
+void ReadDtxdPorts(const ChildProcess& dtxd, int* http_port, int* grpc_port);
+
 // dtxd on 127.0.0.1 (any free ports) with its store at `db_path`, plus `extra_args`.
 class DtxdProcess {
  public:

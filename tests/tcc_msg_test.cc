@@ -28,6 +28,7 @@ namespace dtx {
 namespace {
 
 using testing::DtxdProcess;
+using testing::Eventually;
 
 // A bank and a loyalty scheme in one SQLite file, every handler behind its barrier.
 // TCC transfer: TransOut try freezes the amount (FAILURE when the balance is short),
@@ -112,15 +113,6 @@ class Bank {
   std::string base_;
 };
 
-// Waits up to 20 s for `done`.
-bool Eventually(const std::function<bool()>& done) {
-  for (int i = 0; i < 200; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
-}
-
 TEST_CASE("Tcc and Msg with barrier branches: embedded, and dtxd over HTTP and gRPC") {
   const std::string dir = testing::NewTempDir("tcc-msg");
   Bank bank(dir);
@@ -137,7 +129,7 @@ TEST_CASE("Tcc and Msg with barrier branches: embedded, and dtxd over HTTP and g
   absl::StatusOr<std::unique_ptr<Coordinator>> embedded = Coordinator::Start(options);
   REQUIRE(embedded.ok());
 
-  DtxdProcess dtxd(dir + "/dtxd.db");
+  DtxdProcess dtxd(dir + "/dtxd.db", {"--poll-interval", "0.1"});
   HttpSubmitter http({.server = dtxd.http_base()});
   GrpcSubmitterOptions grpc_options;
   grpc_options.target = dtxd.grpc_target();

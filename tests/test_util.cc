@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 
 namespace dtx::testing {
 
@@ -48,6 +49,15 @@ absl::Status CallAndWait(Transport& transport, const BranchRequest& request) {
   });
   done.WaitForNotification();
   return result;
+}
+
+bool Eventually(const std::function<bool()>& done, absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (!done()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return true;
 }
 
 }  // namespace dtx::testing

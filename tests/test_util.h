@@ -1,11 +1,13 @@
 // Helpers shared by the tests: scratch directories for real database files, a
-// loopback listener, one transport call waited for.
+// loopback listener, one transport call waited for, a condition waited for.
 #ifndef DTX_TESTS_TEST_UTIL_H_
 #define DTX_TESTS_TEST_UTIL_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "dtx/transport.h"
 
 namespace dtx::testing {
@@ -20,6 +22,10 @@ int ListenOnLoopback(int* port);
 
 // Makes one call through `transport` and waits for its answer.
 absl::Status CallAndWait(Transport& transport, const BranchRequest& request);
+
+// Whether `done` holds within `limit`, asking every 100 ms.
+bool Eventually(const std::function<bool()>& done,
+                absl::Duration limit = absl::Seconds(30));
 
 }  // namespace dtx::testing
 

@@ -83,10 +83,8 @@ int Unfinished(int port) {
 
 // Waits up to 120 s for dtxd to finish every transaction.
 void WaitUntilFinished(int port) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (Unfinished(port) > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  (void)dtx::testing::Eventually([&] { return Unfinished(port) == 0; },
+                                 absl::Seconds(120));
   REQUIRE(Unfinished(port) == 0);
 }
 
@@ -101,9 +99,7 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
 
   auto dtxd = StartDtxd(0, 0);
   int http_port = 0, grpc_port = 0;
-  REQUIRE(std::sscanf(dtxd->ready_line().c_str(),
-                      "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http_port,
-                      &grpc_port) == 2);
+  dtx::testing::ReadDtxdPorts(*dtxd, &http_port, &grpc_port);
   MallNodeOptions options;
   options.dir = dir;
   options.dtxd_grpc = "127.0.0.1:" + std::to_string(grpc_port);
@@ -112,14 +108,17 @@ TEST_CASE("dtxd killed again and again while the mall takes orders") {
   REQUIRE(started.ok());
   std::unique_ptr<MallNode> node = *std::move(started);
   httplib::Client c("127.0.0.1", node->api_port());
-  json user = json::parse(
-      c.Post("/api/user/create", R"({"name":"k","mobile":"7"})", "application/json")
-          ->body);
+  // The set-up's answers, checked: a refused one would make every order fail.
+  auto create = [&](const std::string& path, const json& body) {
+    httplib::Result r = c.Post(path.c_str(), body.dump(), "application/json");
+    REQUIRE(r);
+    INFO(path << " -> " << r->status << " " << r->body);
+    REQUIRE(r->status == 200);
+    return json::parse(r->body);
+  };
+  json user = create("/api/user/create", {{"name", "k"}, {"mobile", "7"}});
   json product =
-      json::parse(c.Post("/api/product/create",
-                         json{{"name", "p"}, {"stock", kStock}, {"amount", 1}}.dump(),
-                         "application/json")
-                      ->body);
+      create("/api/product/create", {{"name", "p"}, {"stock", kStock}, {"amount", 1}});
 
   // Clients place orders until kOrders were taken (answered 200, 409 or 202); a 503
   // (the coordinator was down: the order may or may not be stored) is tried again as a
@@ -206,9 +205,7 @@ TEST_CASE("the pay service killed again and again while it takes payments") {
 
   auto dtxd = StartDtxd(0, 0);
   int http_port = 0, grpc_port = 0;
-  REQUIRE(std::sscanf(dtxd->ready_line().c_str(),
-                      "dtxd: http 127.0.0.1:%d grpc 127.0.0.1:%d", &http_port,
-                      &grpc_port) == 2);
+  dtx::testing::ReadDtxdPorts(*dtxd, &http_port, &grpc_port);
   dtx::testing::ChildProcess user_service({bin + "/mall_user", "--db", db});
   dtx::testing::ChildProcess order_service({bin + "/mall_order", "--db", db});
   const std::string user_target = "127.0.0.1:" + std::to_string(user_service.port());
@@ -310,11 +307,9 @@ TEST_CASE("the pay service killed again and again while it takes payments") {
   auto payments_db = Database::Open(db, kPaySchema);
   REQUIRE(payments_db.ok());
   Payments payments(payments_db->get());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while ((Unfinished(http_port) > 0 || !payments.ListPaying(1)->empty()) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  (void)dtx::testing::Eventually(
+      [&] { return Unfinished(http_port) == 0 && payments.ListPaying(1)->empty(); },
+      absl::Seconds(120));
   REQUIRE(payments.ListPaying(1)->empty());
   WaitUntilFinished(http_port);
   int64_t paid_total = 0, paid_points = 0;

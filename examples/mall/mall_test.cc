@@ -220,14 +220,13 @@ TEST_CASE("eight clients paying one order at once: it is paid and charged once")
   // stored its TCC, found the payment taken and aborted it, with no branch); one "paid"
   // message delivered (another may have been aborted): 49 points, never 98.
   dtx::Coordinator& coordinator = *node->coordinator();
-  for (int i = 0; i < 200; ++i) {
-    if (coordinator.List(0, "prepared", "", 10)->empty() &&
-        coordinator.List(0, "submitted", "", 10)->empty() &&
-        coordinator.List(0, "aborting", "", 10)->empty()) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  (void)dtx::testing::Eventually(
+      [&] {
+        return coordinator.List(0, "prepared", "", 10)->empty() &&
+               coordinator.List(0, "submitted", "", 10)->empty() &&
+               coordinator.List(0, "aborting", "", 10)->empty();
+      },
+      absl::Seconds(10));
   CHECK(coordinator.List(0, "succeed", "tcc", 100)->size() == 1);
   CHECK(coordinator.List(0, "", "tcc", 100)->size() ==
         1 + coordinator.List(0, "failed", "tcc", 100)->size());

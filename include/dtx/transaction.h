@@ -30,6 +30,9 @@ inline constexpr std::string_view kOpTry = "try";
 inline constexpr std::string_view kOpConfirm = "confirm";
 inline constexpr std::string_view kOpCancel = "cancel";
 inline constexpr std::string_view kOpMsg = "msg";
+// The branch id of a 2-phase message's back-check and of its local transaction's
+// barrier row.
+inline constexpr std::string_view kBranchIdMsg = "00";
 
 inline constexpr std::string_view kTransTypeSaga = "saga";
 inline constexpr std::string_view kTransTypeTcc = "tcc";

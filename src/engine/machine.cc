@@ -20,16 +20,26 @@ absl::StatusOr<std::unique_ptr<Machine>> Machine::Create(Trans trans,
   return absl::InternalError("unknown mode");
 }
 
+absl::Time Machine::Deadline() const {
+  return trans_.timeout_to_fail > absl::ZeroDuration()
+             ? trans_.create_time + trans_.timeout_to_fail
+             : absl::InfiniteFuture();
+}
+
+std::string Machine::TimeoutReason() const {
+  return absl::StrCat("Timeout after ", absl::ToInt64Seconds(trans_.timeout_to_fail),
+                      " seconds");
+}
+
 void Machine::Answer(int branch, const absl::Status& answer) {
   --in_flight_;
   if (branch == kQueryPrepared) {
-    back_check_in_flight_ = false;
     const BranchResult result = ResultOf(answer);
     if (result == BranchResult::kSuccess) {
       progressed_ = true;
     } else if (result == BranchResult::kOngoing) {
-      last_error_ = absl::StrCat(Describe(branch),
-                                 " answered ONGOING: ", answer.message());
+      last_error_ =
+          absl::StrCat(Describe(branch), " answered ONGOING: ", answer.message());
     } else if (result == BranchResult::kError) {
       Error(branch, answer.ToString());
     }
@@ -48,7 +58,8 @@ void Machine::Answer(int branch, const absl::Status& answer) {
       OnFailure(branch, answer.message());
       break;
     case BranchResult::kOngoing:
-      last_error_ = absl::StrCat(Describe(branch), " answered ONGOING: ", answer.message());
+      last_error_ =
+          absl::StrCat(Describe(branch), " answered ONGOING: ", answer.message());
       OnNotDone(branch);
       break;
     case BranchResult::kError:
@@ -67,7 +78,7 @@ void Machine::OnFailure(int branch, absl::string_view message) {
 
 void Machine::Call(int branch, BranchList& calls) {
   if (branch == kQueryPrepared) {
-    back_check_in_flight_ = back_check_tried_ = true;
+    back_check_tried_ = true;
   } else {
     branches_[branch].in_flight = branches_[branch].tried = true;
   }

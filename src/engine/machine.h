@@ -129,6 +129,12 @@ class Machine {
   void Error(int branch, absl::string_view what);
   // "action 02 'url'", to start a message about `branch`.
   std::string Describe(int branch) const;
+  // When the transaction times out (create_time + timeout_to_fail): InfiniteFuture
+  // without a timeout_to_fail.
+  absl::Time Deadline() const;
+  bool TimedOut(absl::Time now) const { return now >= Deadline(); }
+  // The rollback reason of a timeout, DTM's "Timeout after N seconds".
+  std::string TimeoutReason() const;
   // Counts this pass as a retry, once per pass; true the first time.
   bool CountRetry();
   // Whether `branch` may be called now: prepared, not in flight, not yet tried.
@@ -136,8 +142,8 @@ class Machine {
 
   Trans trans_;
   std::vector<Branch> branches_;
-  // The back-check (kQueryPrepared), called by Call like a branch.
-  bool back_check_in_flight_ = false;
+  // The back-check (kQueryPrepared), called by Call like a branch, at most once per
+  // pass.
   bool back_check_tried_ = false;
 
  private:

@@ -5,8 +5,8 @@
 
 namespace dtx::engine {
 
-absl::StatusOr<std::unique_ptr<Machine>> MsgMachine::Create(Trans trans,
-                                                            std::vector<Branch> branches) {
+absl::StatusOr<std::unique_ptr<Machine>> MsgMachine::Create(
+    Trans trans, std::vector<Branch> branches) {
   std::unique_ptr<MsgMachine> m(new MsgMachine(std::move(trans), std::move(branches)));
   if (absl::Status s = m->Index(); !s.ok()) return s;
   return m;
@@ -27,16 +27,12 @@ absl::Status MsgMachine::Index() {
   return absl::OkStatus();
 }
 
-bool MsgMachine::TimedOut(absl::Time now) const {
-  return trans_.timeout_to_fail > absl::ZeroDuration() &&
-         now >= trans_.create_time + trans_.timeout_to_fail;
-}
-
 void MsgMachine::OnBackCheck(BranchResult result, absl::string_view message) {
   if (result == BranchResult::kSuccess) back_check_ = BackCheck::kSucceeded;
   if (result == BranchResult::kFailure) {
     back_check_ = BackCheck::kFailed;
-    back_check_refusal_ = absl::StrCat(Describe(kQueryPrepared), " answered FAILURE: ", message);
+    back_check_refusal_ =
+        absl::StrCat(Describe(kQueryPrepared), " answered FAILURE: ", message);
   }
 }
 
@@ -82,9 +78,7 @@ std::optional<Rest> MsgMachine::Idle(absl::Time now) {
   if (trans_.status == Status::kPrepared && !TimedOut(now)) {
     // The client has until its timeout to submit or abort.
     rest.retry = false;
-    if (trans_.timeout_to_fail > absl::ZeroDuration()) {
-      rest.not_after = trans_.create_time + trans_.timeout_to_fail;
-    }
+    rest.not_after = Deadline();
     return rest;
   }
   if (trans_.status == Status::kPrepared && trans_.query_prepared.empty()) {

@@ -33,7 +33,6 @@ class MsgMachine : public Machine {
       : Machine(std::move(trans), std::move(branches)) {}
   absl::Status Index();
   void OnBackCheck(BranchResult result, absl::string_view message) override;
-  bool TimedOut(absl::Time now) const;
 
   MsgOptions options_;
   BackCheck back_check_ = BackCheck::kNotAsked;

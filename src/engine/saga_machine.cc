@@ -60,8 +60,8 @@ void SagaMachine::OnFailure(int branch, absl::string_view message) {
     return;
   }
   b.status = Status::kFailed;
-  WantAbort(absl::StrCat("action ", b.branch_id, " '", b.url,
-                         "' answered FAILURE: ", message));
+  WantAbort(
+      absl::StrCat("action ", b.branch_id, " '", b.url, "' answered FAILURE: ", message));
   MarkChanged(branch);  // stored with the next write, like a success
 }
 
@@ -116,10 +116,7 @@ std::optional<Transition> SagaMachine::Decide(absl::Time now) {
       action_in_flight = action_in_flight || branches_[steps_[s].action].in_flight;
     }
     if (all_done) return Transition{Status::kSucceed, ""};
-    const absl::Duration ttf = trans_.timeout_to_fail;
-    if (ttf > absl::ZeroDuration() && now >= trans_.create_time + ttf) {
-      WantAbort(absl::StrCat("Timeout after ", absl::ToInt64Seconds(ttf), " seconds"));
-    }
+    if (TimedOut(now)) WantAbort(TimeoutReason());
     // An action in flight may still succeed: it is compensated only once it answered
     // (or timed out), never while it may be running.
     if (abort_wanted_ && !action_in_flight) {
@@ -164,15 +161,13 @@ std::optional<Rest> SagaMachine::Idle(absl::Time) {
     const int64_t limit = trans_.retry_limit;
     if (trans_.status == Status::kSubmitted && limit > 0 && trans_.retry_count > limit &&
         !abort_wanted_) {
-      WantAbort(absl::StrCat("RetryCount is greater than RetryLimit, RetryLimit: ", limit));
+      WantAbort(
+          absl::StrCat("RetryCount is greater than RetryLimit, RetryLimit: ", limit));
       return std::nullopt;
     }
   }
   Rest rest;
-  const absl::Duration ttf = trans_.timeout_to_fail;
-  if (trans_.status == Status::kSubmitted && ttf > absl::ZeroDuration()) {
-    rest.not_after = trans_.create_time + ttf;
-  }
+  if (trans_.status == Status::kSubmitted) rest.not_after = Deadline();
   return rest;
 }
 

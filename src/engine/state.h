@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "dtx/transaction.h"
 
 namespace dtx::engine {
 
@@ -42,8 +43,9 @@ struct Branch {
 // The back-check of a 2-phase message (its query_prepared URL, branch "00", op
 // "msg"): not a row, called by the msg machine in place of a branch index.
 inline constexpr int kQueryPrepared = -1;
-inline constexpr absl::string_view kQueryPreparedBranchId = "00";
-inline constexpr absl::string_view kQueryPreparedOp = "msg";
+inline constexpr absl::string_view kQueryPreparedBranchId{kBranchIdMsg.data(),
+                                                          kBranchIdMsg.size()};
+inline constexpr absl::string_view kQueryPreparedOp{kOpMsg.data(), kOpMsg.size()};
 
 }  // namespace dtx::engine
 

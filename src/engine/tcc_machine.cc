@@ -4,8 +4,8 @@
 
 namespace dtx::engine {
 
-absl::StatusOr<std::unique_ptr<Machine>> TccMachine::Create(Trans trans,
-                                                            std::vector<Branch> branches) {
+absl::StatusOr<std::unique_ptr<Machine>> TccMachine::Create(
+    Trans trans, std::vector<Branch> branches) {
   std::unique_ptr<TccMachine> m(new TccMachine(std::move(trans), std::move(branches)));
   if (absl::Status s = m->Index(); !s.ok()) return s;
   return m;
@@ -26,28 +26,22 @@ absl::Status TccMachine::Index() {
   return absl::OkStatus();
 }
 
-std::vector<int> TccMachine::Phase2() const {
-  const std::vector<int>* rows = trans_.status == Status::kSubmitted  ? &confirms_
-                                 : trans_.status == Status::kAborting ? &cancels_
-                                                                      : nullptr;
-  if (rows == nullptr) return {};
-  return std::vector<int>(rows->rbegin(), rows->rend());
+const std::vector<int>& TccMachine::Phase2() const {
+  static const std::vector<int> kNone;
+  return trans_.status == Status::kSubmitted  ? confirms_
+         : trans_.status == Status::kAborting ? cancels_
+                                              : kNone;
 }
 
 std::optional<Transition> TccMachine::Decide(absl::Time now) {
   if (trans_.status == Status::kPrepared) {
-    const absl::Duration ttf = trans_.timeout_to_fail;
-    if (ttf > absl::ZeroDuration() && now >= trans_.create_time + ttf) {
-      return Transition{Status::kAborting,
-                        absl::StrCat("Timeout after ", absl::ToInt64Seconds(ttf),
-                                     " seconds")};
-    }
+    if (TimedOut(now)) return Transition{Status::kAborting, TimeoutReason()};
     return std::nullopt;
   }
   if (trans_.status != Status::kSubmitted && trans_.status != Status::kAborting) {
     return std::nullopt;
   }
-  for (int row : Phase2()) {
+  for (int row : Phase2()) {  // the order does not matter here
     if (branches_[row].status != Status::kSucceed) return std::nullopt;
   }
   return Transition{
@@ -59,9 +53,10 @@ BranchList TccMachine::Calls(absl::Time, int budget) {
   if (budget <= 0) return calls;
   // One at a time: the first row (last registered) not yet done is called, unless it
   // is in flight or was tried in this pass already (its retry waits for a later pass).
-  for (int row : Phase2()) {
-    if (branches_[row].status == Status::kSucceed) continue;
-    if (Callable(row)) Call(row, calls);
+  const std::vector<int>& rows = Phase2();
+  for (auto row = rows.rbegin(); row != rows.rend(); ++row) {
+    if (branches_[*row].status == Status::kSucceed) continue;
+    if (Callable(*row)) Call(*row, calls);
     break;
   }
   return calls;
@@ -73,9 +68,7 @@ std::optional<Rest> TccMachine::Idle(absl::Time) {
     // Nothing failed: the client is still registering branches. Look again when the
     // transaction times out.
     rest.retry = false;
-    rest.not_after = trans_.timeout_to_fail > absl::ZeroDuration()
-                         ? trans_.create_time + trans_.timeout_to_fail
-                         : absl::InfiniteFuture();
+    rest.not_after = Deadline();
     return rest;
   }
   CountRetry();

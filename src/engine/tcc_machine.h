@@ -28,8 +28,8 @@ class TccMachine : public Machine {
       : Machine(std::move(trans), std::move(branches)) {}
   absl::Status Index();
   // The rows of the op the status runs (confirms when submitted, cancels when
-  // aborting), last registered first; empty in other statuses.
-  std::vector<int> Phase2() const;
+  // aborting), in registration order (they run last first); empty in other statuses.
+  const std::vector<int>& Phase2() const;
 
   std::vector<int> confirms_;  // index in branches_, in registration order
   std::vector<int> cancels_;

@@ -1,4 +1,4 @@
-// How a remote coordinator's FAILURE answer to a submit reads in C++.
+// How a coordinator's answer to a submit reads on DTM's wire, and back in C++.
 #ifndef DTX_INTERNAL_REMOTE_ANSWER_H_
 #define DTX_INTERNAL_REMOTE_ANSWER_H_
 
@@ -23,6 +23,14 @@ inline absl::Status FailureOrOngoing(const std::string& message) {
     return absl::AlreadyExistsError(message);
   }
   return FailureError(message);
+}
+
+// The reverse, for dtxd's APIs: a C++ answer as DTM gives it. ONGOING (wait_result saw
+// no end yet) and kAlreadyExists (a gid that already succeeded) are FAILURE there.
+inline absl::Status AsDtmAnswer(const absl::Status& status) {
+  return IsOngoing(status) || absl::IsAlreadyExists(status)
+             ? FailureError(std::string(status.message()))
+             : status;
 }
 
 }  // namespace dtx::internal

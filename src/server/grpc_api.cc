@@ -4,6 +4,7 @@
 #include "dtx/grpc/grpc_branch.h"
 #include "dtx/result.h"
 #include "grpc/dtm_request.h"
+#include "internal/remote_answer.h"
 
 namespace dtx {
 
@@ -29,12 +30,9 @@ grpc::Status DtmGrpcService::NewGid(grpc::ServerContext* context,
 
 namespace {
 
-// As over HTTP: DTM answers FAILURE (ABORTED) when wait_result saw no end yet and for a
-// gid that already ended.
+// As over HTTP (internal::AsDtmAnswer), as a gRPC status.
 grpc::Status AsDtmAnswer(const absl::Status& s) {
-  return ToGrpcStatus(IsOngoing(s) || absl::IsAlreadyExists(s)
-                          ? FailureError(std::string(s.message()))
-                          : s);
+  return ToGrpcStatus(internal::AsDtmAnswer(s));
 }
 
 }  // namespace

@@ -12,22 +12,16 @@
 #include "dtx/http/http_branch.h"
 #include "dtx/result.h"
 #include "internal/json_read.h"
+#include "internal/remote_answer.h"
 
 namespace dtx {
 namespace {
 
+using internal::AsDtmAnswer;
 using nlohmann::json;
 
 constexpr char kBase[] = "/api/dtmsvr";
 constexpr int kMaxListLimit = 1000;
-
-// DTM answers 409 FAILURE when wait_result saw no end yet and for a gid that already
-// ended; C++ callers get ONGOING and, for one that succeeded, kAlreadyExists instead.
-absl::Status AsDtmAnswer(const absl::Status& status) {
-  return IsOngoing(status) || absl::IsAlreadyExists(status)
-             ? FailureError(std::string(status.message()))
-             : status;
-}
 
 // The query parameter `name`, or "" when absent.
 std::string ParamOf(const HttpRequest& req, std::string_view name) {

@@ -252,7 +252,7 @@ absl::Status Barrier::QueryPrepared(soci::session& sql) {
   Dialect dialect;
   std::string table;
   if (absl::Status s = Resolve(sql, options_, &dialect, &table); !s.ok()) return s;
-  const std::string trans_type(kTransTypeMsg), branch_id("00"), op(kOpMsg),
+  const std::string trans_type(kTransTypeMsg), branch_id(kBranchIdMsg), op(kOpMsg),
       barrier_id("01"), rollback("rollback");
   try {
     // Autocommitted: the row stands whatever the caller does next.

@@ -9,7 +9,7 @@ absl::Status DoAndSubmit(Msg& msg, const std::string& query_prepared, soci::sess
                          const std::function<absl::Status(soci::session&)>& business,
                          const BarrierOptions& options) {
   if (absl::Status s = msg.Prepare(query_prepared); !s.ok()) return s;
-  BranchInfo info{std::string(kTransTypeMsg), msg.gid(), "00", std::string(kOpMsg)};
+  BranchInfo info{std::string(kTransTypeMsg), msg.gid(), std::string(kBranchIdMsg), std::string(kOpMsg)};
   absl::Status done = Barrier(info, options).Call(sql, business);
   if (done.ok()) return msg.Submit();
   if (!IsFailure(done)) {

@@ -499,7 +499,7 @@ absl::Status SociStore::AddBranches(std::string_view gid_view,
             gid, expected_status, branches, max_rows, ToMillis(now), &too_many);
         if (!status) return absl::NotFoundError("no transaction " + gid);
         if (too_many) {
-          // Only update_time was written; an error rolls this op back alone.
+          // Nothing was written (the count is checked first); the error is this op's alone.
           return absl::ResourceExhaustedError(absl::StrCat(
               "transaction ", gid, " would hold more than ", max_rows, " branch rows"));
         }

@@ -54,4 +54,28 @@ absl::Status Database::Run(const std::function<absl::Status(soci::session&)>& fn
   }
 }
 
+absl::Status Database::RunInTransaction(
+    const std::function<absl::Status(soci::session&)>& fn) {
+  return Run([&](soci::session& sql) {
+    if (backend_ == "sqlite3") {
+      sql << "BEGIN IMMEDIATE";
+    } else {
+      sql.begin();
+    }
+    absl::Status s;
+    try {
+      s = fn(sql);
+    } catch (...) {
+      sql.rollback();
+      throw;
+    }
+    if (s.ok()) {
+      sql.commit();
+    } else {
+      sql.rollback();
+    }
+    return s;
+  });
+}
+
 }  // namespace mall

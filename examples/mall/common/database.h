@@ -37,6 +37,11 @@ class Database {
 
   // Runs `fn` on a pooled connection; a database exception becomes kUnavailable.
   absl::Status Run(const std::function<absl::Status(soci::session&)>& fn);
+  // As Run, inside one local transaction, committed when `fn` returns OK. On SQLite it
+  // takes the write lock at once (BEGIN IMMEDIATE): a deferred transaction that reads
+  // and then writes fails with "database is locked" instead of waiting for another
+  // writer.
+  absl::Status RunInTransaction(const std::function<absl::Status(soci::session&)>& fn);
 
  private:
   explicit Database(int pool_size) : pool_(pool_size) {}

@@ -1,52 +1,43 @@
 #include "order/order_service.h"
 
+#include "common/barrier_branch.h"
 #include "dtx/grpc/grpc_branch.h"
-#include "dtx/soci/barrier.h"
 
 namespace mall {
 
-grpc::Status OrderServiceImpl::Branch(
-    grpc::ServerContext* context,
-    const std::function<absl::Status(soci::session&, const std::string&)>& business) {
-  absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
-  if (!info.ok()) return dtx::ToGrpcStatus(info.status());
-  return dtx::ToGrpcStatus(db_->Run([&](soci::session& sql) {
-    return dtx::Barrier(*info).Call(
-        sql, [&](soci::session& tx) { return business(tx, info->gid); });
-  }));
-}
-
 grpc::Status OrderServiceImpl::Create(grpc::ServerContext* context,
                                       const OrderCreateRequest* request, OrderEmpty*) {
-  return Branch(context, [&](soci::session& tx, const std::string& gid) {
-    return Orders::Create(tx, gid, *request);
-  });
+  return BarrierBranch(*db_, *context,
+                       [&](soci::session& tx, const dtx::BranchInfo& info) {
+                         return Orders::Create(tx, info.gid, *request);
+                       });
 }
 
 grpc::Status OrderServiceImpl::CreateRevert(grpc::ServerContext* context,
                                             const OrderCreateRequest*, OrderEmpty*) {
-  return Branch(context, [&](soci::session& tx, const std::string& gid) {
-    return Orders::Invalidate(tx, gid);
-  });
+  return BarrierBranch(*db_, *context,
+                       [&](soci::session& tx, const dtx::BranchInfo& info) {
+                         return Orders::Invalidate(tx, info.gid);
+                       });
 }
 
 grpc::Status OrderServiceImpl::PayTry(grpc::ServerContext* context,
                                       const OrderPayRequest* request, OrderEmpty*) {
-  return Branch(context, [&](soci::session& tx, const std::string&) {
+  return BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
     return Orders::StartPaying(tx, *request);
   });
 }
 
 grpc::Status OrderServiceImpl::PayConfirm(grpc::ServerContext* context,
                                           const OrderPayRequest* request, OrderEmpty*) {
-  return Branch(context, [&](soci::session& tx, const std::string&) {
+  return BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
     return Orders::FinishPaying(tx, request->id());
   });
 }
 
 grpc::Status OrderServiceImpl::PayCancel(grpc::ServerContext* context,
                                          const OrderPayRequest* request, OrderEmpty*) {
-  return Branch(context, [&](soci::session& tx, const std::string&) {
+  return BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
     return Orders::StopPaying(tx, request->id());
   });
 }

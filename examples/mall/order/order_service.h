@@ -31,11 +31,6 @@ class OrderServiceImpl final : public OrderService::Service {
                     OrderList* reply) override;
 
  private:
-  // Runs `business` behind the barrier of the branch call `context` carries.
-  grpc::Status Branch(
-      grpc::ServerContext* context,
-      const std::function<absl::Status(soci::session&, const std::string&)>& business);
-
   Database* db_;
   Orders* orders_;
 };

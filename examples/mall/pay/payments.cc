@@ -50,17 +50,22 @@ absl::StatusOr<Payment> Payments::FindByOrder(int64_t oid) {
 absl::StatusOr<std::vector<Payment>> Payments::ListPaying(int limit) {
   std::vector<Payment> out;
   absl::Status s = db_->Run([&](soci::session& sql) {
-    std::vector<long long> oids;
-    long long oid = 0, paying = kPaymentPaying, n = limit;
+    long long id = 0, oid = 0, uid = 0, amount = 0, status = kPaymentPaying, n = limit;
+    std::string gid;
     soci::statement st =
-        (sql.prepare << "SELECT oid FROM payment WHERE status = :s ORDER BY id LIMIT :n",
-         soci::use(paying), soci::use(n), soci::into(oid));
+        (sql.prepare << "SELECT id, oid, uid, amount, gid FROM payment "
+                        "WHERE status = :s ORDER BY id LIMIT :n",
+         soci::use(status), soci::use(n), soci::into(id), soci::into(oid),
+         soci::into(uid), soci::into(amount), soci::into(gid));
     st.execute();
-    while (st.fetch()) oids.push_back(oid);
-    for (long long listed : oids) {
-      Payment p;
-      // Settled since the SELECT: no longer listed.
-      if (Read(sql, listed, &p).ok() && p.status() == kPaymentPaying) out.push_back(p);
+    while (st.fetch()) {
+      Payment& p = out.emplace_back();
+      p.set_id(id);
+      p.set_oid(oid);
+      p.set_uid(uid);
+      p.set_amount(amount);
+      p.set_gid(gid);
+      p.set_status(kPaymentPaying);
     }
     return absl::OkStatus();
   });

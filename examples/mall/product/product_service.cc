@@ -1,8 +1,8 @@
 #include "product/product_service.h"
 
+#include "common/barrier_branch.h"
 #include "dtx/grpc/grpc_branch.h"
 #include "dtx/result.h"
-#include "dtx/soci/barrier.h"
 
 namespace mall {
 
@@ -32,31 +32,25 @@ grpc::Status ProductServiceImpl::SetStock(grpc::ServerContext*,
 
 grpc::Status ProductServiceImpl::DecrStock(grpc::ServerContext* context,
                                            const DecrStockRequest* request, Empty*) {
-  absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
-  if (!info.ok()) return dtx::ToGrpcStatus(info.status());
-  absl::Status s = db_->Run([&](soci::session& sql) {
-    return dtx::Barrier(*info).Call(sql, [&](soci::session& tx) {
-      return Products::DecrStock(tx, request->id(), request->num());
-    });
-  });
+  grpc::Status s =
+      BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
+        return Products::DecrStock(tx, request->id(), request->num());
+      });
   if (s.ok() && fail_after_commit_) {
     // The stock change and its barrier row are committed; the answer says FAILURE, so
     // the saga rolls back and DecrStockRevert must give the stock back.
-    s = dtx::FailureError("fault injected after DecrStock committed");
+    return dtx::ToGrpcStatus(
+        dtx::FailureError("fault injected after DecrStock committed"));
   }
-  return dtx::ToGrpcStatus(s);
+  return s;
 }
 
 grpc::Status ProductServiceImpl::DecrStockRevert(grpc::ServerContext* context,
                                                  const DecrStockRequest* request,
                                                  Empty*) {
-  absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
-  if (!info.ok()) return dtx::ToGrpcStatus(info.status());
-  return dtx::ToGrpcStatus(db_->Run([&](soci::session& sql) {
-    return dtx::Barrier(*info).Call(sql, [&](soci::session& tx) {
-      return Products::IncrStock(tx, request->id(), request->num());
-    });
-  }));
+  return BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
+    return Products::IncrStock(tx, request->id(), request->num());
+  });
 }
 
 grpc::Status ProductServiceImpl::SetFault(grpc::ServerContext*,

@@ -2,8 +2,8 @@
 
 #include <chrono>
 
+#include "common/barrier_branch.h"
 #include "dtx/grpc/grpc_branch.h"
-#include "dtx/soci/barrier.h"
 
 namespace mall {
 
@@ -24,15 +24,6 @@ grpc::Status UserServiceImpl::Detail(grpc::ServerContext*, const UserIdRequest* 
   return grpc::Status::OK;
 }
 
-grpc::Status UserServiceImpl::Branch(
-    grpc::ServerContext* context,
-    const std::function<absl::Status(soci::session&)>& business) {
-  absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
-  if (!info.ok()) return dtx::ToGrpcStatus(info.status());
-  return dtx::ToGrpcStatus(db_->Run(
-      [&](soci::session& sql) { return dtx::Barrier(*info).Call(sql, business); }));
-}
-
 grpc::Status UserServiceImpl::WalletTry(grpc::ServerContext* context,
                                         const WalletRequest* request, UserEmpty*) {
   bool hold = false;
@@ -46,9 +37,10 @@ grpc::Status UserServiceImpl::WalletTry(grpc::ServerContext* context,
     absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
     if (info.ok()) HoldUntilCancelled(info->gid);
   }
-  grpc::Status s = Branch(context, [&](soci::session& tx) {
-    return Users::Freeze(tx, request->uid(), request->amount());
-  });
+  grpc::Status s =
+      BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
+        return Users::Freeze(tx, request->uid(), request->amount());
+      });
   if (hold) {
     std::lock_guard<std::mutex> lock(mu_);
     held_gid_.clear();
@@ -59,16 +51,17 @@ grpc::Status UserServiceImpl::WalletTry(grpc::ServerContext* context,
 
 grpc::Status UserServiceImpl::WalletConfirm(grpc::ServerContext* context,
                                             const WalletRequest* request, UserEmpty*) {
-  return Branch(context, [&](soci::session& tx) {
+  return BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
     return Users::Take(tx, request->uid(), request->amount());
   });
 }
 
 grpc::Status UserServiceImpl::WalletCancel(grpc::ServerContext* context,
                                            const WalletRequest* request, UserEmpty*) {
-  grpc::Status s = Branch(context, [&](soci::session& tx) {
-    return Users::Release(tx, request->uid(), request->amount());
-  });
+  grpc::Status s =
+      BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
+        return Users::Release(tx, request->uid(), request->amount());
+      });
   if (s.ok()) {
     absl::StatusOr<dtx::BranchInfo> info = dtx::BranchInfoFromContext(*context);
     std::lock_guard<std::mutex> lock(mu_);
@@ -82,7 +75,7 @@ grpc::Status UserServiceImpl::WalletCancel(grpc::ServerContext* context,
 
 grpc::Status UserServiceImpl::CreditPoints(grpc::ServerContext* context,
                                            const PointsRequest* request, UserEmpty*) {
-  return Branch(context, [&](soci::session& tx) {
+  return BarrierBranch(*db_, *context, [&](soci::session& tx, const dtx::BranchInfo&) {
     return Users::CreditPoints(tx, request->uid(), request->points());
   });
 }

@@ -33,9 +33,6 @@ class UserServiceImpl final : public UserService::Service {
                         UserFaultState* reply) override;
 
  private:
-  // Runs `business` behind the barrier of the branch call `context` carries.
-  grpc::Status Branch(grpc::ServerContext* context,
-                      const std::function<absl::Status(soci::session&)>& business);
   // The fault switch: holds this try until the cancel of `gid` has run.
   void HoldUntilCancelled(const std::string& gid);
 

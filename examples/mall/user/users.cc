@@ -31,8 +31,7 @@ absl::StatusOr<User> Users::Create(const std::string& name, const std::string& m
     return absl::InvalidArgumentError("name and mobile are required, balance >= 0");
   }
   User user;
-  absl::Status s = db_->Run([&](soci::session& sql) {
-    soci::transaction tx(sql);
+  absl::Status s = db_->RunInTransaction([&](soci::session& sql) {
     int taken = 0;
     sql << "SELECT COUNT(*) FROM users WHERE mobile = :m", soci::use(mobile),
         soci::into(taken);
@@ -42,9 +41,7 @@ absl::StatusOr<User> Users::Create(const std::string& name, const std::string& m
     const long long id = db_->LastInsertId(sql), money = balance;
     sql << "INSERT INTO wallet (uid, balance, frozen, points) VALUES (:u, :b, 0, 0)",
         soci::use(id), soci::use(money);
-    if (absl::Status read = Read(sql, id, &user); !read.ok()) return read;
-    tx.commit();
-    return absl::OkStatus();
+    return Read(sql, id, &user);
   });
   if (!s.ok()) return s;
   return user;
