@@ -21,26 +21,51 @@ packages=(
   postgresql-15 mariadb-server
   libcpp-httplib-dev libssl-dev openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libcli11-dev
+  libcli11-dev prometheus-cpp-dev
   catch2
   clang-15 libfuzzer-15-dev
   python3 python3-requests python3-pymysql
+  chromium
 )
+# Only in bookworm-backports: dtxd's OpenTelemetry export (built against bookworm's gRPC,
+# protobuf and abseil).
+backports_packages=(opentelemetry-cpp-dev)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+# Adds Debian's bookworm-backports suite, from the archive the main suite comes from,
+# as a Debian user would; packages come from it only when asked for by -t.
+add_backports() {
+  grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ && return
+  local mirror
+  mirror=$(grep -rhos "https\?://[^ ]*debian/\?" /etc/apt/sources.list /etc/apt/sources.list.d/ \
+    | grep -v security | head -n1)
+  echo "deb ${mirror:-http://deb.debian.org/debian} bookworm-backports main" \
+    | as_root tee /etc/apt/sources.list.d/dtx-bookworm-backports.list >/dev/null
+}
+
 deps() {
-  local missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "dtx.sh: installing ${missing[*]}"
+  local missing=() missing_backports=()
+  for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
+  for p in "${backports_packages[@]}"; do installed "$p" || missing_backports+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ] || [ ${#missing_backports[@]} -gt 0 ]; then
+    echo "dtx.sh: installing ${missing[*]} ${missing_backports[*]}"
+    [ ${#missing_backports[@]} -gt 0 ] && add_backports
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      "${missing[@]}" >/dev/null
+    if [ ${#missing[@]} -gt 0 ]; then
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    if [ ${#missing_backports[@]} -gt 0 ]; then
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends -t bookworm-backports "${missing_backports[@]}" >/dev/null
+    fi
   fi
 }
 

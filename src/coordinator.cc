@@ -1,6 +1,6 @@
 #include "dtx/coordinator.h"
 
-#include <cstdio>
+#include <chrono>
 #include <random>
 #include <thread>
 
@@ -13,6 +13,7 @@
 #include "internal/caller_runs.h"
 #include "internal/text_rules.h"
 #include "internal/thread_pool.h"
+#include "observer.h"
 
 namespace dtx {
 
@@ -39,6 +40,7 @@ class Coordinator::Impl {
   absl::Status Operate(std::string_view gid, const GlobalUpdate& update,
                        bool only_if_idle);
   absl::StatusOr<int> PurgeFinished();
+  std::vector<Metric> Metrics();
 
   const CoordinatorOptions& options() const { return options_; }
 
@@ -72,8 +74,12 @@ class Coordinator::Impl {
   // Runs one pass over a transaction this coordinator has claimed. REQUIRES: a slot
   // taken with Enter(); the pass gives it back when it ends.
   // `runner`: the waiting thread of a wait_result submit, or null.
-  void RunPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches, PassDone done,
-               CallRunner* runner = nullptr);
+  // `scan`: claimed by the scan, not by a submit or abort (for the metrics).
+  void RunPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches, bool scan,
+               PassDone done, CallRunner* runner = nullptr);
+  // With a tracer, the span of a submit or prepare of `row`, child of its submitter's
+  // context; the row then runs under the span's context. Null without one.
+  std::unique_ptr<Span> SpanOf(std::string_view name, TransGlobal& row);
   // Counts running passes so that a caller can wait for them.
   class PassCounter {
    public:
@@ -100,6 +106,8 @@ class Coordinator::Impl {
   double Random();
 
   const CoordinatorOptions options_;
+  internal::Observer observer_;
+  internal::ObservedStore store_;  // options_.store, its writes timed
   engine::PassContext context_;
   internal::CallLimiter limiter_;
 
@@ -160,20 +168,31 @@ absl::Status HeldElsewhere(bool wait_result) {
   return OngoingError("wait result not return success: another pass is driving it");
 }
 
+// W3C trace context: a tracestate of at most 32 entries of at most 256 bytes; dtx
+// passes on up to this much.
+constexpr size_t kMaxTracestate = 1024;
+
+void EndSpan(Span* span, const absl::Status& answer) {
+  if (span == nullptr) return;
+  if (!answer.ok()) span->SetError(answer.ToString());
+  span->End();
+}
+
 bool IsEnded(const TransGlobal& g) {
   return g.status == kStatusSucceed || g.status == kStatusFailed;
 }
-
-void Log(const std::string& line) { std::fprintf(stderr, "dtx: %s\n", line.c_str()); }
 
 }  // namespace
 
 Coordinator::Impl::Impl(CoordinatorOptions options)
     : options_(WithDefaults(std::move(options))),
+      observer_(options_),
+      store_(options_.store, &observer_),
       limiter_(options_.max_calls_in_flight),
       rng_(std::random_device{}()),
       pool_(options_.worker_threads) {
-  context_.store = options_.store;
+  context_.store = &store_;
+  context_.observer = &observer_;
   context_.options = &options_;
   context_.owner = options_.owner;
   context_.random = [this] { return Random(); };
@@ -320,6 +339,11 @@ TransGlobal Coordinator::Impl::NewRow(const TransGlobal& global, std::string_vie
   row.custom_data = global.custom_data;
   row.query_prepared = global.query_prepared;
   row.options = global.options;
+  if (!IsValidTraceparent(row.options.traceparent) ||
+      row.options.tracestate.size() > kMaxTracestate) {
+    row.options.traceparent.clear();  // W3C: an invalid one is ignored
+    row.options.tracestate.clear();
+  }
   row.status = std::string(status);
   row.create_time = row.update_time = now;
   if (status == kStatusPrepared) {
@@ -362,22 +386,41 @@ std::vector<TransBranch> RowsOf(const TransGlobal& global, absl::Time now) {
 
 }  // namespace
 
+std::unique_ptr<Span> Coordinator::Impl::SpanOf(std::string_view name, TransGlobal& row) {
+  if (observer_.tracer() == nullptr) return nullptr;
+  const LogField attributes[] = {{"dtx.gid", row.gid},
+                                 {"dtx.trans_type", row.trans_type}};
+  std::unique_ptr<Span> span =
+      observer_.tracer()->Start(name, {row.options.traceparent, row.options.tracestate},
+                                SpanKind::kInternal, attributes);
+  TraceContext context = span->context();
+  row.options.traceparent = std::move(context.traceparent);
+  row.options.tracestate = std::move(context.tracestate);
+  return span;
+}
+
 absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* async) {
   if (absl::Status s = Validate(global, /*prepare=*/false); !s.ok()) return s;
   if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
   const absl::Time now = options_.clock->Now();
   TransGlobal row = NewRow(global, kStatusSubmitted, now);
+  std::unique_ptr<Span> span = SpanOf("dtx submit", row);
   std::vector<TransBranch> branches = RowsOf(global, now);
-  absl::Status created = options_.store->Create(row, branches);
+  absl::Status created = store_.Create(row, branches);
+  absl::Status answer;
   if (absl::IsAlreadyExists(created)) {
     Leave();
-    return Resubmit(global, async);
-  }
-  if (!created.ok()) {
+    answer = Resubmit(global, async);
+  } else if (!created.ok()) {
     Leave();
-    return created;
+    answer = created;
+  } else {
+    observer_.Changed(row.gid, row.trans_type, "", row.status, "");
+    answer =
+        Drive(std::move(row), std::move(branches), global.options.wait_result, async);
   }
-  return Drive(std::move(row), std::move(branches), global.options.wait_result, async);
+  EndSpan(span.get(), answer);
+  return answer;
 }
 
 // A gid that exists already: an ended one answers how it ended, one rolling back
@@ -387,7 +430,7 @@ absl::Status Coordinator::Impl::Submit(const TransGlobal& global, SubmitDone* as
 // wait for a pass it does not run).
 absl::Status Coordinator::Impl::Resubmit(const TransGlobal& global, SubmitDone* async) {
   for (int attempt = 0; attempt < 3; ++attempt) {
-    absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
+    absl::StatusOr<TransGlobal> existing = store_.FindGlobal(global.gid);
     if (!existing.ok()) return existing.status();
     if (existing->trans_type != global.trans_type) {
       return FailureError(absl::StrCat("transaction ", global.gid, " is a ",
@@ -425,8 +468,8 @@ std::optional<absl::Status> Coordinator::Impl::ClaimAndDrive(TransGlobal existin
   const absl::Time now = options_.clock->Now();
   change.owner = options_.owner;
   change.next_cron_time = now + options_.lease;
-  absl::Status claimed = options_.store->Update(existing.gid, existing.status,
-                                                existing.owner, {}, change, now);
+  absl::Status claimed =
+      store_.Update(existing.gid, existing.status, existing.owner, {}, change, now);
   if (!claimed.ok()) {
     Leave();
     if (absl::IsAborted(claimed)) return std::nullopt;
@@ -434,10 +477,13 @@ std::optional<absl::Status> Coordinator::Impl::ClaimAndDrive(TransGlobal existin
   }
   existing.owner = *change.owner;
   existing.next_cron_time = *change.next_cron_time;
-  if (change.status) existing.status = *change.status;
+  if (change.status) {
+    observer_.Changed(existing.gid, existing.trans_type, existing.status, *change.status,
+                      change.rollback_reason.value_or(""));
+    existing.status = *change.status;
+  }
   if (change.rollback_reason) existing.rollback_reason = *change.rollback_reason;
-  absl::StatusOr<std::vector<TransBranch>> branches =
-      options_.store->FindBranches(existing.gid);
+  absl::StatusOr<std::vector<TransBranch>> branches = store_.FindBranches(existing.gid);
   if (!branches.ok()) {
     Leave();  // the transaction stays leased; retried when the lease runs out
     return branches.status();
@@ -451,7 +497,7 @@ absl::Status Coordinator::Impl::Drive(TransGlobal&& claimed,
   if (wait_result) return RunFirstPass(std::move(claimed), std::move(branches), async);
   pool_.Schedule(
       [this, claimed = std::move(claimed), branches = std::move(branches)]() mutable {
-        RunPass(std::move(claimed), std::move(branches), nullptr);
+        RunPass(std::move(claimed), std::move(branches), /*scan=*/false, nullptr);
       });
   return absl::OkStatus();
 }
@@ -460,12 +506,15 @@ absl::Status Coordinator::Impl::Prepare(const TransGlobal& global) {
   if (absl::Status s = Validate(global, /*prepare=*/true); !s.ok()) return s;
   if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
   const absl::Time now = options_.clock->Now();
-  absl::Status created =
-      options_.store->Create(NewRow(global, kStatusPrepared, now), RowsOf(global, now));
+  TransGlobal row = NewRow(global, kStatusPrepared, now);
+  std::unique_ptr<Span> span = SpanOf("dtx prepare", row);
+  absl::Status created = store_.Create(row, RowsOf(global, now));
   Leave();
+  EndSpan(span.get(), created);
+  if (created.ok()) observer_.Changed(row.gid, row.trans_type, "", row.status, "");
   if (!absl::IsAlreadyExists(created)) return created;
   // Preparing again is fine while it is still prepared.
-  absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
+  absl::StatusOr<TransGlobal> existing = store_.FindGlobal(global.gid);
   if (!existing.ok()) return existing.status();
   if (existing->status == kStatusPrepared && existing->trans_type == global.trans_type) {
     return absl::OkStatus();
@@ -500,7 +549,7 @@ absl::Status Coordinator::Impl::RegisterBranch(const TccBranch& b) {
         "invalid branch_id '", internal::Excerpt(b.branch_id, 32),
         "': use 1-128 characters of [A-Za-z0-9-_.]"));
   }
-  absl::StatusOr<TransGlobal> global = options_.store->FindGlobal(b.gid);
+  absl::StatusOr<TransGlobal> global = store_.FindGlobal(b.gid);
   if (!global.ok()) return global.status();
   if (global->trans_type != kTransTypeTcc) {
     return FailureError(absl::StrCat("transaction ", b.gid, " is a ", global->trans_type,
@@ -525,7 +574,7 @@ absl::Status Coordinator::Impl::RegisterBranch(const TccBranch& b) {
   rows[1].op = std::string(kOpConfirm);
   rows[1].url = b.confirm;
   // As a saga's steps: at most max_steps branches (two rows each).
-  absl::Status added = options_.store->AddBranches(
+  absl::Status added = store_.AddBranches(
       b.gid, kStatusPrepared, rows, 2 * static_cast<size_t>(options_.max_steps), now);
   if (absl::IsAborted(added)) {
     return FailureError(absl::StrCat("registerBranch: ", added.message()));
@@ -541,7 +590,7 @@ absl::Status Coordinator::Impl::RegisterBranch(const TccBranch& b) {
 absl::Status Coordinator::Impl::Abort(const TransGlobal& global, SubmitDone* async) {
   if (!IsValidGid(global.gid)) return absl::InvalidArgumentError("invalid gid");
   for (int attempt = 0; attempt < 3; ++attempt) {
-    absl::StatusOr<TransGlobal> existing = options_.store->FindGlobal(global.gid);
+    absl::StatusOr<TransGlobal> existing = store_.FindGlobal(global.gid);
     if (!existing.ok()) return existing.status();
     if (!global.trans_type.empty() && existing->trans_type != global.trans_type) {
       return FailureError(absl::StrCat("transaction ", global.gid, " is a ",
@@ -560,8 +609,12 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global, SubmitDone* asy
       drop.status = std::string(kStatusFailed);
       drop.rollback_reason = reason;
       drop.rollback_time = drop.finish_time = now;
-      absl::Status s = options_.store->Update(global.gid, existing->status,
-                                              existing->owner, {}, drop, now);
+      absl::Status s =
+          store_.Update(global.gid, existing->status, existing->owner, {}, drop, now);
+      if (s.ok()) {
+        observer_.Changed(global.gid, existing->trans_type, existing->status,
+                          kStatusFailed, reason);
+      }
       if (!absl::IsAborted(s)) return s;
       continue;  // it moved on meanwhile: look again
     }
@@ -600,25 +653,34 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global, SubmitDone* asy
       absl::StrCat("transaction ", global.gid, " keeps changing"));
 }
 
-void Coordinator::Impl::RunPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches,
+void Coordinator::Impl::RunPass(TransGlobal&& claimed,
+                                std::vector<TransBranch>&& branches, bool scan,
                                 PassDone done, CallRunner* runner) {
   const std::string gid = claimed.gid;
-  auto on_end = [this, done = std::move(done), gid](const TransGlobal& g,
-                                                    absl::Status error) mutable {
+  const auto start = std::chrono::steady_clock::now();
+  // Shared with the failure below: Pass::Create takes on_end even when it fails.
+  auto shared_done = std::make_shared<PassDone>(std::move(done));
+  auto on_end = [this, shared_done, gid, scan, start](const TransGlobal& g,
+                                                      absl::Status error) mutable {
+    observer_.PassEnded(
+        scan,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (!error.ok() && !absl::IsAborted(error)) {
-      Log(absl::StrCat("pass over ", gid, " stopped: ", error.ToString()));
+      observer_.Error("pass stopped", absl::StatusCodeToString(error.code()),
+                      {{"gid", gid}, {"error", error.ToString()}});
     }
-    if (done) std::move(done)(g, error);
+    if (*shared_done) std::move(*shared_done)(g, error);
     Leave();
   };
   absl::StatusOr<std::shared_ptr<engine::Pass>> pass = engine::Pass::Create(
       context_, std::move(claimed), std::move(branches), runner, std::move(on_end));
   if (!pass.ok()) {
     // Unreadable rows: leave the transaction leased; an operator must look at it.
-    Log(absl::StrCat("cannot drive ", gid, ": ", pass.status().ToString()));
+    observer_.Error("cannot drive", "",
+                    {{"gid", gid}, {"error", pass.status().ToString()}});
     TransGlobal unknown;
     unknown.gid = gid;
-    if (done) std::move(done)(unknown, pass.status());
+    if (*shared_done) std::move(*shared_done)(unknown, pass.status());
     Leave();
     return;
   }
@@ -631,7 +693,7 @@ absl::Status Coordinator::Impl::RunFirstPass(TransGlobal&& claimed,
   if (async != nullptr) {
     SubmitDone done = std::move(*async);
     *async = nullptr;
-    RunPass(std::move(claimed), std::move(branches),
+    RunPass(std::move(claimed), std::move(branches), /*scan=*/false,
             [done = std::move(done)](const TransGlobal& g, absl::Status error) {
               done(Outcome(g, error));
             });
@@ -642,7 +704,7 @@ absl::Status Coordinator::Impl::RunFirstPass(TransGlobal&& claimed,
   // This thread only waits: it makes the pass's blocking branch calls itself.
   internal::CallerRuns here;
   RunPass(
-      std::move(claimed), std::move(branches),
+      std::move(claimed), std::move(branches), /*scan=*/false,
       [&](const TransGlobal& g, absl::Status error) {
         outcome = Outcome(g, error);
         finished.Notify();
@@ -655,10 +717,10 @@ absl::Status Coordinator::Impl::RunFirstPass(TransGlobal&& claimed,
 absl::StatusOr<TransactionState> Coordinator::Impl::Query(std::string_view gid) {
   if (!IsValidGid(gid)) return absl::InvalidArgumentError("invalid gid");
   TransactionState state;
-  absl::StatusOr<TransGlobal> global = options_.store->FindGlobal(gid);
+  absl::StatusOr<TransGlobal> global = store_.FindGlobal(gid);
   if (!global.ok()) return global.status();
   state.global = *std::move(global);
-  absl::StatusOr<std::vector<TransBranch>> branches = options_.store->FindBranches(gid);
+  absl::StatusOr<std::vector<TransBranch>> branches = store_.FindBranches(gid);
   if (!branches.ok()) return branches.status();
   state.branches = *std::move(branches);
   return state;
@@ -666,13 +728,12 @@ absl::StatusOr<TransactionState> Coordinator::Impl::Query(std::string_view gid) 
 
 absl::StatusOr<int> Coordinator::Impl::ClaimAndRun(PassCounter* counter) {
   const absl::Time now = options_.clock->Now();
-  absl::StatusOr<std::vector<TransGlobal>> claimed = options_.store->ClaimDue(
-      now, now + options_.lease, options_.owner, options_.claim_batch);
+  absl::StatusOr<std::vector<TransGlobal>> claimed =
+      store_.ClaimDue(now, now + options_.lease, options_.owner, options_.claim_batch);
   if (!claimed.ok()) return claimed.status();
   for (TransGlobal& g : *claimed) {
     // On any error below the transaction stays leased and is retried when it runs out.
-    absl::StatusOr<std::vector<TransBranch>> branches =
-        options_.store->FindBranches(g.gid);
+    absl::StatusOr<std::vector<TransBranch>> branches = store_.FindBranches(g.gid);
     if (!branches.ok()) return branches.status();
     if (!Enter()) return absl::UnavailableError("coordinator is shutting down");
     PassDone done;
@@ -680,7 +741,7 @@ absl::StatusOr<int> Coordinator::Impl::ClaimAndRun(PassCounter* counter) {
       counter->Add(1);
       done = [counter](const TransGlobal&, absl::Status) { counter->Add(-1); };
     }
-    RunPass(std::move(g), *std::move(branches), std::move(done));
+    RunPass(std::move(g), *std::move(branches), /*scan=*/true, std::move(done));
   }
   return static_cast<int>(claimed->size());
 }
@@ -701,7 +762,7 @@ absl::Status Coordinator::Impl::Operate(std::string_view gid, const GlobalUpdate
                                         bool only_if_idle) {
   if (!IsValidGid(gid)) return absl::InvalidArgumentError("invalid gid");
   for (int attempt = 0; attempt < 10; ++attempt) {
-    absl::StatusOr<TransGlobal> g = options_.store->FindGlobal(gid);
+    absl::StatusOr<TransGlobal> g = store_.FindGlobal(gid);
     if (!g.ok()) return g.status();
     if (IsEnded(*g)) {
       return FailureError(
@@ -711,7 +772,11 @@ absl::Status Coordinator::Impl::Operate(std::string_view gid, const GlobalUpdate
     if (only_if_idle && !g->owner.empty() && g->next_cron_time > now) {
       return absl::OkStatus();  // a pass holds the lease and is driving it
     }
-    absl::Status s = options_.store->Update(gid, g->status, g->owner, {}, update, now);
+    absl::Status s = store_.Update(gid, g->status, g->owner, {}, update, now);
+    if (s.ok() && update.status) {
+      observer_.Changed(gid, g->trans_type, g->status, *update.status,
+                        update.rollback_reason.value_or(""));
+    }
     if (!absl::IsAborted(s)) return s;  // aborted: it moved on meanwhile; look again
   }
   return absl::UnavailableError(
@@ -724,7 +789,7 @@ absl::StatusOr<int> Coordinator::Impl::PurgeFinished() {
   const int batch = std::max(1, options_.retention_batch);
   int total = 0;
   for (int round = 0; round < 1000; ++round) {  // bounded: a sweep never runs away
-    absl::StatusOr<int> n = options_.store->DeleteFinished(cutoff, batch);
+    absl::StatusOr<int> n = store_.DeleteFinished(cutoff, batch);
     if (!n.ok()) return n.status();
     total += *n;
     if (*n < batch) break;
@@ -743,15 +808,44 @@ void Coordinator::Impl::PollLoop() {
     }
     absl::StatusOr<int> n = ClaimAndRun(nullptr);
     if (!n.ok()) {
-      Log(absl::StrCat("scan for due transactions failed: ", n.status().ToString()));
+      observer_.Error("scan failed", absl::StatusCodeToString(n.status().code()),
+                      {{"error", n.status().ToString()}});
     }
     if (options_.retention > absl::ZeroDuration() &&
         absl::Now() - last_purge > absl::Minutes(1)) {
       last_purge = absl::Now();
       absl::StatusOr<int> purged = PurgeFinished();
-      if (!purged.ok()) Log("retention sweep failed: " + purged.status().ToString());
+      if (!purged.ok()) {
+        observer_.Error("retention failed", "", {{"error", purged.status().ToString()}});
+      }
     }
   }
+}
+
+std::vector<Metric> Coordinator::Impl::Metrics() {
+  std::vector<Metric> out;
+  observer_.Collect(out);
+  const absl::Time now = options_.clock->Now();
+  absl::StatusOr<int64_t> unfinished =
+      options_.store->CountUnfinished(absl::InfiniteFuture());
+  absl::StatusOr<int64_t> stuck =
+      unfinished.ok() ? options_.store->CountUnfinished(now - options_.stuck_after)
+                      : unfinished.status();
+  if (unfinished.ok() && stuck.ok()) {
+    Metric& u = out.emplace_back();
+    u.name = "dtx_transactions_unfinished";
+    u.help = "Transactions in the store not ended yet (prepared, submitted, aborting).";
+    u.type = MetricType::kGauge;
+    u.samples.emplace_back().value = static_cast<double>(*unfinished);
+    Metric& s = out.emplace_back();
+    s.name = "dtx_transactions_stuck";
+    s.help = absl::StrCat("Unfinished transactions created more than ",
+                          absl::FormatDuration(options_.stuck_after), " ago.");
+    s.type = MetricType::kGauge;
+    s.samples.emplace_back().value = static_cast<double>(*stuck);
+  }
+  options_.store->CollectMetrics(out);
+  return out;
 }
 
 void Coordinator::Impl::Shutdown() {
@@ -852,6 +946,8 @@ absl::StatusOr<std::vector<TransGlobal>> Coordinator::List(int64_t before_id,
                                                            int limit) {
   return impl_->options().store->List(before_id, status, trans_type, limit);
 }
+
+std::vector<Metric> Coordinator::Metrics() { return impl_->Metrics(); }
 
 void Coordinator::Shutdown() { impl_->Shutdown(); }
 

@@ -210,6 +210,15 @@ absl::StatusOr<std::vector<TransGlobal>> MemoryStore::List(int64_t before_id,
   return out;
 }
 
+absl::StatusOr<int64_t> MemoryStore::CountUnfinished(absl::Time created_before) {
+  absl::MutexLock lock(&mu_);
+  int64_t n = 0;
+  for (const auto& [gid, entry] : entries_) {
+    if (Unfinished(entry.global) && entry.global.create_time < created_before) ++n;
+  }
+  return n;
+}
+
 absl::StatusOr<std::vector<TransGlobal>> MemoryStore::ListUnfinished(
     absl::Time created_before, int limit) {
   absl::MutexLock lock(&mu_);

@@ -42,6 +42,12 @@ Msg& Msg::BranchHeader(std::string name, std::string value) {
   global_.options.branch_headers[std::move(name)] = std::move(value);
   return *this;
 }
+
+Msg& Msg::Traceparent(std::string traceparent, std::string tracestate) {
+  global_.options.traceparent = std::move(traceparent);
+  global_.options.tracestate = std::move(tracestate);
+  return *this;
+}
 Msg& Msg::Protocol(std::string protocol) {
   global_.protocol = std::move(protocol);
   return *this;

@@ -50,6 +50,12 @@ Saga& Saga::BranchHeader(std::string name, std::string value) {
   global_.options.branch_headers[std::move(name)] = std::move(value);
   return *this;
 }
+
+Saga& Saga::Traceparent(std::string traceparent, std::string tracestate) {
+  global_.options.traceparent = std::move(traceparent);
+  global_.options.tracestate = std::move(tracestate);
+  return *this;
+}
 Saga& Saga::Protocol(std::string protocol) {
   global_.protocol = std::move(protocol);
   return *this;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "dtx/tracing.h"
 
 namespace dtx {
 
@@ -30,6 +31,12 @@ Tcc& Tcc::RetryInterval(absl::Duration d) {
 }
 Tcc& Tcc::BranchHeader(std::string name, std::string value) {
   global_.options.branch_headers[std::move(name)] = std::move(value);
+  return *this;
+}
+
+Tcc& Tcc::Traceparent(std::string traceparent, std::string tracestate) {
+  global_.options.traceparent = std::move(traceparent);
+  global_.options.tracestate = std::move(tracestate);
   return *this;
 }
 Tcc& Tcc::WaitResult(bool wait) {
@@ -70,6 +77,12 @@ absl::Status Tcc::CallBranch(std::string payload, std::string try_url,
   request.op = std::string(kOpTry);
   request.payload = std::move(payload);
   request.headers = global_.options.branch_headers;
+  if (IsValidTraceparent(global_.options.traceparent)) {  // as the coordinator's calls
+    request.headers["traceparent"] = global_.options.traceparent;
+    if (!global_.options.tracestate.empty()) {
+      request.headers["tracestate"] = global_.options.tracestate;
+    }
+  }
   if (global_.options.request_timeout > absl::ZeroDuration()) {
     request.timeout = global_.options.request_timeout;
   }

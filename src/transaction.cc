@@ -68,6 +68,8 @@ void WriteOptions(const TransOptions& o, json& out) {
   }
   if (o.retry_limit > 0) out["retry_limit"] = o.retry_limit;
   if (!o.branch_headers.empty()) out["branch_headers"] = o.branch_headers;
+  if (!o.traceparent.empty()) out["traceparent"] = o.traceparent;
+  if (!o.tracestate.empty()) out["tracestate"] = o.tracestate;
 }
 
 absl::Status ReadOptions(const json& doc, TransOptions* o) {
@@ -101,6 +103,12 @@ absl::Status ReadOptions(const json& doc, TransOptions* o) {
       }
       o->branch_headers[k] = v.get<std::string>();
     }
+  }
+  // Trace context: dropped, not refused, when it is not text (dtx/tracing.h).
+  for (auto [key, field] :
+       {std::pair{"traceparent", &o->traceparent}, {"tracestate", &o->tracestate}}) {
+    auto it = doc.find(key);
+    if (it != doc.end() && it->is_string()) *field = it->get<std::string>();
   }
   return absl::OkStatus();
 }

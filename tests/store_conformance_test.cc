@@ -522,7 +522,7 @@ TEST_CASE("listing pages newest first and filters by status and trans_type") {
   CHECK((*failed_tcc)[0].gid == "list-3");
 }
 
-TEST_CASE("stuck transactions are listed and ended ones purged in batches") {
+TEST_CASE("stuck transactions are listed, counted, and ended ones purged in batches") {
   auto store = testing::FreshStore();
   for (int i = 0; i < 5; ++i) {
     TransGlobal g = Global("old-" + std::to_string(i));
@@ -543,6 +543,11 @@ TEST_CASE("stuck transactions are listed and ended ones purged in batches") {
   REQUIRE(stuck->size() == 1);  // old-1 was created exactly at the cutoff
   CHECK((*stuck)[0].gid == "old-0");
   CHECK(store->ListUnfinished(kT0 + absl::Hours(1), 10)->size() == 2);
+  // The same, counted (Coordinator::Metrics's gauges).
+  CHECK(*store->CountUnfinished(kT0 + absl::Seconds(1)) == 1);
+  CHECK(*store->CountUnfinished(kT0 + absl::Hours(1)) == 2);
+  CHECK(*store->CountUnfinished(absl::InfiniteFuture()) == 2);
+  CHECK(*store->CountUnfinished(kT0) == 0);
   // Ended before 13 s: old-2 (12 s); then old-3 and old-4 (13, 14 s) by 20 s, 1 a batch.
   CHECK(*store->DeleteFinished(kT0 + absl::Seconds(13), 10) == 1);
   CHECK(*store->DeleteFinished(kT0 + absl::Seconds(20), 1) == 1);

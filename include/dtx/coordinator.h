@@ -19,8 +19,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dtx/clock.h"
+#include "dtx/log.h"
+#include "dtx/metrics.h"
 #include "dtx/store.h"
 #include "dtx/submitter.h"
+#include "dtx/tracing.h"
 #include "dtx/transaction.h"
 #include "dtx/transport.h"
 
@@ -35,6 +38,17 @@ struct CoordinatorOptions {
   std::map<std::string, Transport*> transports;
   // Not owned. Default: the wall clock.
   Clock* clock = Clock::Real();
+  // Where the coordinator logs (dtx/log.h lists the records). Not owned; must outlive
+  // the coordinator. Default: StreamLogger::Default(), key=value lines on stderr,
+  // warn and above.
+  Logger* logger = nullptr;
+  // Spans of submits, passes and branch calls (dtx/tracing.h). Not owned; must outlive
+  // the coordinator. Default: none (a submitter's trace context is still stored and
+  // passed on to the branches).
+  Tracer* tracer = nullptr;
+  // An unfinished transaction created longer ago than this counts as stuck in
+  // Metrics(). Default: 60 s.
+  absl::Duration stuck_after = absl::Seconds(60);
   // This instance's name in the `owner` column. Default: a random id.
   std::string owner;
   // Defaults for transactions that leave their option at zero.
@@ -160,6 +174,12 @@ class Coordinator : public Submitter {
   absl::StatusOr<std::vector<TransGlobal>> List(int64_t before_id,
                                                 std::string_view status,
                                                 std::string_view trans_type, int limit);
+
+  // This coordinator's numbers since Start (README, "Operating dtxd", lists them):
+  // counters and histograms kept in memory, then two gauges read from the store
+  // (transactions unfinished, and stuck: unfinished for longer than stuck_after;
+  // left out when the store cannot count them), then the store's own metrics.
+  std::vector<Metric> Metrics();
 
   // Claims every transaction due now (by the clock) and runs one pass of each; returns
   // when those passes are over, with how many there were. For tests and tools that

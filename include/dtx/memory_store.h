@@ -40,6 +40,7 @@ class MemoryStore : public Store {
   absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(absl::Time created_before,
                                                           int limit) override;
   absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) override;
+  absl::StatusOr<int64_t> CountUnfinished(absl::Time created_before) override;
 
  private:
   struct Entry {

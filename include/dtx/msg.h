@@ -40,6 +40,9 @@ class Msg {
   Msg& RequestTimeout(absl::Duration d);
   Msg& RetryInterval(absl::Duration d);
   Msg& BranchHeader(std::string name, std::string value);
+  // The W3C trace context to run under (TransOptions::traceparent): the branches'
+  // calls carry it, so their work joins the caller's trace.
+  Msg& Traceparent(std::string traceparent, std::string tracestate = "");
   Msg& Protocol(std::string protocol);
 
   const std::string& gid() const { return global_.gid; }

@@ -46,6 +46,9 @@ class Saga {
   Saga& RetryInterval(absl::Duration d);
   Saga& RetryLimit(int64_t n);
   Saga& BranchHeader(std::string name, std::string value);
+  // The W3C trace context to run under (TransOptions::traceparent): the branches'
+  // calls carry it, so their work joins the caller's trace.
+  Saga& Traceparent(std::string traceparent, std::string tracestate = "");
   // "http" (default) or any protocol the coordinator has a transport for.
   Saga& Protocol(std::string protocol);
 

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "dtx/metrics.h"
 #include "dtx/transaction.h"
 
 namespace dtx {
@@ -96,6 +97,15 @@ class Store {
   // Deletes up to `limit` ended transactions (succeed or failed) that finished before
   // `finished_before`, with their branch rows, in one transaction. Returns how many.
   virtual absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) = 0;
+
+  // How many transactions are unfinished (prepared, submitted or aborting) and were
+  // created before `created_before`. Default: kUnimplemented (Coordinator::Metrics
+  // then leaves out the gauges that need it).
+  virtual absl::StatusOr<int64_t> CountUnfinished(absl::Time created_before) {
+    return absl::UnimplementedError("this store does not count transactions");
+  }
+  // Appends the store's own metrics (dtx/metrics.h) to `out`. Default: none.
+  virtual void CollectMetrics(std::vector<Metric>& out) {}
 };
 
 // Forwards every call to `target` (not owned). Override one method to inject a fault.
@@ -143,6 +153,10 @@ class StoreWrapper : public Store {
   absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) override {
     return target_->DeleteFinished(finished_before, limit);
   }
+  absl::StatusOr<int64_t> CountUnfinished(absl::Time created_before) override {
+    return target_->CountUnfinished(created_before);
+  }
+  void CollectMetrics(std::vector<Metric>& out) override { target_->CollectMetrics(out); }
 
  protected:
   Store* target() const { return target_; }

@@ -46,6 +46,9 @@ class Tcc {
   Tcc& RequestTimeout(absl::Duration d);
   Tcc& RetryInterval(absl::Duration d);
   Tcc& BranchHeader(std::string name, std::string value);
+  // The W3C trace context to run under (TransOptions::traceparent): the branches'
+  // calls carry it, so their work joins the caller's trace.
+  Tcc& Traceparent(std::string traceparent, std::string tracestate = "");
   // Run returns once the confirms (or cancels) have run, with their outcome.
   Tcc& WaitResult(bool wait);
 

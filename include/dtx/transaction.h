@@ -60,6 +60,12 @@ struct TransOptions {
   int64_t retry_limit = 0;
   // Sent as headers (HTTP) or metadata (gRPC) with every branch call.
   std::map<std::string, std::string> branch_headers;
+  // The W3C trace context the transaction runs under (dtx/tracing.h), stored with it
+  // and sent with every branch call as `traceparent` and `tracestate` headers (HTTP)
+  // or metadata (gRPC). HttpSubmitter and GrpcSubmitter send them to dtxd the same
+  // way; an invalid traceparent is dropped. Default: none.
+  std::string traceparent;
+  std::string tracestate;
 };
 
 // A step of a saga, or of a 2-phase message (which has actions only).

@@ -1,8 +1,10 @@
 #include "engine/pass.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "dtx/result.h"
 #include "internal/text_rules.h"
 
 namespace dtx::engine {
@@ -97,6 +99,14 @@ absl::Duration Pass::RequestTimeout() const {
 }
 
 void Pass::Start() {
+  if (Tracer* tracer = ctx_.observer->tracer()) {
+    const LogField attributes[] = {{"dtx.gid", global_.gid},
+                                   {"dtx.trans_type", global_.trans_type},
+                                   {"dtx.status", global_.status}};
+    span_ = tracer->Start("dtx pass",
+                          {global_.options.traceparent, global_.options.tracestate},
+                          SpanKind::kInternal, attributes);
+  }
   {
     absl::MutexLock lock(&mu_);
     driving_ = true;
@@ -135,7 +145,10 @@ bool Pass::Advance() {
     if (ended_) return false;
 
     // 1. The answers, into the machine (in memory; stored with the next write).
-    for (Answer& answer : batch) machine_->Answer(answer.branch, answer.status);
+    for (Answer& answer : batch) {
+      if (answer.seconds >= 0) Observe(answer);
+      machine_->Answer(answer.branch, answer.status);
+    }
     if (!store_error_.ok()) {  // draining after a failed write
       if (machine_->in_flight() > 0) return true;
       End(store_error_);
@@ -242,7 +255,11 @@ absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {
     store_error_ = written;
     return written;
   }
-  if (update.status) global_.status = *update.status;
+  if (update.status) {
+    ctx_.observer->Changed(global_.gid, global_.trans_type, global_.status,
+                           *update.status, update.rollback_reason.value_or(""));
+    global_.status = *update.status;
+  }
   if (update.owner) global_.owner = *update.owner;
   if (update.rollback_reason) global_.rollback_reason = *update.rollback_reason;
   if (update.finish_time) global_.finish_time = *update.finish_time;
@@ -311,10 +328,45 @@ void Pass::Issue(int branch) {
   request.headers = global_.options.branch_headers;
   request.timeout = RequestTimeout();
   request.runner = runner_;
+  // The branch joins the transaction's trace: as a child of this call's span with a
+  // tracer, else of the submitter's span.
+  std::unique_ptr<Span> span;
+  if (Tracer* tracer = ctx_.observer->tracer()) {
+    const LogField attributes[] = {{"dtx.gid", request.gid},
+                                   {"dtx.branch_id", request.branch_id},
+                                   {"dtx.op", request.op},
+                                   {"url.full", request.url}};
+    span = tracer->Start(absl::StrCat("dtx call ", request.op),
+                         span_ ? span_->context() : TraceContext(), SpanKind::kClient,
+                         attributes);
+    TraceContext context = span->context();
+    request.headers["traceparent"] = std::move(context.traceparent);
+    if (!context.tracestate.empty()) {
+      request.headers["tracestate"] = std::move(context.tracestate);
+    }
+  } else if (!global_.options.traceparent.empty()) {
+    request.headers["traceparent"] = global_.options.traceparent;
+    if (!global_.options.tracestate.empty()) {
+      request.headers["tracestate"] = global_.options.tracestate;
+    }
+  }
+  // The call's end: its answer, how long it took, its span ended.
+  auto answered = [self = shared_from_this(), branch, span = std::move(span),
+                   start = std::chrono::steady_clock::now()](absl::Status s) mutable {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (span) {
+      span->SetAttribute("dtx.result", s.ok()         ? "success"
+                                       : IsFailure(s) ? "failure"
+                                       : IsOngoing(s) ? "ongoing"
+                                                      : "error");
+      if (!s.ok() && !IsFailure(s) && !IsOngoing(s)) span->SetError(s.ToString());
+      span->End();
+    }
+    self->Post({branch, std::move(s), seconds});
+  };
   if (!ctx_.limiter->limited()) {
-    transport->second->Call(request, [self = shared_from_this(), branch](absl::Status s) {
-      self->Post({branch, std::move(s)});
-    });
+    transport->second->Call(request, std::move(answered));
     return;
   }
   // Past CoordinatorOptions::max_calls_in_flight the call waits for another to end.
@@ -324,26 +376,50 @@ void Pass::Issue(int branch) {
   // a later pass, under a lease of its own.
   const absl::Time must_end = lease_until_ - kLeaseMargin;
   ctx_.limiter->Run([transport = transport->second, request = std::move(request),
-                     limiter = ctx_.limiter, self = shared_from_this(), branch,
-                     must_end, clock = ctx_.options->clock]() mutable {
+                     limiter = ctx_.limiter, answered = std::move(answered), must_end,
+                     clock = ctx_.options->clock]() mutable {
     const absl::Duration left = must_end - clock->Now();
     if (left <= absl::ZeroDuration()) {
       limiter->Done();
-      self->Post({branch, absl::UnavailableError(
-                              "not called: the lease ran out while the call waited for "
-                              "a slot (max_calls_in_flight)")});
+      std::move(answered)(absl::UnavailableError(
+          "not called: the lease ran out while the call waited for a slot "
+          "(max_calls_in_flight)"));
       return;
     }
     request.timeout = std::min(request.timeout, left);
-    transport->Call(request, [limiter, self = std::move(self), branch](absl::Status s) {
-      limiter->Done();
-      self->Post({branch, std::move(s)});
-    });
+    transport->Call(request,
+                    [limiter, answered = std::move(answered)](absl::Status s) mutable {
+                      limiter->Done();
+                      std::move(answered)(std::move(s));
+                    });
   });
+}
+
+void Pass::Observe(const Answer& answer) {
+  internal::CallRecord call;
+  call.gid = global_.gid;
+  call.trans_type = global_.trans_type;
+  if (answer.branch == kQueryPrepared) {
+    call.branch_id = kBranchIdMsg;
+    call.op = kOpMsg;
+    call.url = global_.query_prepared;
+  } else {
+    const Branch& b = machine_->branches()[answer.branch];
+    call.branch_id = b.branch_id;
+    const absl::string_view name = Name(b.op);
+    call.op = std::string_view(name.data(), name.size());
+    call.url = b.url;
+  }
+  ctx_.observer->Called(call, answer.status, answer.seconds);
 }
 
 void Pass::End(absl::Status error) {
   ended_ = true;
+  if (span_) {
+    span_->SetAttribute("dtx.status", global_.status);
+    if (!error.ok() && !absl::IsAborted(error)) span_->SetError(error.ToString());
+    span_->End();
+  }
   if (done_) std::move(done_)(global_, std::move(error));
 }
 

@@ -17,6 +17,7 @@
 #include "dtx/coordinator.h"
 #include "engine/machine.h"
 #include "internal/call_limiter.h"
+#include "observer.h"
 
 namespace dtx::engine {
 
@@ -28,6 +29,7 @@ struct PassContext {
   std::string owner;
   std::function<double()> random;  // uniform in [0, 1); thread-safe
   internal::CallLimiter* limiter;  // the process's calls in flight
+  internal::Observer* observer;    // logs, metrics, spans
 };
 
 // The machine's view of a stored transaction: statuses and ops parsed, the
@@ -61,6 +63,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
   struct Answer {
     int branch;  // index in the machine's branches, or kQueryPrepared
     absl::Status status;
+    double seconds = -1;  // how long the call took; negative: no call was made
   };
 
   Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine> machine,
@@ -81,11 +84,14 @@ class Pass : public std::enable_shared_from_this<Pass> {
   // When the next pass runs, for a pass that ends with the transaction unfinished.
   GlobalUpdate Schedule(const Rest& rest, absl::Time now) const;
   void Issue(int branch);
+  // Tells the observer how a call went. REQUIRES: the driver.
+  void Observe(const Answer& answer);
   void End(absl::Status error);
   absl::Duration RequestTimeout() const;
 
   const PassContext& ctx_;
   TransGlobal global_;
+  std::unique_ptr<Span> span_;  // with a tracer: this pass's
   std::unique_ptr<Machine> machine_;
   CallRunner* const runner_;
   DoneCallback done_;

@@ -7,6 +7,7 @@
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/grpc/grpc_branch.h"
 #include "dtx/result.h"
+#include "dtx/tracing.h"
 #include "grpc/channel_args.h"
 #include "grpc/dtm_request.h"
 #include "internal/remote_answer.h"
@@ -54,9 +55,21 @@ void GrpcSubmitter::Impl::Prepare(grpc::ClientContext& context) const {
   if (!authorization.empty()) context.AddMetadata("authorization", authorization);
 }
 
+namespace {
+
+// A transaction's W3C trace context as metadata of its submit or prepare.
+void AddTraceMetadata(grpc::ClientContext& context, const TransOptions& options) {
+  if (!IsValidTraceparent(options.traceparent)) return;
+  context.AddMetadata("traceparent", options.traceparent);
+  if (!options.tracestate.empty()) context.AddMetadata("tracestate", options.tracestate);
+}
+
+}  // namespace
+
 absl::Status GrpcSubmitter::Submit(const TransGlobal& global) {
   grpc::ClientContext context;
   impl_->Prepare(context);
+  AddTraceMetadata(context, global.options);
   google::protobuf::Empty reply;
   return AnswerOf(
       impl_->stub->Submit(&context, internal::DtmRequestFromTransGlobal(global), &reply));
@@ -65,6 +78,7 @@ absl::Status GrpcSubmitter::Submit(const TransGlobal& global) {
 absl::Status GrpcSubmitter::Prepare(const TransGlobal& global) {
   grpc::ClientContext context;
   impl_->Prepare(context);
+  AddTraceMetadata(context, global.options);
   google::protobuf::Empty reply;
   return AnswerOf(
       impl_->stub->Prepare(&context, internal::DtmRequestFromTransGlobal(global), &reply));

@@ -661,13 +661,19 @@ void HttpServer::Converse(Connection* connection) {
       if (request.method == "POST" && route != routes_.end() && route->second.post_async) {
         session.close_after = close_after;
         std::optional<HttpResponse> now =
-            Defer(connection, request, route->second.post_async);
+            Defer(connection, request, route->first, route->second.post_async);
         if (!now) return;  // parked: Resume answers it, on a thread of its own
         response = *std::move(now);
       } else {
         Dispatch(request, response);
+        if (options_.on_answer) {
+          options_.on_answer(route != routes_.end() ? std::string_view(route->first)
+                                                    : std::string_view("other"),
+                             response.status);
+        }
       }
     }
+    if (refusal && options_.on_answer) options_.on_answer("other", response.status);
     session.refused = refusal.has_value();
     if (!session.stream.WriteAll(Encode(response, close_after))) break;
     open = !close_after;
@@ -677,13 +683,15 @@ void HttpServer::Converse(Connection* connection) {
 
 std::optional<HttpResponse> HttpServer::Defer(Connection* connection,
                                               const HttpRequest& request,
+                                              std::string_view route,
                                               const AsyncHttpHandler& handler) {
   auto pending = std::make_shared<Pending>();
-  HttpReply reply = [this, connection, pending](HttpResponse response) {
+  HttpReply reply = [this, connection, pending, route](HttpResponse response) {
     {
       absl::MutexLock lock(&pending->mu);
       if (pending->answered) return;  // one answer per request
       pending->answered = true;
+      if (options_.on_answer) options_.on_answer(route, response.status);
       if (!pending->parked) {
         pending->early = std::move(response);
         return;

@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -71,6 +72,11 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // Told of every answer: the route (a path given to Get, Post or PostAsync; "other"
+  // for any other path and for requests refused before routing) and the status.
+  // Called on the answering thread before the answer is written; thread-safe, short.
+  // Default: none.
+  std::function<void(std::string_view route, int status)> on_answer;
 };
 
 using HttpHandler = dtx::HttpHandler;
@@ -142,7 +148,9 @@ class HttpServer {
   void Converse(Connection* connection);
   // Runs an AsyncHttpHandler: its answer if it replied before returning, else nullopt
   // with the request parked (counted in parked_, not serving_).
+  // `route`: the route's path, which lives as long as the server.
   std::optional<HttpResponse> Defer(Connection* connection, const HttpRequest& request,
+                                    std::string_view route,
                                     const AsyncHttpHandler& handler);
   // The reply to a parked request: a new thread for the connection writes it and
   // serves on.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "dtx/gid.h"
 #include "dtx/result.h"
+#include "dtx/tracing.h"
 #include "http/blocking_http_client.h"
 #include "internal/json_read.h"
 #include "internal/remote_answer.h"
@@ -29,16 +30,21 @@ class HttpSubmitter::Impl {
   const HttpSubmitterOptions options;
   internal::BlockingHttpClient blocking;  // http and https
 
-  // Sends `method` `target` (with `body` as JSON when not empty): the server's answer.
+  // Sends `method` `target` (with `body` as JSON when not empty, and `trace`'s
+  // context as headers when given): the server's answer.
   absl::StatusOr<internal::ClientResponse> Send(const std::string& method,
                                                 const std::string& target,
-                                                const std::string& body);
+                                                const std::string& body,
+                                                const TransOptions* trace = nullptr);
   // POSTs `body` to the API's `op` and answers in the result vocabulary.
-  absl::Status Post(const std::string& op, const std::string& body);
+  // With `trace`, its traceparent and tracestate go as headers too.
+  absl::Status Post(const std::string& op, const std::string& body,
+                    const TransOptions* trace = nullptr);
 };
 
 absl::StatusOr<internal::ClientResponse> HttpSubmitter::Impl::Send(
-    const std::string& method, const std::string& target, const std::string& body) {
+    const std::string& method, const std::string& target, const std::string& body,
+    const TransOptions* trace) {
   internal::ClientRequest request;
   request.tls = options.server.rfind("https://", 0) == 0;
   if ((!request.tls && options.server.rfind("http://", 0) != 0) ||
@@ -50,6 +56,12 @@ absl::StatusOr<internal::ClientResponse> HttpSubmitter::Impl::Send(
   if (!body.empty()) request.content_type = "application/json";
   if (!options.auth_token.empty()) {
     request.headers.emplace_back("Authorization", "Bearer " + options.auth_token);
+  }
+  if (trace != nullptr && IsValidTraceparent(trace->traceparent)) {
+    request.headers.emplace_back("traceparent", trace->traceparent);
+    if (!trace->tracestate.empty()) {
+      request.headers.emplace_back("tracestate", trace->tracestate);
+    }
   }
   request.body = body;
   request.timeout = options.timeout;
@@ -91,8 +103,10 @@ absl::Status StatusOfAnswer(const internal::ClientResponse& answer) {
 
 }  // namespace
 
-absl::Status HttpSubmitter::Impl::Post(const std::string& op, const std::string& body) {
-  absl::StatusOr<internal::ClientResponse> answer = Send("POST", "/api/dtmsvr/" + op, body);
+absl::Status HttpSubmitter::Impl::Post(const std::string& op, const std::string& body,
+                                       const TransOptions* trace) {
+  absl::StatusOr<internal::ClientResponse> answer =
+      Send("POST", "/api/dtmsvr/" + op, body, trace);
   if (!answer.ok()) return answer.status();
   return StatusOfAnswer(*answer);
 }
@@ -105,13 +119,13 @@ HttpSubmitter::~HttpSubmitter() = default;
 absl::Status HttpSubmitter::Submit(const TransGlobal& global) {
   absl::StatusOr<std::string> body = TransGlobalToJson(global);
   if (!body.ok()) return body.status();
-  return impl_->Post("submit", *body);
+  return impl_->Post("submit", *body, &global.options);
 }
 
 absl::Status HttpSubmitter::Prepare(const TransGlobal& global) {
   absl::StatusOr<std::string> body = TransGlobalToJson(global);
   if (!body.ok()) return body.status();
-  return impl_->Post("prepare", *body);
+  return impl_->Post("prepare", *body, &global.options);
 }
 
 absl::Status HttpSubmitter::RegisterBranch(const TccBranch& branch) {

@@ -5,6 +5,7 @@
 
 #include "dtmgimp.grpc.pb.h"
 #include "dtx/coordinator.h"
+#include "server/api_metrics.h"
 #include "server/auth_tokens.h"
 
 namespace dtx {
@@ -13,11 +14,14 @@ namespace dtx {
 // "wait result not return success" as DTM does), Prepare, Abort and RegisterBranch
 // (UNIMPLEMENTED until dtx drives tcc and msg). With a non-empty `tokens`, every call
 // wants "authorization: Bearer <token>" metadata (UNAUTHENTICATED otherwise).
-// `coordinator` and `tokens` are not owned.
+// A submit's or prepare's `traceparent` and `tracestate` metadata become the
+// transaction's (TransOptions::traceparent). Each answer is counted in `metrics` (may be
+// null). `coordinator`, `tokens` and `metrics` are not owned.
 class DtmGrpcService final : public dtmgimp::Dtm::Service {
  public:
-  explicit DtmGrpcService(Coordinator* coordinator, const AuthTokens* tokens = nullptr)
-      : coordinator_(coordinator), tokens_(tokens) {}
+  explicit DtmGrpcService(Coordinator* coordinator, const AuthTokens* tokens = nullptr,
+                          ApiMetrics* metrics = nullptr)
+      : coordinator_(coordinator), tokens_(tokens), metrics_(metrics) {}
 
   grpc::Status NewGid(grpc::ServerContext* context,
                       const google::protobuf::Empty* request,
@@ -39,9 +43,12 @@ class DtmGrpcService final : public dtmgimp::Dtm::Service {
  private:
   // OK, or UNAUTHENTICATED when the call lacks a token of the set.
   grpc::Status Admit(const grpc::ServerContext* context) const;
+  // Counts `answer` under `method` and returns it.
+  grpc::Status Counted(std::string_view method, grpc::Status answer) const;
 
   Coordinator* coordinator_;
   const AuthTokens* tokens_;
+  ApiMetrics* metrics_;
 };
 
 }  // namespace dtx

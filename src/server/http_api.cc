@@ -55,6 +55,14 @@ void Json(HttpResponse& res, int status, const json& body) {
 
 using Handler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
+// The W3C trace context of a submit or prepare, from its headers (over any in the body).
+void TakeTraceHeaders(const HttpRequest& req, TransGlobal& global) {
+  if (std::optional<std::string_view> parent = req.Header("traceparent")) {
+    global.options.traceparent = std::string(*parent);
+    global.options.tracestate = std::string(req.Header("tracestate").value_or(""));
+  }
+}
+
 }  // namespace
 
 void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
@@ -105,6 +113,7 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
             WriteResult(global.status(), res);
             return reply(std::move(res));
           }
+          TakeTraceHeaders(req, *global);
           const bool wait_here =
               !global->options.wait_result || sync_waits->fetch_add(1) < max_sync_waits;
           if (wait_here) {
@@ -133,6 +142,7 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
   server.Post(base + "/prepare", guarded([&coordinator](const HttpRequest& req,
                                                         HttpResponse& res) {
                 absl::StatusOr<TransGlobal> global = TransGlobalFromJson(req.body);
+                if (global.ok()) TakeTraceHeaders(req, *global);
                 WriteResult(global.ok() ? AsDtmAnswer(coordinator.Prepare(*global))
                                         : global.status(),
                             res);
@@ -249,6 +259,25 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
   server.Get("/api/ping", [](const HttpRequest&, HttpResponse& res) {
     Json(res, 200, {{"msg", "pong"}});
   });
+  server.Get("/healthz", [](const HttpRequest&, HttpResponse& res) {
+    Json(res, 200, {{"status", "up"}});
+  });
+  // Ready when the store answers a read: the lookup of a gid no one uses (NotFound).
+  server.Get("/readyz", [&coordinator](const HttpRequest&, HttpResponse& res) {
+    absl::StatusOr<TransactionState> probe = coordinator.Query("dtx-readyz-probe");
+    if (probe.ok() || absl::IsNotFound(probe.status())) {
+      return Json(res, 200, {{"status", "ready"}});
+    }
+    Json(res, 503, {{"status", "unavailable"}, {"message", probe.status().ToString()}});
+  });
+  if (options.metrics != nullptr) {
+    server.Get("/metrics", guarded([&coordinator, metrics = options.metrics](
+                                       const HttpRequest&, HttpResponse& res) {
+                 res.status = 200;
+                 res.SetBody(metrics->Text(coordinator.Metrics()),
+                             "text/plain; version=0.0.4; charset=utf-8");
+               }));
+  }
 }
 
 }  // namespace dtx

@@ -5,6 +5,7 @@
 
 #include "dtx/coordinator.h"
 #include "http/http_server.h"
+#include "server/api_metrics.h"
 #include "server/auth_tokens.h"
 
 namespace dtx {
@@ -23,9 +24,16 @@ struct HttpApiOptions {
   // Keep it below the server's threads, so that slow sagas leave threads for the
   // rest of the API. Default: 16.
   int max_sync_waits = 16;
+  // GET /metrics serves the coordinator's metrics and these request counts as
+  // Prometheus text (behind the token, like the API). Not owned. Default: none, no
+  // /metrics.
+  const ApiMetrics* metrics = nullptr;
 };
 
-// Registers the API's routes on `server`. `coordinator` is not owned and must outlive
+// Registers the API's routes on `server`, and /healthz (200 while the process serves)
+// and /readyz (200 when the store answers a read, 503 otherwise), open as /api/ping.
+// A submit's or prepare's W3C `traceparent` and `tracestate` headers become the
+// transaction's (TransOptions::traceparent). `coordinator` is not owned and must outlive
 // the server. Answers: 200 {"dtm_result":"SUCCESS"}; 409 {"dtm_result":"FAILURE",
 // "message":..} (a rolled-back or ended transaction, or wait_result that did not
 // finish: "wait result not return success", as DTM); 400 malformed or invalid input;

@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "internal/histogram.h"
 #include "internal/options_json.h"
 #include "soci/pg_pipeline.h"
 #include "soci/schema_sql.h"
@@ -262,12 +263,15 @@ class SociStore::Impl {
 
  public:
   std::atomic<int64_t> writes{0}, commits{0}, pipelined_commits{0};
+  // Writes per commit (dtx_store_commit_group_size).
+  internal::Histogram group_sizes{internal::Histogram::PowersOfTwo(256)};
 };
 
 absl::Status SociStore::Impl::WriteAlone(const Op& op, const std::string& what,
                                          bool one_statement, const Piped* piped) {
   ++writes;
   ++commits;
+  group_sizes.Observe(1);
   if (piped != nullptr) {
     Pending alone{&op, &what, one_statement, piped, absl::OkStatus(), false};
     absl::Status failure;
@@ -362,6 +366,7 @@ void SociStore::Impl::WriterLoop() {
         failed = true;
       }
     }
+    if (!failed) group_sizes.Observe(static_cast<double>(batch.size()));
     if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
       writes -= static_cast<int64_t>(batch.size());  // counted again, alone
       for (Pending* p : batch) {
@@ -729,6 +734,34 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ListUnfinished(
     return lease.Failed("listing unfinished transactions", e);
   }
   return out;
+}
+
+absl::StatusOr<int64_t> SociStore::CountUnfinished(absl::Time created_before) {
+  const bool all = created_before == absl::InfiniteFuture();
+  long long before = all ? 0 : ToMillis(created_before);
+  long long count = 0;
+  Impl::Lease lease(*impl_);
+  try {
+    soci::session& sql = lease.sql();
+    if (all) {
+      sql << "SELECT COUNT(*) FROM trans_global WHERE " << kUnfinished, soci::into(count);
+    } else {
+      sql << "SELECT COUNT(*) FROM trans_global WHERE " << kUnfinished
+          << " AND create_time < :before",
+          soci::use(before), soci::into(count);
+    }
+  } catch (const std::exception& e) {
+    return lease.Failed("counting unfinished transactions", e);
+  }
+  return static_cast<int64_t>(count);
+}
+
+void SociStore::CollectMetrics(std::vector<Metric>& out) {
+  Metric& m = out.emplace_back();
+  m.name = "dtx_store_commit_group_size";
+  m.help = "Writes committed together in one database transaction (group commit).";
+  m.type = MetricType::kHistogram;
+  impl_->group_sizes.Snapshot(m.samples.emplace_back());
 }
 
 absl::StatusOr<int> SociStore::DeleteFinished(absl::Time finished_before, int limit) {

@@ -19,17 +19,22 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "dtx/coordinator.h"
 #include "dtx/grpc/grpc_transport.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/soci/soci_store.h"
+#include "otel_tracer.h"
+#include "server/api_metrics.h"
 #include "server/auth_tokens.h"
 #include "server/grpc_api.h"
 #include "server/http_api.h"
 
 namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
 
 struct Flags {
   std::string http_listen = "127.0.0.1:36789";
@@ -62,6 +67,10 @@ struct Flags {
   int max_connections_per_address = 32;
   int sync_waits = -1;  // -1: half of http_threads
   int max_calls_in_flight = 4096;
+  std::string log_level = "info";
+  std::string log_format = "json";
+  std::string otlp_endpoint;
+  std::string otlp_protocol = "http/protobuf";
 };
 
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
@@ -190,6 +199,20 @@ int main(int argc, char** argv) {
   app.add_option("--max-calls-in-flight", f.max_calls_in_flight,
                  "Branch calls in flight at once over all transactions (0: no limit)")
       ->capture_default_str();
+  app.add_option("--log-level", f.log_level,
+                 "Least level logged to stderr: debug, info (every transaction's status "
+                 "changes), warn (failed branch calls), error")
+      ->capture_default_str();
+  app.add_option("--log-format", f.log_format, "json (JSON lines) or text (key=value)")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->capture_default_str();
+  app.add_option("--otlp-endpoint", f.otlp_endpoint,
+                 "Export spans over OTLP/HTTP to this URL, e.g. "
+                 "http://127.0.0.1:4318/v1/traces (default: no spans; the submitters' "
+                 "trace context is passed on to branches anyway)");
+  app.add_option("--otlp-protocol", f.otlp_protocol, "http/protobuf or http/json")
+      ->check(CLI::IsMember({"http/protobuf", "http/json"}))
+      ->capture_default_str();
   app.add_option("--stop-timeout", f.stop_timeout,
                  "After SIGTERM, exit at the latest this long after, s")
       ->capture_default_str();
@@ -225,6 +248,31 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dtxd: not stopped within %.0f s, exiting\n", stop_timeout);
     std::_Exit(1);
   }).detach();
+
+  absl::StatusOr<dtx::LogLevel> log_level = dtx::ParseLogLevel(f.log_level);
+  if (!log_level.ok()) {
+    std::fprintf(stderr, "dtxd: --log-level: %s\n",
+                 std::string(log_level.status().message()).c_str());
+    return 2;
+  }
+  dtx::StreamLogger logger(
+      f.log_format == "text" ? dtx::LogFormat::kKeyValue : dtx::LogFormat::kJsonLines,
+      *log_level);
+  dtx::ApiMetrics api_metrics;
+  std::unique_ptr<dtx::OtelTracer> tracer;
+  if (!f.otlp_endpoint.empty()) {
+    absl::StatusOr<std::unique_ptr<dtx::OtelTracer>> made =
+        dtx::OtelTracer::Create({.endpoint = f.otlp_endpoint,
+                                 .protocol = f.otlp_protocol,
+                                 .version = std::string(kVersion),
+                                 .logger = &logger});
+    if (!made.ok()) {
+      std::fprintf(stderr, "dtxd: --otlp-endpoint: %s\n",
+                   std::string(made.status().message()).c_str());
+      return 2;
+    }
+    tracer = *std::move(made);
+  }
 
   dtx::AuthTokens tokens;
   if (!f.auth_token_file.empty()) {
@@ -293,6 +341,8 @@ int main(int argc, char** argv) {
   options.max_timeout_to_fail = Seconds(f.max_timeout_to_fail);
   options.max_calls_per_transaction = f.max_calls_per_transaction;
   options.max_calls_in_flight = f.max_calls_in_flight;
+  options.logger = &logger;
+  options.tracer = tracer.get();
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) {
     std::fprintf(stderr, "dtxd: %s\n", coordinator.status().ToString().c_str());
@@ -305,7 +355,10 @@ int main(int argc, char** argv) {
        .max_connections_per_address = f.max_connections_per_address,
        .tls_cert_file = f.tls_cert,
        .tls_key_file = f.tls_key,
-       .tls_client_ca_file = f.tls_client_ca});
+       .tls_client_ca_file = f.tls_client_ca,
+       .on_answer = [&api_metrics](std::string_view route, int status) {
+         api_metrics.Answered("http", route, std::to_string(status));
+       }});
   std::string http_host = "-";
   int http_port = 0;
   if (!f.http_listen.empty()) {
@@ -317,7 +370,8 @@ int main(int argc, char** argv) {
     dtx::ServeDtmHttpApi(
         http, **coordinator,
         {.tokens = &tokens,
-         .max_sync_waits = f.sync_waits >= 0 ? f.sync_waits : f.http_threads / 2});
+         .max_sync_waits = f.sync_waits >= 0 ? f.sync_waits : f.http_threads / 2,
+         .metrics = &api_metrics});
     absl::StatusOr<int> bound = http.Start(http_host, http_port);
     if (!bound.ok()) {
       std::fprintf(stderr, "dtxd: cannot listen on %s: %s\n", f.http_listen.c_str(),
@@ -327,7 +381,7 @@ int main(int argc, char** argv) {
     http_port = *bound;
   }
 
-  dtx::DtmGrpcService grpc_api(coordinator->get(), &tokens);
+  dtx::DtmGrpcService grpc_api(coordinator->get(), &tokens, &api_metrics);
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
   if (!f.grpc_listen.empty()) {
@@ -361,6 +415,12 @@ int main(int argc, char** argv) {
   std::printf("dtxd: http %s:%d grpc %s:%d store %s\n", http_host.c_str(), http_port,
               grpc_host.empty() ? "-" : grpc_host.c_str(), grpc_port, f.store.c_str());
   std::fflush(stdout);
+  logger.Log(
+      dtx::LogLevel::kInfo, "started",
+      std::vector<dtx::LogField>{
+          {"http", absl::StrCat(http_host, ":", http_port)},
+          {"grpc", absl::StrCat(grpc_host.empty() ? "-" : grpc_host, ":", grpc_port)},
+          {"store", f.store}});
 
   ready = true;
   stop.WaitForNotification();
@@ -373,6 +433,9 @@ int main(int argc, char** argv) {
     grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
   (*coordinator)->Shutdown();
+  if (tracer != nullptr) tracer->Shutdown();
+  logger.Log(dtx::LogLevel::kInfo, "stopped",
+             std::vector<dtx::LogField>{{"signal", std::to_string(stop_signal)}});
   std::printf("dtxd: stopped\n");
   return 0;
 }

@@ -73,6 +73,9 @@ class SociStore : public Store {
   absl::StatusOr<std::vector<TransGlobal>> ListUnfinished(absl::Time created_before,
                                                           int limit) override;
   absl::StatusOr<int> DeleteFinished(absl::Time finished_before, int limit) override;
+  absl::StatusOr<int64_t> CountUnfinished(absl::Time created_before) override;
+  // dtx_store_commit_group_size: writes per commit with group_commit.
+  void CollectMetrics(std::vector<Metric>& out) override;
 
   SociStoreCounts Counts() const;
 

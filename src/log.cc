@@ -1,0 +1,115 @@
+#include "dtx/log.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace dtx {
+namespace {
+
+// A key=value value: bare when it is a plain word, else quoted with \" \\ \n \r \t
+// and other control bytes escaped.
+void AppendValue(std::string& line, std::string_view value) {
+  const bool bare = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return absl::ascii_isgraph(static_cast<unsigned char>(c)) && c != '"' && c != '=' &&
+           c != '\\';
+  });
+  if (bare) {
+    line.append(value);
+    return;
+  }
+  line.push_back('"');
+  for (char c : value) {
+    switch (c) {
+      case '"':
+        line.append("\\\"");
+        break;
+      case '\\':
+        line.append("\\\\");
+        break;
+      case '\n':
+        line.append("\\n");
+        break;
+      case '\r':
+        line.append("\\r");
+        break;
+      case '\t':
+        line.append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          absl::StrAppend(&line, "\\x",
+                          absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          line.push_back(c);
+        }
+    }
+  }
+  line.push_back('"');
+}
+
+}  // namespace
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "error";
+}
+
+absl::StatusOr<LogLevel> ParseLogLevel(std::string_view name) {
+  for (LogLevel level :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (name == LogLevelName(level)) return level;
+  }
+  if (name == "warning") return LogLevel::kWarn;
+  return absl::InvalidArgumentError(
+      "log level must be debug, info, warn or error, not '" +
+      std::string(name.substr(0, 32)) + "'");
+}
+
+void StreamLogger::Log(LogLevel level, std::string_view event,
+                       std::span<const LogField> fields) {
+  if (!Enabled(level)) return;
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  if (format_ == LogFormat::kJsonLines) {
+    nlohmann::ordered_json record;
+    record["time"] = time;
+    record["level"] = LogLevelName(level);
+    record["event"] = event;
+    for (const LogField& f : fields) record[std::string(f.key)] = f.value;
+    line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    line.append("time=").append(time).append(" level=");
+    line.append(LogLevelName(level)).append(" event=");
+    AppendValue(line, event);
+    for (const LogField& f : fields) {
+      line.append(" ").append(f.key).append("=");
+      AppendValue(line, f.value);
+    }
+  }
+  line.push_back('\n');
+  absl::MutexLock lock(&mu_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+Logger* StreamLogger::Default() {
+  static Logger* const logger = new StreamLogger(LogFormat::kKeyValue, LogLevel::kWarn);
+  return logger;
+}
+
+}  // namespace dtx
