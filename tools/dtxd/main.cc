@@ -27,6 +27,7 @@
 #include "dtx/http/http_transport.h"
 #include "dtx/soci/soci_store.h"
 #include "otel_tracer.h"
+#include "server/admin_page.h"
 #include "server/api_metrics.h"
 #include "server/auth_tokens.h"
 #include "server/grpc_api.h"
@@ -69,6 +70,7 @@ struct Flags {
   int max_calls_in_flight = 4096;
   std::string log_level = "info";
   std::string log_format = "json";
+  double stuck_after = 60;
   std::string otlp_endpoint;
   std::string otlp_protocol = "http/protobuf";
 };
@@ -198,6 +200,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-calls-in-flight", f.max_calls_in_flight,
                  "Branch calls in flight at once over all transactions (0: no limit)")
+      ->capture_default_str();
+  app.add_option(
+         "--stuck-after", f.stuck_after,
+         "An unfinished transaction older than this counts as stuck in /metrics, s")
       ->capture_default_str();
   app.add_option("--log-level", f.log_level,
                  "Least level logged to stderr: debug, info (every transaction's status "
@@ -342,6 +348,7 @@ int main(int argc, char** argv) {
   options.max_calls_per_transaction = f.max_calls_per_transaction;
   options.max_calls_in_flight = f.max_calls_in_flight;
   options.logger = &logger;
+  options.stuck_after = Seconds(f.stuck_after);
   options.tracer = tracer.get();
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) {
@@ -372,6 +379,7 @@ int main(int argc, char** argv) {
         {.tokens = &tokens,
          .max_sync_waits = f.sync_waits >= 0 ? f.sync_waits : f.http_threads / 2,
          .metrics = &api_metrics});
+    dtx::ServeAdminPage(http);
     absl::StatusOr<int> bound = http.Start(http_host, http_port);
     if (!bound.ok()) {
       std::fprintf(stderr, "dtxd: cannot listen on %s: %s\n", f.http_listen.c_str(),
