@@ -4,6 +4,11 @@
 // Usage: dtx_bench [--seconds N] [--clients 1,8,32] [--dir DIR]
 //                  [--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL]
 //                  [--mysql URL] [--dtxd-writers N] [--dtxd-sync-waits N] [--sagas N]
+//                  [--metrics on|off] [--tracing on|off] [--log-level LEVEL]
+//
+// --metrics, --tracing and --log-level set the embedded coordinators' observability
+// (CoordinatorOptions::metrics, a Tracer exporting over OTLP/HTTP to a sink in this
+// process, JSON log lines to /dev/null); defaults: metrics on, tracing off, warn.
 //
 // For each store (SQLite in WAL mode with synchronous=FULL, and PostgreSQL / MariaDB
 // when their URLs are given, by default from DTX_TEST_POSTGRES_URL / DTX_TEST_MYSQL_URL)
@@ -40,6 +45,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -55,6 +61,8 @@
 #include "dtx/soci/soci_store.h"
 #include "dtx/soci/storage_url.h"
 #include "dtxd_child.h"
+#include "http/http_server.h"
+#include "otel/otel_tracer.h"
 #include "process_cpu.h"
 
 namespace {
@@ -80,6 +88,12 @@ struct Flags {
   // each server store given).
   std::set<std::string> only = {"memory", "sqlite", "postgresql", "mysql", "dtxd"};
   bool Runs(const std::string& part) const { return only.count(part) > 0; }
+  // The embedded coordinators' observability (issue 14): metrics on or off, spans
+  // exported over OTLP/HTTP to a sink in this process or none, log records from this
+  // level (JSON lines to /dev/null).
+  bool metrics = true;
+  bool tracing = false;
+  std::string log_level = "warn";
 };
 
 Flags Parse(int argc, char** argv) {
@@ -109,12 +123,19 @@ Flags Parse(int argc, char** argv) {
       f.postgres = value;
     } else if (name == "--mysql") {
       f.mysql = value;
+    } else if (name == "--metrics") {
+      f.metrics = value != "off";
+    } else if (name == "--tracing") {
+      f.tracing = value == "on";
+    } else if (name == "--log-level") {
+      f.log_level = value;
     } else {
       std::fprintf(stderr,
                    "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR] "
                    "[--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL] "
                    "[--mysql URL] [--sagas N] [--dtxd-writers N] "
-                   "[--dtxd-sync-waits N]\n");
+                   "[--dtxd-sync-waits N] [--metrics on|off] [--tracing on|off] "
+                   "[--log-level debug|info|warn|error]\n");
       std::exit(2);
     }
   }
@@ -335,6 +356,35 @@ int main(int argc, char** argv) {
   const std::string http_base = "http://127.0.0.1:" + std::to_string(*port);
   dtx::HttpTransport http;
 
+  // Observability of the embedded coordinators (--metrics, --tracing, --log-level).
+  absl::StatusOr<dtx::LogLevel> log_level = dtx::ParseLogLevel(flags.log_level);
+  if (!log_level.ok()) return 2;
+  std::FILE* devnull = std::fopen("/dev/null", "w");
+  dtx::StreamLogger logger(dtx::LogFormat::kJsonLines, *log_level, devnull);
+  // The spans' sink: an OTLP/HTTP endpoint that takes every batch and drops it.
+  dtx::internal::HttpServer sink;
+  std::unique_ptr<dtx::OtelTracer> tracer;
+  if (flags.tracing) {
+    sink.Post("/v1/traces",
+              [](const dtx::HttpRequest&, dtx::HttpResponse& res) { res.status = 200; });
+    absl::StatusOr<int> sink_port = sink.Start("127.0.0.1", 0);
+    if (!sink_port.ok()) return 1;
+    absl::StatusOr<std::unique_ptr<dtx::OtelTracer>> made = dtx::OtelTracer::Create(
+        {.endpoint = absl::StrCat("http://127.0.0.1:", *sink_port, "/v1/traces"),
+         .service_name = "dtx_bench",
+         .logger = &logger});
+    if (!made.ok()) return 1;
+    tracer = *std::move(made);
+  }
+  const auto observe = [&](dtx::CoordinatorOptions& options) {
+    options.metrics = flags.metrics;
+    options.tracer = tracer.get();
+    options.logger = &logger;
+  };
+  std::printf("observability: metrics %s, tracing %s, log level %s\n",
+              flags.metrics ? "on" : "off", flags.tracing ? "on (OTLP/HTTP)" : "off",
+              flags.log_level.c_str());
+
   if (flags.Runs("memory") || flags.sagas > 0) {
     // The coordinator's own cost: MemoryStore, in-process branches.
     dtx::MemoryStore memory;
@@ -342,6 +392,7 @@ int main(int argc, char** argv) {
     options.store = &memory;
     options.transports = {{"local", &local}};
     options.poll_interval = absl::ZeroDuration();
+    observe(options);
     auto coordinator = dtx::Coordinator::Start(options);
     if (!coordinator.ok()) return 1;
     if (flags.sagas > 0) {
@@ -397,6 +448,7 @@ int main(int argc, char** argv) {
     dtx::CoordinatorOptions options;
     options.store = store->get();
     options.transports = {{"local", &local}, {"http", &http}};
+    observe(options);
     auto coordinator = dtx::Coordinator::Start(options);
     if (!coordinator.ok()) return 1;
     const std::string raw_url = sqlite ? "sqlite://" + flags.dir + "/raw.db" : url;

@@ -42,10 +42,13 @@ installed() {
 # Adds Debian's bookworm-backports suite, from the archive the main suite comes from,
 # as a Debian user would; packages come from it only when asked for by -t.
 add_backports() {
-  grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ && return
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v '^#' \
+    | grep -q "bookworm-backports" && return
   local mirror
-  mirror=$(grep -rhos "https\?://[^ ]*debian/\?" /etc/apt/sources.list /etc/apt/sources.list.d/ \
-    | grep -v security | head -n1)
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -E '^(URIs:|deb )' \
+    | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n1 | tr -d ' ' || true)
   echo "deb ${mirror:-http://deb.debian.org/debian} bookworm-backports main" \
     | as_root tee /etc/apt/sources.list.d/dtx-bookworm-backports.list >/dev/null
 }

@@ -657,31 +657,31 @@ void Coordinator::Impl::RunPass(TransGlobal&& claimed,
                                 std::vector<TransBranch>&& branches, bool scan,
                                 PassDone done, CallRunner* runner) {
   const std::string gid = claimed.gid;
-  const auto start = std::chrono::steady_clock::now();
-  // Shared with the failure below: Pass::Create takes on_end even when it fails.
-  auto shared_done = std::make_shared<PassDone>(std::move(done));
-  auto on_end = [this, shared_done, gid, scan, start](const TransGlobal& g,
-                                                      absl::Status error) mutable {
-    observer_.PassEnded(
-        scan,
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  using SteadyClock = std::chrono::steady_clock;
+  const SteadyClock::time_point start =
+      observer_.counting() ? SteadyClock::now() : SteadyClock::time_point();
+  engine::Pass::DoneCallback on_end = [this, done = std::move(done), gid, scan, start](
+                                          const TransGlobal& g,
+                                          absl::Status error) mutable {
+    if (observer_.counting()) {
+      observer_.PassEnded(
+          scan, std::chrono::duration<double>(SteadyClock::now() - start).count());
+    }
     if (!error.ok() && !absl::IsAborted(error)) {
       observer_.Error("pass stopped", absl::StatusCodeToString(error.code()),
                       {{"gid", gid}, {"error", error.ToString()}});
     }
-    if (*shared_done) std::move(*shared_done)(g, error);
+    if (done) std::move(done)(g, error);
     Leave();
   };
   absl::StatusOr<std::shared_ptr<engine::Pass>> pass = engine::Pass::Create(
       context_, std::move(claimed), std::move(branches), runner, std::move(on_end));
   if (!pass.ok()) {
-    // Unreadable rows: leave the transaction leased; an operator must look at it.
-    observer_.Error("cannot drive", "",
-                    {{"gid", gid}, {"error", pass.status().ToString()}});
+    // Unreadable rows: the transaction stays leased; an operator must look at it.
+    // on_end was not taken: it logs, answers and gives the slot back.
     TransGlobal unknown;
     unknown.gid = gid;
-    if (*shared_done) std::move(*shared_done)(unknown, pass.status());
-    Leave();
+    std::move(on_end)(unknown, pass.status());
     return;
   }
   (*pass)->Start();

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -52,6 +53,60 @@ void AppendValue(std::string& line, std::string_view value) {
   line.push_back('"');
 }
 
+// `text` as a JSON string. ASCII is escaped here (a record is written on the
+// coordinator's working threads: this is ~10x cheaper than building a JSON document);
+// text with bytes past ASCII goes through nlohmann, which replaces invalid UTF-8.
+void AppendJsonString(std::string& line, std::string_view text) {
+  const bool ascii = std::all_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x80;
+  });
+  if (!ascii) {
+    line.append(nlohmann::json(std::string(text))
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return;
+  }
+  line.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        line.append("\\\"");
+        break;
+      case '\\':
+        line.append("\\\\");
+        break;
+      case '\n':
+        line.append("\\n");
+        break;
+      case '\r':
+        line.append("\\r");
+        break;
+      case '\t':
+        line.append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&line, "\\u%04x", static_cast<int>(c));
+        } else {
+          line.push_back(c);
+        }
+    }
+  }
+  line.push_back('"');
+}
+
+// "2026-11-30T16:34:09.640Z", the formatting of the second kept per thread.
+std::string Timestamp() {
+  const int64_t ms = absl::ToUnixMillis(absl::Now());
+  thread_local int64_t second = -1;
+  thread_local std::string formatted;
+  if (ms / 1000 != second) {
+    second = ms / 1000;
+    formatted = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                                 absl::UTCTimeZone());
+  }
+  return absl::StrFormat("%s.%03dZ", formatted, ms % 1000);
+}
+
 }  // namespace
 
 std::string_view LogLevelName(LogLevel level) {
@@ -82,16 +137,19 @@ absl::StatusOr<LogLevel> ParseLogLevel(std::string_view name) {
 void StreamLogger::Log(LogLevel level, std::string_view event,
                        std::span<const LogField> fields) {
   if (!Enabled(level)) return;
-  const std::string time =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string time = Timestamp();
   std::string line;
   if (format_ == LogFormat::kJsonLines) {
-    nlohmann::ordered_json record;
-    record["time"] = time;
-    record["level"] = LogLevelName(level);
-    record["event"] = event;
-    for (const LogField& f : fields) record[std::string(f.key)] = f.value;
-    line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line.append("{\"time\":\"").append(time).append("\",\"level\":\"");
+    line.append(LogLevelName(level)).append("\",\"event\":");
+    AppendJsonString(line, event);
+    for (const LogField& f : fields) {
+      line.push_back(',');
+      AppendJsonString(line, f.key);
+      line.push_back(':');
+      AppendJsonString(line, f.value);
+    }
+    line.push_back('}');
   } else {
     line.append("time=").append(time).append(" level=");
     line.append(LogLevelName(level)).append(" event=");

@@ -16,11 +16,6 @@ constexpr std::string_view kOpNames[] = {kOpAction, kOpCompensate, kOpConfirm,
                                          kOpCancel, kOpMsg,        "other"};
 constexpr std::string_view kResultNames[] = {"success", "failure", "ongoing", "error"};
 
-// At most kBurst records of one kind per kWindow; the rest are counted and the next
-// record written says how many were dropped.
-constexpr int64_t kBurst = 10;
-constexpr absl::Duration kWindow = absl::Seconds(10);
-
 template <size_t N>
 int IndexOf(const std::string_view (&names)[N], std::string_view name) {
   for (size_t i = 0; i + 1 < N; ++i) {
@@ -49,6 +44,7 @@ MetricSample Labelled(std::vector<std::pair<std::string, std::string>> labels,
 Observer::Observer(const CoordinatorOptions& options)
     : logger_(options.logger != nullptr ? options.logger : StreamLogger::Default()),
       tracer_(options.tracer),
+      counting_(options.metrics),
       pass_seconds_(Histogram::SecondsBounds()),
       store_write_seconds_(Histogram::SecondsBounds()) {
   for (int i = 0; i < kOps; ++i) call_seconds_.emplace_back(Histogram::SecondsBounds());
@@ -57,10 +53,13 @@ Observer::Observer(const CoordinatorOptions& options)
 void Observer::Changed(std::string_view gid, std::string_view trans_type,
                        std::string_view from, std::string_view to,
                        std::string_view reason) {
-  const int type = IndexOf(kTypeNames, trans_type);
-  if (from.empty()) started_[type].fetch_add(1, std::memory_order_relaxed);
-  if (to == kStatusSucceed || to == kStatusFailed) {
-    finished_[type][to == kStatusSucceed ? 0 : 1].fetch_add(1, std::memory_order_relaxed);
+  if (counting_) {
+    const int type = IndexOf(kTypeNames, trans_type);
+    if (from.empty()) started_[type].fetch_add(1, std::memory_order_relaxed);
+    if (to == kStatusSucceed || to == kStatusFailed) {
+      finished_[type][to == kStatusSucceed ? 0 : 1].fetch_add(1,
+                                                              std::memory_order_relaxed);
+    }
   }
   if (!logger_->Enabled(LogLevel::kInfo)) return;
   std::vector<LogField> fields = {{"gid", std::string(gid)},
@@ -73,15 +72,17 @@ void Observer::Changed(std::string_view gid, std::string_view trans_type,
 
 void Observer::Called(const CallRecord& call, const absl::Status& answer,
                       double seconds) {
-  const int op = IndexOf(kOpNames, call.op);
   const int result = ResultOf(answer);
-  calls_[op][result].fetch_add(1, std::memory_order_relaxed);
-  call_seconds_[op].Observe(seconds);
+  if (counting_) {
+    const int op = IndexOf(kOpNames, call.op);
+    calls_[op][result].fetch_add(1, std::memory_order_relaxed);
+    call_seconds_[op].Observe(seconds);
+  }
   if (result != 3 || !logger_->Enabled(LogLevel::kWarn)) return;
   int64_t suppressed = 0;
   const std::string kind = "branch call " + std::string(call.op) + " " +
                            absl::StatusCodeToString(answer.code());
-  if (!Admit(kind, &suppressed)) return;
+  if (!limiter_.Admit(kind, &suppressed)) return;
   std::vector<LogField> fields = {{"gid", std::string(call.gid)},
                                   {"trans_type", std::string(call.trans_type)},
                                   {"branch_id", std::string(call.branch_id)},
@@ -93,11 +94,13 @@ void Observer::Called(const CallRecord& call, const absl::Status& answer,
 }
 
 void Observer::PassEnded(bool scan, double seconds) {
+  if (!counting_) return;
   passes_[scan ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
   pass_seconds_.Observe(seconds);
 }
 
 void Observer::StoreWritten(bool ok, double seconds) {
+  if (!counting_) return;
   if (!ok) store_errors_.fetch_add(1, std::memory_order_relaxed);
   store_write_seconds_.Observe(seconds);
 }
@@ -106,30 +109,13 @@ void Observer::Error(std::string_view event, std::string_view kind,
                      std::vector<LogField> fields) {
   if (!logger_->Enabled(LogLevel::kError)) return;
   int64_t suppressed = 0;
-  if (!Admit(std::string(event) + " " + std::string(kind), &suppressed)) return;
+  if (!limiter_.Admit(std::string(event) + " " + std::string(kind), &suppressed)) return;
   if (suppressed > 0) fields.push_back({"suppressed", absl::StrCat(suppressed)});
   logger_->Log(LogLevel::kError, event, fields);
 }
 
-bool Observer::Admit(const std::string& key, int64_t* suppressed) {
-  const absl::Time now = absl::Now();
-  absl::MutexLock lock(&mu_);
-  if (windows_.size() > 10000) windows_.clear();  // bounded, whatever the kinds
-  Window& w = windows_[key];
-  if (now - w.start >= kWindow) {
-    w.start = now;
-    w.written = 0;
-  }
-  if (w.written >= kBurst) {
-    ++w.suppressed;
-    return false;
-  }
-  ++w.written;
-  *suppressed = std::exchange(w.suppressed, 0);
-  return true;
-}
-
 void Observer::Collect(std::vector<Metric>& out) const {
+  if (!counting_) return;
   const auto load = [](const Counter& c) {
     return static_cast<double>(c.load(std::memory_order_relaxed));
   };
@@ -213,6 +199,7 @@ bool Written(const absl::Status& s) {
 
 absl::Status ObservedStore::Create(const TransGlobal& global,
                                    const std::vector<TransBranch>& branches) {
+  if (!observer_->counting()) return target()->Create(global, branches);
   const auto start = std::chrono::steady_clock::now();
   absl::Status s = target()->Create(global, branches);
   observer_->StoreWritten(Written(s), SecondsSince(start));
@@ -223,6 +210,9 @@ absl::Status ObservedStore::AddBranches(std::string_view gid,
                                         std::string_view expected_status,
                                         const std::vector<TransBranch>& branches,
                                         size_t max_rows, absl::Time now) {
+  if (!observer_->counting()) {
+    return target()->AddBranches(gid, expected_status, branches, max_rows, now);
+  }
   const auto start = std::chrono::steady_clock::now();
   absl::Status s = target()->AddBranches(gid, expected_status, branches, max_rows, now);
   observer_->StoreWritten(Written(s), SecondsSince(start));
@@ -233,6 +223,9 @@ absl::Status ObservedStore::Update(std::string_view gid, std::string_view expect
                                    std::string_view expected_owner,
                                    const std::vector<BranchUpdate>& branches,
                                    const GlobalUpdate& update, absl::Time now) {
+  if (!observer_->counting()) {
+    return target()->Update(gid, expected_status, expected_owner, branches, update, now);
+  }
   const auto start = std::chrono::steady_clock::now();
   absl::Status s =
       target()->Update(gid, expected_status, expected_owner, branches, update, now);
@@ -244,6 +237,7 @@ absl::StatusOr<std::vector<TransGlobal>> ObservedStore::ClaimDue(absl::Time now,
                                                                  absl::Time lease_until,
                                                                  std::string_view owner,
                                                                  int limit) {
+  if (!observer_->counting()) return target()->ClaimDue(now, lease_until, owner, limit);
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<TransGlobal>> claimed =
       target()->ClaimDue(now, lease_until, owner, limit);

@@ -22,6 +22,7 @@
 #include "dtx/store.h"
 #include "dtx/tracing.h"
 #include "internal/histogram.h"
+#include "internal/log_limiter.h"
 
 namespace dtx::internal {
 
@@ -37,6 +38,8 @@ class Observer {
   explicit Observer(const CoordinatorOptions& options);
 
   Tracer* tracer() const { return tracer_; }
+  // Whether calls and store writes are to be timed (CoordinatorOptions::metrics).
+  bool counting() const { return counting_; }
 
   // A transaction's status changed from `from` ("" when it was created) to `to`.
   void Changed(std::string_view gid, std::string_view trans_type, std::string_view from,
@@ -62,12 +65,9 @@ class Observer {
   static constexpr int kResults = 4;  // success, failure, ongoing, error
   using Counter = std::atomic<uint64_t>;
 
-  // Whether a record of `key` may be written now; *suppressed: how many were dropped
-  // since the last one written. At most kBurst per key per kWindow.
-  bool Admit(const std::string& key, int64_t* suppressed);
-
   Logger* const logger_;
   Tracer* const tracer_;
+  const bool counting_;  // CoordinatorOptions::metrics
 
   std::array<Counter, kTypes> started_{};
   std::array<std::array<Counter, 2>, kTypes> finished_{};  // succeed, failed
@@ -78,13 +78,7 @@ class Observer {
   Histogram pass_seconds_;
   Histogram store_write_seconds_;
 
-  struct Window {
-    absl::Time start = absl::InfinitePast();
-    int64_t written = 0;
-    int64_t suppressed = 0;
-  };
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Window> windows_ ABSL_GUARDED_BY(mu_);
+  LogLimiter limiter_;  // warn and error records
 };
 
 // The coordinator's store, each write timed into `observer`.

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
 #include "dtx/coordinator.h"
@@ -380,6 +381,32 @@ TEST_CASE("StreamLogger writes key=value and JSON lines, and log levels parse") 
   CHECK(second.find(R"("level":"error","event":"pass stopped","gid":"g-1",)"
                     R"("reason":"said \"no\"\nthen left","e":""})") != std::string::npos);
   CHECK(std::count(written.begin(), written.end(), '\n') == 2);
+
+  // JSON lines stay valid JSON whatever the text: control bytes, UTF-8, invalid UTF-8.
+  std::FILE* odd = std::tmpfile();
+  REQUIRE(odd != nullptr);
+  StreamLogger odd_json(LogFormat::kJsonLines, LogLevel::kInfo, odd);
+  const LogField odd_fields[] = {{"ctl",
+                                  "a\x01"
+                                  "b\tc"},
+                                 {"utf8", "caf\xc3\xa9"},
+                                 {"bad", "x\xff\xfey"}};
+  odd_json.Log(LogLevel::kInfo, "odd \"event\"", odd_fields);
+  std::rewind(odd);
+  char odd_buffer[1024] = {};
+  const size_t odd_n = std::fread(odd_buffer, 1, sizeof(odd_buffer) - 1, odd);
+  std::fclose(odd);
+  const std::string odd_line(odd_buffer, odd_n);
+  REQUIRE(nlohmann::json::accept(odd_line));
+  const nlohmann::json parsed = nlohmann::json::parse(odd_line);
+  CHECK(parsed["event"] == "odd \"event\"");
+  CHECK(parsed["ctl"] ==
+        "a\x01"
+        "b\tc");
+  CHECK(parsed["utf8"] == "caf\xc3\xa9");
+  CHECK(parsed["bad"].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);
+  INFO(odd_line);
+  CHECK(odd_line.find("\\u0001") != std::string::npos);
 
   CHECK(*ParseLogLevel("warn") == LogLevel::kWarn);
   CHECK(*ParseLogLevel("warning") == LogLevel::kWarn);

@@ -8,7 +8,8 @@
 //   warn  "branch call"       gid, trans_type, branch_id, op, url, error: a call that
 //                             answered an error (not FAILURE or ONGOING, which are
 //                             answers); rate-limited per (op, error code)
-//   error "pass stopped", "cannot drive", "scan failed", "retention failed": error
+//   error "pass stopped" (gid, error: the store failed under a pass, or its rows
+//                             could not be read), "scan failed", "retention failed"
 //   Rate-limited records carry `suppressed`: how many like it were dropped before.
 #ifndef DTX_LOG_H_
 #define DTX_LOG_H_

@@ -80,7 +80,7 @@ absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(const PassContext& ctx,
                                                    TransGlobal&& global,
                                                    std::vector<TransBranch>&& rows,
                                                    CallRunner* runner,
-                                                   DoneCallback done) {
+                                                   DoneCallback&& done) {
   absl::StatusOr<Trans> trans = TransOf(global, *ctx.options);
   if (!trans.ok()) return trans.status();
   absl::StatusOr<std::vector<Branch>> branches = BranchesOf(std::move(rows));
@@ -146,7 +146,12 @@ bool Pass::Advance() {
 
     // 1. The answers, into the machine (in memory; stored with the next write).
     for (Answer& answer : batch) {
-      if (answer.seconds >= 0) Observe(answer);
+      // Metrics want every call; the log only calls that answered an error.
+      if (answer.seconds >= 0 && (ctx_.observer->counting() ||
+                                  (!answer.status.ok() && !IsFailure(answer.status) &&
+                                   !IsOngoing(answer.status)))) {
+        Observe(answer);
+      }
       machine_->Answer(answer.branch, answer.status);
     }
     if (!store_error_.ok()) {  // draining after a failed write
@@ -351,10 +356,14 @@ void Pass::Issue(int branch) {
     }
   }
   // The call's end: its answer, how long it took, its span ended.
-  auto answered = [self = shared_from_this(), branch, span = std::move(span),
-                   start = std::chrono::steady_clock::now()](absl::Status s) mutable {
+  // Timed only for the metrics (seconds 0 otherwise).
+  using SteadyClock = std::chrono::steady_clock;
+  const bool timed = ctx_.observer->counting();
+  auto answered = [self = shared_from_this(), branch, span = std::move(span), timed,
+                   start = timed ? SteadyClock::now()
+                                 : SteadyClock::time_point()](absl::Status s) mutable {
     const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        timed ? std::chrono::duration<double>(SteadyClock::now() - start).count() : 0;
     if (span) {
       span->SetAttribute("dtx.result", s.ok()         ? "success"
                                        : IsFailure(s) ? "failure"

@@ -48,13 +48,14 @@ class Pass : public std::enable_shared_from_this<Pass> {
   using DoneCallback = absl::AnyInvocable<void(const TransGlobal&, absl::Status) &&>;
 
   // REQUIRES: `global` was claimed by ctx.owner (its next_cron_time is the lease's
-  // end) and `branches` are its rows. kInternal if the rows do not fit its mode.
+  // end) and `branches` are its rows. kInternal if the rows do not fit its mode;
+  // `done` is then left to the caller (moved from only when a pass is made).
   // `runner` (may be null; not owned) goes with every call: it outlives the pass.
   static absl::StatusOr<std::shared_ptr<Pass>> Create(const PassContext& ctx,
                                                       TransGlobal&& global,
                                                       std::vector<TransBranch>&& branches,
                                                       CallRunner* runner,
-                                                      DoneCallback done);
+                                                      DoneCallback&& done);
 
   // Runs the pass; returns once its first calls are issued (or it has ended).
   void Start();

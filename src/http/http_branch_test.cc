@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -135,6 +136,48 @@ TEST_CASE("http branch server: a handler's exception is a 500 with its message")
   CHECK(absl::StrContains(step->body, "the branch broke"));
   // The server serves on.
   CHECK(c.Get("/boom"));
+}
+
+TEST_CASE(
+    "http branch server: its logger hears each call, errors at warn, rate-limited") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out != nullptr);
+  StreamLogger logger(LogFormat::kKeyValue, LogLevel::kDebug, out);
+  HttpBranchServer server(HttpBranchServerOptions{.logger = &logger});
+  server.Handle("/Ok",
+                [](const BranchInfo&, const HttpRequest&) { return absl::OkStatus(); });
+  server.Handle("/Down", [](const BranchInfo&, const HttpRequest&) {
+    return absl::UnavailableError("disk full");
+  });
+  const int port = server.Start().value();
+  httplib::Client c("127.0.0.1", port);
+  REQUIRE(c.Get("/Ok?gid=g-1&trans_type=saga&branch_id=01&op=action")->status == 200);
+  for (int i = 0; i < 15; ++i) {
+    REQUIRE(c.Get("/Down?gid=g-2&trans_type=saga&branch_id=02&op=compensate")->status ==
+            503);
+  }
+  REQUIRE(c.Get("/Ok?gid=g-3")->status == 400);
+  server.Stop();
+  std::rewind(out);
+  std::string text;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), out)) > 0) text.append(buffer, n);
+  std::fclose(out);
+  const auto count = [&](const std::string& needle) {
+    size_t found = 0;
+    for (size_t at = text.find(needle); at != std::string::npos;
+         at = text.find(needle, at + 1)) {
+      ++found;
+    }
+    return found;
+  };
+  CHECK(count("level=debug event=branch gid=g-1 trans_type=saga branch_id=01 op=action "
+              "path=/Ok result=success") == 1);
+  CHECK(count("event=branch gid=g-2") == 15);                       // debug: every call
+  CHECK(count("level=warn event=\"branch error\" gid=g-2") == 10);  // then limited
+  CHECK(count("error=\"UNAVAILABLE: disk full\"") == 10);
+  CHECK(count("level=warn event=\"bad branch request\" path=/Ok") == 1);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/soci/soci_store.h"
-#include "otel_tracer.h"
+#include "otel/otel_tracer.h"
 #include "server/admin_page.h"
 #include "server/api_metrics.h"
 #include "server/auth_tokens.h"

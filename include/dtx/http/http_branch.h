@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "dtx/branch_info.h"
 #include "dtx/http/http_message.h"
+#include "dtx/log.h"
 
 namespace dtx {
 namespace internal {
@@ -68,6 +69,12 @@ struct HttpBranchServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // Where the server logs (dtx/log.h): debug "branch" per call (gid, trans_type,
+  // branch_id, op, path, result); warn "branch error" when a handler answers an error
+  // or throws, and "bad branch request" when a request lacks the branch parameters,
+  // each rate-limited per (path, code). Not owned; must outlive the server. Default:
+  // none.
+  Logger* logger = nullptr;
 };
 
 // Serves branches, and plain routes of the user's own, over HTTP/1.1 on its own
@@ -107,7 +114,9 @@ class HttpBranchServer {
   void Stop();
 
  private:
+  class CallLog;  // logger and rate limit (http_branch.cc)
   std::unique_ptr<internal::HttpServer> server_;
+  std::shared_ptr<CallLog> log_;  // null without a logger
 };
 
 }  // namespace dtx

@@ -1,8 +1,8 @@
-// dtxd's dtx::Tracer over OpenTelemetry: spans exported over OTLP/HTTP by a batch
-// processor (--otlp-endpoint). The W3C trace context is read and written by
-// OpenTelemetry's own propagator.
-#ifndef DTX_TOOLS_DTXD_OTEL_TRACER_H_
-#define DTX_TOOLS_DTXD_OTEL_TRACER_H_
+// A dtx::Tracer over OpenTelemetry (dtxd's --otlp-endpoint, dtx_bench --tracing on):
+// spans exported over OTLP/HTTP by a batch processor. The W3C trace context is read and
+// written by OpenTelemetry's own propagator.
+#ifndef DTX_OTEL_OTEL_TRACER_H_
+#define DTX_OTEL_OTEL_TRACER_H_
 
 #include <memory>
 #include <string>
@@ -49,4 +49,4 @@ class OtelTracer : public Tracer {
 
 }  // namespace dtx
 
-#endif  // DTX_TOOLS_DTXD_OTEL_TRACER_H_
+#endif  // DTX_OTEL_OTEL_TRACER_H_

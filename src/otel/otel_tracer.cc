@@ -1,4 +1,4 @@
-#include "otel_tracer.h"
+#include "otel/otel_tracer.h"
 
 #include <chrono>
 #include <map>
