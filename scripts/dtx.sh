@@ -42,12 +42,12 @@ installed() {
 # Adds Debian's bookworm-backports suite, from the archive the main suite comes from,
 # as a Debian user would; packages come from it only when asked for by -t.
 add_backports() {
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-    /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -v '^#' \
-    | grep -q "bookworm-backports" && return
+  # grep -s: files that do not exist (no sources.list on a stock image) are skipped.
+  local lists=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list
+    /etc/apt/sources.list.d/*.sources)
+  grep -qsE '^[^#]*bookworm-backports' "${lists[@]}" && return
   local mirror
-  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-    /etc/apt/sources.list.d/*.sources 2>/dev/null | grep -E '^(URIs:|deb )' \
+  mirror=$( (grep -hsE '^(URIs:|deb )' "${lists[@]}" || true) \
     | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n1 | tr -d ' ' || true)
   echo "deb ${mirror:-http://deb.debian.org/debian} bookworm-backports main" \
     | as_root tee /etc/apt/sources.list.d/dtx-bookworm-backports.list >/dev/null

@@ -11,6 +11,7 @@
 #include "dtx/result.h"
 #include "engine/pass.h"
 #include "internal/caller_runs.h"
+#include "internal/options_json.h"
 #include "internal/text_rules.h"
 #include "internal/thread_pool.h"
 #include "observer.h"
@@ -168,9 +169,23 @@ absl::Status HeldElsewhere(bool wait_result) {
   return OngoingError("wait result not return success: another pass is driving it");
 }
 
-// W3C trace context: a tracestate of at most 32 entries of at most 256 bytes; dtx
-// passes on up to this much.
-constexpr size_t kMaxTracestate = 1024;
+// The stored options column's size (sql/*/store.sql: VARCHAR(1024)).
+constexpr size_t kMaxStoredOptions = 1024;
+
+// The options as stored: the trace context kept only when valid (the W3C rule: an
+// invalid traceparent is ignored; a tracestate that is not printable ASCII within
+// 512 bytes, or that would not fit the column, is dropped alone).
+TransOptions StoredOptions(const TransOptions& given) {
+  TransOptions o = given;
+  if (!IsValidTraceparent(o.traceparent)) {
+    o.traceparent.clear();
+    o.tracestate.clear();
+  } else if (!IsValidTracestate(o.tracestate) ||
+             internal::OptionsToJson(o).size() > kMaxStoredOptions) {
+    o.tracestate.clear();
+  }
+  return o;
+}
 
 void EndSpan(Span* span, const absl::Status& answer) {
   if (span == nullptr) return;
@@ -293,6 +308,12 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g, bool prepare) con
       !s.ok()) {
     return s;
   }
+  if (const size_t stored = internal::OptionsToJson(StoredOptions(g.options)).size();
+      stored > kMaxStoredOptions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the options (branch_headers above all) take ", stored,
+                     " bytes stored, over the ", kMaxStoredOptions, " the store keeps"));
+  }
   for (const SagaStep& step : g.steps) {
     // A message's steps have no compensation: one given is not stored, not checked.
     const std::string* compensate =
@@ -338,12 +359,7 @@ TransGlobal Coordinator::Impl::NewRow(const TransGlobal& global, std::string_vie
   row.protocol = global.protocol;
   row.custom_data = global.custom_data;
   row.query_prepared = global.query_prepared;
-  row.options = global.options;
-  if (!IsValidTraceparent(row.options.traceparent) ||
-      row.options.tracestate.size() > kMaxTracestate) {
-    row.options.traceparent.clear();  // W3C: an invalid one is ignored
-    row.options.tracestate.clear();
-  }
+  row.options = StoredOptions(global.options);
   row.status = std::string(status);
   row.create_time = row.update_time = now;
   if (status == kStatusPrepared) {
@@ -509,9 +525,9 @@ absl::Status Coordinator::Impl::Prepare(const TransGlobal& global) {
   TransGlobal row = NewRow(global, kStatusPrepared, now);
   std::unique_ptr<Span> span = SpanOf("dtx prepare", row);
   absl::Status created = store_.Create(row, RowsOf(global, now));
+  if (created.ok()) observer_.Changed(row.gid, row.trans_type, "", row.status, "");
   Leave();
   EndSpan(span.get(), created);
-  if (created.ok()) observer_.Changed(row.gid, row.trans_type, "", row.status, "");
   if (!absl::IsAlreadyExists(created)) return created;
   // Preparing again is fine while it is still prepared.
   absl::StatusOr<TransGlobal> existing = store_.FindGlobal(global.gid);
@@ -732,6 +748,7 @@ absl::StatusOr<int> Coordinator::Impl::ClaimAndRun(PassCounter* counter) {
       store_.ClaimDue(now, now + options_.lease, options_.owner, options_.claim_batch);
   if (!claimed.ok()) return claimed.status();
   for (TransGlobal& g : *claimed) {
+    if (!g.taken_from.empty()) observer_.TakenOver(g);
     // On any error below the transaction stays leased and is retried when it runs out.
     absl::StatusOr<std::vector<TransBranch>> branches = store_.FindBranches(g.gid);
     if (!branches.ok()) return branches.status();

@@ -184,10 +184,11 @@ absl::StatusOr<std::vector<TransGlobal>> MemoryStore::ClaimDue(absl::Time now,
   if (static_cast<int>(due.size()) > limit) due.resize(std::max(0, limit));
   std::vector<TransGlobal> claimed;
   for (TransGlobal* g : due) {
-    g->owner = std::string(owner);
+    std::string previous = std::exchange(g->owner, std::string(owner));
     g->next_cron_time = lease_until;
     g->update_time = now;
     claimed.push_back(*g);
+    claimed.back().taken_from = std::move(previous);
   }
   return claimed;
 }

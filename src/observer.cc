@@ -99,6 +99,16 @@ void Observer::PassEnded(bool scan, double seconds) {
   pass_seconds_.Observe(seconds);
 }
 
+void Observer::TakenOver(const TransGlobal& global) {
+  if (counting_) takeovers_.fetch_add(1, std::memory_order_relaxed);
+  if (!logger_->Enabled(LogLevel::kInfo)) return;
+  const LogField fields[] = {{"gid", global.gid},
+                             {"trans_type", global.trans_type},
+                             {"status", global.status},
+                             {"from", global.taken_from}};
+  logger_->Log(LogLevel::kInfo, "lease taken over", fields);
+}
+
 void Observer::StoreWritten(bool ok, double seconds) {
   if (!counting_) return;
   if (!ok) store_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -119,7 +129,7 @@ void Observer::Collect(std::vector<Metric>& out) const {
   const auto load = [](const Counter& c) {
     return static_cast<double>(c.load(std::memory_order_relaxed));
   };
-  out.reserve(out.size() + 8);  // references below stay valid
+  out.reserve(out.size() + 9);  // references below stay valid
   Metric& started = out.emplace_back();
   started.name = "dtx_transactions_started_total";
   started.help = "Transactions created through this coordinator, by trans_type.";
@@ -165,6 +175,12 @@ void Observer::Collect(std::vector<Metric>& out) const {
       "unfinished).";
   passes.samples.push_back(Labelled({{"trigger", "submit"}}, load(passes_[0])));
   passes.samples.push_back(Labelled({{"trigger", "scan"}}, load(passes_[1])));
+  Metric& takeovers = out.emplace_back();
+  takeovers.name = "dtx_lease_takeovers_total";
+  takeovers.help =
+      "Transactions the scan claimed from another owner whose lease ran out (its pass "
+      "crashed or stalled).";
+  takeovers.samples.push_back(Labelled({}, load(takeovers_)));
   Metric& pass_seconds = out.emplace_back();
   pass_seconds.name = "dtx_pass_seconds";
   pass_seconds.help = "Time a pass took, from its claim to its last write.";

@@ -50,6 +50,8 @@ class Observer {
   // A pass ended after `seconds`; `scan`: started by the scan (a retry or a recovery),
   // not by a submit or abort.
   void PassEnded(bool scan, double seconds);
+  // The scan claimed `global` from `global.taken_from`, whose lease ran out.
+  void TakenOver(const TransGlobal& global);
   // A store write (Create, Update, AddBranches, a claim) took `seconds`.
   void StoreWritten(bool ok, double seconds);
   // An error record, rate-limited per (event, `kind`).
@@ -73,6 +75,7 @@ class Observer {
   std::array<std::array<Counter, 2>, kTypes> finished_{};  // succeed, failed
   std::array<std::array<Counter, kResults>, kOps> calls_{};
   std::array<Counter, 2> passes_{};  // submit, scan
+  Counter takeovers_{0};
   Counter store_errors_{0};
   std::deque<Histogram> call_seconds_;  // per op (deque: Histogram does not move)
   Histogram pass_seconds_;

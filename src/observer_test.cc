@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "dtx/coordinator.h"
+#include "dtx/gid.h"
 #include "dtx/log.h"
 #include "dtx/metrics.h"
 #include "dtx/result.h"
@@ -257,6 +258,49 @@ TEST_CASE("Metrics counts transactions, calls, passes and writes, and reads the 
   CHECK(ValueOf(later, "dtx_transactions_unfinished") == 3);
 }
 
+TEST_CASE("a transaction whose owner's lease ran out is taken over, logged and counted") {
+  RecordingLogger logger;
+  SagaFixture f([&](CoordinatorOptions& o) { o.logger = &logger; });
+  f.Branch("ok");
+  // What a coordinator that crashed mid-pass leaves: its own lease, ending in 60 s.
+  TransGlobal row;
+  row.gid = "orphan-1";
+  row.status = std::string(kStatusSubmitted);
+  row.owner = "crashed-coordinator";
+  row.protocol = "local";
+  row.create_time = row.update_time = f.clock.Now();
+  row.next_cron_time = f.clock.Now() + absl::Seconds(60);
+  TransBranch action;
+  action.gid = row.gid;
+  action.branch_id = "01";
+  action.op = std::string(kOpAction);
+  action.url = f.Url("ok");
+  action.status = std::string(kStatusPrepared);
+  TransBranch compensate = action;
+  compensate.op = std::string(kOpCompensate);
+  compensate.url = "";
+  REQUIRE(f.store->Create(row, {compensate, action}).ok());
+  REQUIRE(f.AdvanceAndRun(absl::Seconds(30)) == 0);  // its lease holds
+  REQUIRE(f.AdvanceAndRun(absl::Seconds(31)) == 1);
+  CHECK(f.State("orphan-1").global.status == "succeed");
+  const std::vector<Record> taken = logger.Of("lease taken over");
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].level == LogLevel::kInfo);
+  CHECK(taken[0].fields.at("gid") == "orphan-1");
+  CHECK(taken[0].fields.at("from") == "crashed-coordinator");
+  CHECK(ValueOf(f.coordinator->Metrics(), "dtx_lease_takeovers_total") == 1);
+  // A retry the coordinator scheduled itself is not a take-over.
+  f.Branch("later", [](int call, const BranchRequest&) {
+    return call == 1 ? OngoingError("not yet") : absl::OkStatus();
+  });
+  REQUIRE(IsOngoing(
+      f.NewSaga("retried-1").Add(f.Url("later"), "", "").WaitResult(true).Submit()));
+  REQUIRE(f.AdvanceAndRun(absl::Seconds(2)) == 1);
+  CHECK(f.State("retried-1").global.status == "succeed");
+  CHECK(ValueOf(f.coordinator->Metrics(), "dtx_lease_takeovers_total") == 1);
+  CHECK(logger.Of("lease taken over").size() == 1);
+}
+
 TEST_CASE(
     "the submitter's trace context reaches every branch call, after a restart too") {
   SagaFixture f;
@@ -308,6 +352,62 @@ TEST_CASE(
               .ok());
   CHECK(f.CallCount("ok") == 1);
   CHECK(seen.back() == "-|-");
+}
+
+TEST_CASE(
+    "a tracestate that is not safe to send is dropped; options that do not fit are "
+    "refused") {
+  SagaFixture f;
+  std::vector<std::map<std::string, std::string>> seen;
+  f.Branch("ok", [&](int, const BranchRequest& r) {
+    seen.push_back(r.headers);
+    return absl::OkStatus();
+  });
+  const std::string state_512(512, 'a'), state_513(513, 'a');
+  for (const std::string& state :
+       {std::string("a\x01"
+                    "b"),
+        std::string("x\r\nEvil: 1"), state_513, std::string("caf\xc3\xa9=1")}) {
+    seen.clear();
+    REQUIRE(f.NewSaga(GidGenerator().Next())
+                .Add(f.Url("ok"), "", "")
+                .Traceparent(kTraceparent, state)
+                .WaitResult(true)
+                .Submit()
+                .ok());
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].at("traceparent") == kTraceparent);  // kept
+    CHECK(seen[0].count("tracestate") == 0);           // dropped alone
+  }
+  seen.clear();
+  REQUIRE(f.NewSaga("state-512")
+              .Add(f.Url("ok"), "", "")
+              .Traceparent(kTraceparent, state_512)
+              .WaitResult(true)
+              .Submit()
+              .ok());
+  CHECK(seen.at(0).at("tracestate") == state_512);
+  // Headers and trace context share the stored options (1024 bytes): the tracestate
+  // gives way first; headers alone over it are refused, nothing stored.
+  seen.clear();
+  REQUIRE(f.NewSaga("state-crowded")
+              .Add(f.Url("ok"), "", "")
+              .BranchHeader("x-big", std::string(700, 'h'))
+              .Traceparent(kTraceparent, state_512)
+              .WaitResult(true)
+              .Submit()
+              .ok());
+  CHECK(seen.at(0).at("traceparent") == kTraceparent);
+  CHECK(seen.at(0).count("tracestate") == 0);
+  absl::Status too_big = f.NewSaga("headers-too-big")
+                             .Add(f.Url("ok"), "", "")
+                             .BranchHeader("x-big", std::string(1100, 'h'))
+                             .Submit();
+  CHECK(absl::IsInvalidArgument(too_big));
+  CHECK(absl::IsNotFound(f.coordinator->Query("headers-too-big").status()));
+  CHECK(!IsValidTracestate(state_513));
+  CHECK(IsValidTracestate(""));
+  CHECK(IsValidTracestate("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"));
 }
 
 TEST_CASE("with a tracer, submit, pass and call spans nest under the submitter's trace") {

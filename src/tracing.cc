@@ -29,4 +29,12 @@ bool IsValidTraceparent(std::string_view t) {
          (HexId(flags) || flags == "00");
 }
 
+bool IsValidTracestate(std::string_view t) {
+  if (t.size() > 512) return false;
+  for (char c : t) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 }  // namespace dtx

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_submitter.h"
 #include "dtx/result.h"
@@ -98,7 +99,7 @@ TEST_CASE("dtxctl lists, shows, retries and stops transactions, as tables and as
   Run list = Dtxctl(server + " list");
   REQUIRE(list.exit_code == 0);
   const std::vector<std::string> lines = Lines(list.out);
-  REQUIRE(lines.size() == 4);
+  REQUIRE(lines.size() == 4);  // a header and three
   CHECK(absl::StartsWith(lines[0], "GID"));
   CHECK(absl::StrContains(lines[0], "LAST ERROR"));
   CHECK(absl::StartsWith(lines[1], "ctl-down-2 "));  // newest first
@@ -120,6 +121,14 @@ TEST_CASE("dtxctl lists, shows, retries and stops transactions, as tables and as
   CHECK(RowOf(stuck.out, "ctl-ok").empty());
   CHECK(Lines(Dtxctl(server + " list --stuck --older-than 3600").out).size() == 1);
   CHECK(Lines(Dtxctl(server + " list --older-than 3600").out).size() == 1);
+  // --older-than reads on past the newest page: after a newer transaction, the one
+  // older than a second is on the second page of one.
+  absl::SleepFor(absl::Milliseconds(1500));
+  REQUIRE(Submit(submitter, "ctl-new", branches.base + "/ok").ok());
+  Run old = Dtxctl(server + " list --older-than 1 --limit 1");
+  REQUIRE(old.exit_code == 0);
+  REQUIRE(Lines(old.out).size() == 2);
+  CHECK(absl::StartsWith(Lines(old.out)[1], "ctl-down-2 "));
 
   Run show = Dtxctl(server + " show ctl-down-1");
   REQUIRE(show.exit_code == 0);
@@ -171,8 +180,8 @@ TEST_CASE("dtxctl lists, shows, retries and stops transactions, as tables and as
   REQUIRE(json_lines.size() == 2);
   json counts = json::parse(json_lines[1]);
   CHECK(counts["unfinished"] == 1);  // ctl-down-1
-  CHECK(counts["started_total"] == 3);
-  CHECK(counts["succeeded_total"] == 1);
+  CHECK(counts["started_total"] == 4);
+  CHECK(counts["succeeded_total"] == 2);
   CHECK(counts["failed_total"] == 1);
   CHECK(counts.contains("calls_per_second"));
   CHECK(dtxd.Terminate() == 0);

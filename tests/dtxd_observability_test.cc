@@ -64,6 +64,14 @@ struct Branches {
       Record(info, r);
       return flaky_ok ? absl::OkStatus() : OngoingError("not yet");
     });
+    // Holds its first call until `release` (at most 20 s), then answers SUCCESS.
+    server.Handle("/hold", [this](const BranchInfo& info, const dtx::HttpRequest& r) {
+      Record(info, r);
+      for (int i = 0; i < 2000 && !release; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      return absl::OkStatus();
+    });
     base = "http://127.0.0.1:" + std::to_string(server.Start().value());
   }
   void Record(const BranchInfo& info, const dtx::HttpRequest& r) {
@@ -78,6 +86,7 @@ struct Branches {
   HttpBranchServer server;
   std::string base;
   std::atomic<bool> flaky_ok{false};
+  std::atomic<bool> release{false};
   absl::Mutex mu;
   std::map<std::string, std::vector<std::string>> traceparents ABSL_GUARDED_BY(mu);
 };
@@ -316,6 +325,44 @@ TEST_CASE("the submitter's trace context reaches every branch call, across a res
     CHECK(seen == std::vector<std::string>(seen.size(), traceparent));
   }
   CHECK(dtxd->Terminate() == 0);
+}
+
+TEST_CASE(
+    "dtxd killed mid-call: the next one takes the transaction over, logs and counts it") {
+  const std::string dir = testing::NewTempDir("dtxd-takeover");
+  const std::string db = dir + "/dtx.db", log = dir + "/dtxd.log";
+  Branches branches;
+  auto dtxd = std::make_unique<ChildProcess>(DtxdLoggingTo(db, log));
+  int http_port = 0, grpc_port = 0;
+  testing::ReadDtxdPorts(*dtxd, &http_port, &grpc_port);
+  httplib::Client c("127.0.0.1", http_port);
+  json saga = json::parse(SagaJson("takeover-1", branches.base + "/hold", ""));
+  saga["wait_result"] = false;
+  REQUIRE(c.Post("/api/dtmsvr/submit", saga.dump(), "application/json")->status == 200);
+  REQUIRE(testing::Eventually(
+      [&] { return !branches.TraceparentsOf("takeover-1").empty(); }));
+  dtxd->Kill();  // mid-call: its lease on the transaction stays in the store
+  branches.release = true;
+  dtxd = std::make_unique<ChildProcess>(DtxdLoggingTo(db, log));
+  testing::ReadDtxdPorts(*dtxd, &http_port, &grpc_port);
+  httplib::Client after("127.0.0.1", http_port);
+  REQUIRE(testing::Eventually([&] {
+    httplib::Result q = after.Get("/api/dtmsvr/query?gid=takeover-1");
+    return q && json::parse(q->body)["transaction"]["status"] == "succeed";
+  }));
+  const auto m = ParseMetrics(after.Get("/metrics")->body);
+  CHECK(m.at({"dtx_lease_takeovers_total", {}}) == 1);
+  CHECK(m.at({"dtx_passes_total", {{"trigger", "scan"}}}) >= 1);
+  REQUIRE(dtxd->Terminate() == 0);
+  int taken = 0;
+  for (const json& line : JsonLines(log)) {
+    if (line["event"] != "lease taken over") continue;
+    ++taken;
+    CHECK(line["gid"] == "takeover-1");
+    CHECK(line["status"] == "submitted");
+    CHECK(!line["from"].get<std::string>().empty());
+  }
+  CHECK(taken == 1);
 }
 
 // A stand-in OTLP collector: takes OTLP/HTTP JSON at /v1/traces and keeps the spans.

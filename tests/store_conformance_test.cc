@@ -3,6 +3,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <functional>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -376,6 +377,27 @@ TEST_CASE("due transactions are claimed by exactly one claimer") {
   CHECK(unique.size() == 20);
   CHECK(!unique.contains("due-ended"));
   CHECK(store->ClaimDue(now, now, "late", 100)->empty());  // leased now
+}
+
+TEST_CASE("a claim says whose lease it took over, if anyone's") {
+  auto store = testing::FreshStore();
+  TransGlobal leased = Global("claim-leased");  // owner "me": its pass never ended
+  TransGlobal free = Global("claim-free");
+  free.owner = "";  // a retry scheduled by a pass that ended
+  REQUIRE(store->Create(leased, Branches(leased.gid, "")).ok());
+  REQUIRE(store->Create(free, Branches(free.gid, "")).ok());
+  auto claimed = store->ClaimDue(kT0, kT0 + absl::Seconds(30), "next", 10);
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 2);
+  std::map<std::string, std::string> taken_from;
+  for (const TransGlobal& g : *claimed) {
+    CHECK(g.owner == "next");
+    taken_from[g.gid] = g.taken_from;
+  }
+  CHECK(taken_from["claim-leased"] == "me");
+  CHECK(taken_from["claim-free"] == "");
+  // Not stored: a read shows the owner only.
+  CHECK(store->FindGlobal("claim-leased")->taken_from.empty());
 }
 
 TEST_CASE("TCC branches are added while the status matches, each once") {

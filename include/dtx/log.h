@@ -5,6 +5,8 @@
 // What the coordinator logs (CoordinatorOptions::logger):
 //   info  "transaction"       gid, trans_type, from, to, reason: every change of a
 //                             transaction's status (from "" when it is created)
+//   info  "lease taken over"  gid, trans_type, status, from: the scan claimed a
+//                             transaction whose owner's lease ran out
 //   warn  "branch call"       gid, trans_type, branch_id, op, url, error: a call that
 //                             answered an error (not FAILURE or ONGOING, which are
 //                             answers); rate-limited per (op, error code)

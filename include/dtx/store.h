@@ -75,8 +75,9 @@ class Store {
 
   // Claims up to `limit` unfinished transactions (`prepared`, `submitted` or
   // `aborting`) whose next_cron_time <= now: sets their owner to `owner` and
-  // next_cron_time to `lease_until`, atomically per transaction (two callers never claim the same one).
-  // Returns the claimed rows as they are after the claim.
+  // next_cron_time to `lease_until`, atomically per transaction (two callers never claim
+  // the same one). Returns the claimed rows as they are after the claim, each with
+  // `taken_from` set to the owner it had before (empty: none).
   virtual absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
                                                             absl::Time lease_until,
                                                             std::string_view owner,

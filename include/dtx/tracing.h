@@ -22,6 +22,10 @@ namespace dtx {
 // of trace id and 16 of parent id (neither all zeros), 2 of flags, lowercase. An
 // invalid one is dropped (the W3C rule), never refused.
 bool IsValidTraceparent(std::string_view traceparent);
+// Whether `tracestate` is one dtx passes on: at most 512 bytes (what W3C asks every
+// vendor to pass on) of printable ASCII, so it is safe as a header or metadata value.
+// An empty one is valid. A traceparent's invalid tracestate is dropped alone.
+bool IsValidTracestate(std::string_view tracestate);
 
 struct TraceContext {
   std::string traceparent;  // empty: none

@@ -110,6 +110,10 @@ struct TransGlobal {
   std::string owner;
   std::string result;  // dtx: the last error a pass met, for operators
   int64_t retry_count = 0;
+  // Set by Store::ClaimDue only, not stored: the owner whose lease ran out when the
+  // transaction was claimed (its pass crashed or stalled: a take-over); empty when
+  // nobody held it (a retry, a timeout, a row stored with the atomic start).
+  std::string taken_from;
 };
 
 struct TransBranch {

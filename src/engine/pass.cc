@@ -355,15 +355,10 @@ void Pass::Issue(int branch) {
       request.headers["tracestate"] = global_.options.tracestate;
     }
   }
-  // The call's end: its answer, how long it took, its span ended.
-  // Timed only for the metrics (seconds 0 otherwise).
-  using SteadyClock = std::chrono::steady_clock;
-  const bool timed = ctx_.observer->counting();
-  auto answered = [self = shared_from_this(), branch, span = std::move(span), timed,
-                   start = timed ? SteadyClock::now()
-                                 : SteadyClock::time_point()](absl::Status s) mutable {
-    const double seconds =
-        timed ? std::chrono::duration<double>(SteadyClock::now() - start).count() : 0;
+  // The call's end: its answer, how long it took (negative: it was never made), its
+  // span ended.
+  auto answered = [self = shared_from_this(), branch, span = std::move(span)](
+                      absl::Status s, double seconds) mutable {
     if (span) {
       span->SetAttribute("dtx.result", s.ok()         ? "success"
                                        : IsFailure(s) ? "failure"
@@ -374,8 +369,20 @@ void Pass::Issue(int branch) {
     }
     self->Post({branch, std::move(s), seconds});
   };
+  // Calls are timed from their start, for the metrics only (0 s otherwise).
+  using SteadyClock = std::chrono::steady_clock;
+  const bool timed = ctx_.observer->counting();
+  auto timing = [timed](auto answered) {
+    return [answered = std::move(answered), timed,
+            start = timed ? SteadyClock::now()
+                          : SteadyClock::time_point()](absl::Status s) mutable {
+      std::move(answered)(
+          std::move(s),
+          timed ? std::chrono::duration<double>(SteadyClock::now() - start).count() : 0);
+    };
+  };
   if (!ctx_.limiter->limited()) {
-    transport->second->Call(request, std::move(answered));
+    transport->second->Call(request, timing(std::move(answered)));
     return;
   }
   // Past CoordinatorOptions::max_calls_in_flight the call waits for another to end.
@@ -385,22 +392,23 @@ void Pass::Issue(int branch) {
   // a later pass, under a lease of its own.
   const absl::Time must_end = lease_until_ - kLeaseMargin;
   ctx_.limiter->Run([transport = transport->second, request = std::move(request),
-                     limiter = ctx_.limiter, answered = std::move(answered), must_end,
-                     clock = ctx_.options->clock]() mutable {
+                     limiter = ctx_.limiter, answered = std::move(answered), timing,
+                     must_end, clock = ctx_.options->clock]() mutable {
     const absl::Duration left = must_end - clock->Now();
     if (left <= absl::ZeroDuration()) {
       limiter->Done();
-      std::move(answered)(absl::UnavailableError(
-          "not called: the lease ran out while the call waited for a slot "
-          "(max_calls_in_flight)"));
+      std::move(answered)(
+          absl::UnavailableError("not called: the lease ran out while the call waited "
+                                 "for a slot (max_calls_in_flight)"),
+          /*seconds=*/-1);
       return;
     }
     request.timeout = std::min(request.timeout, left);
-    transport->Call(request,
-                    [limiter, answered = std::move(answered)](absl::Status s) mutable {
-                      limiter->Done();
-                      std::move(answered)(std::move(s));
-                    });
+    transport->Call(request, [limiter, timed_answer = timing(std::move(answered))](
+                                 absl::Status s) mutable {
+      limiter->Done();
+      timed_answer(std::move(s));
+    });
   });
 }
 

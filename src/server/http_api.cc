@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "dtx/gid.h"
 #include "dtx/http/http_branch.h"
 #include "dtx/result.h"
@@ -263,12 +265,35 @@ void ServeDtmHttpApi(internal::HttpServer& server, Coordinator& coordinator,
     Json(res, 200, {{"status", "up"}});
   });
   // Ready when the store answers a read: the lookup of a gid no one uses (NotFound).
-  server.Get("/readyz", [&coordinator](const HttpRequest&, HttpResponse& res) {
-    absl::StatusOr<TransactionState> probe = coordinator.Query("dtx-readyz-probe");
-    if (probe.ok() || absl::IsNotFound(probe.status())) {
-      return Json(res, 200, {{"status", "ready"}});
+  // Open to anyone who reaches the port, so it reads the store at most once a second,
+  // one probe at a time (a caller meanwhile gets the last answer), and says nothing
+  // of why (the log and /metrics do).
+  struct Readiness {
+    absl::Mutex probing;
+    absl::Mutex mu;
+    absl::Time checked ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+    bool ready ABSL_GUARDED_BY(mu) = false;
+  };
+  auto readiness = std::make_shared<Readiness>();
+  server.Get("/readyz", [&coordinator, readiness](const HttpRequest&, HttpResponse& res) {
+    bool ready;
+    {
+      absl::MutexLock lock(&readiness->mu);
+      ready = readiness->ready;
+      if (absl::Now() - readiness->checked < absl::Seconds(1)) {
+        return Json(res, ready ? 200 : 503,
+                    {{"status", ready ? "ready" : "unavailable"}});
+      }
     }
-    Json(res, 503, {{"status", "unavailable"}, {"message", probe.status().ToString()}});
+    if (readiness->probing.TryLock()) {
+      absl::StatusOr<TransactionState> probe = coordinator.Query("dtx-readyz-probe");
+      ready = probe.ok() || absl::IsNotFound(probe.status());
+      readiness->probing.Unlock();
+      absl::MutexLock lock(&readiness->mu);
+      readiness->ready = ready;
+      readiness->checked = absl::Now();
+    }
+    Json(res, ready ? 200 : 503, {{"status", ready ? "ready" : "unavailable"}});
   });
   if (options.metrics != nullptr) {
     server.Get("/metrics", guarded([&coordinator, metrics = options.metrics](

@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -638,15 +639,21 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
   try {
     LocalTransaction tx(sql, impl_->dialect);
     std::vector<std::string> due;
+    absl::flat_hash_map<std::string, std::string> owners;  // of the due, if leased
     {
-      std::string gid;
+      std::string gid, previous;
+      soci::indicator previous_ind = soci::i_ok;
       soci::statement select =
           (sql.prepare
-               << "SELECT gid FROM trans_global WHERE " << kUnfinished
+               << "SELECT gid, owner FROM trans_global WHERE " << kUnfinished
                << " AND next_cron_time <= :now ORDER BY next_cron_time LIMIT :limit",
-           soci::use(now_ms), soci::use(limit), soci::into(gid));
+           soci::use(now_ms), soci::use(limit), soci::into(gid),
+           soci::into(previous, previous_ind));
       select.execute();
-      while (select.fetch()) due.push_back(gid);
+      while (select.fetch()) {
+        due.push_back(gid);
+        if (previous_ind == soci::i_ok && !previous.empty()) owners[gid] = previous;
+      }
     }
     std::string gid;
     soci::statement claim =
@@ -675,6 +682,9 @@ absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,
       if (!read.execute(true)) continue;
       absl::StatusOr<TransGlobal> g = row.Get();
       if (!g.ok()) return g.status();
+      if (auto it = owners.find(candidate); it != owners.end()) {
+        g->taken_from = it->second;
+      }
       claimed.push_back(*std::move(g));
     }
     tx.Commit();

@@ -111,8 +111,8 @@ std::optional<json> JsonAnswer(const absl::StatusOr<dtx::internal::ClientRespons
     Fail(absl::StrCat("HTTP ", r->status, ": ", message));
     return std::nullopt;
   }
-  if (body.is_discarded()) {
-    Fail("the server's answer is not JSON");
+  if (!body.is_object()) {
+    Fail("the server's answer is not a JSON object: is --server a dtxd?");
     return std::nullopt;
   }
   *exit_code = 0;
@@ -171,35 +171,50 @@ struct ListFlags {
 };
 
 int List(Api& api, const Options& o, const ListFlags& f) {
-  std::string target;
-  if (f.stuck) {
-    target = absl::StrCat("/api/dtmsvr/stuck?limit=", f.limit, "&older_than=",
-                          static_cast<int64_t>(f.older_than >= 0 ? f.older_than : 60));
-  } else {
-    target = absl::StrCat("/api/dtmsvr/all?limit=", f.limit);
-    if (!f.status.empty()) target += "&status=" + Escape(f.status);
-    if (!f.type.empty()) target += "&transType=" + Escape(f.type);
-  }
-  int code = 0;
-  std::optional<json> answer = JsonAnswer(api.Call("GET", target), &code);
-  if (!answer) return code;
   json transactions = json::array();
   const absl::Time cutoff =
       absl::Now() - absl::Milliseconds(static_cast<int64_t>(f.older_than * 1000));
-  for (const json& t : answer->value("transactions", json::array())) {
-    if (f.stuck) {  // the server filtered on age; these on status and type
-      if (!f.status.empty() && Text(t, "status") != f.status) continue;
-      if (!f.type.empty() && Text(t, "trans_type") != f.type) continue;
-    } else if (f.older_than >= 0) {
-      absl::Time created;
-      std::string error;
-      if (!absl::ParseTime(absl::RFC3339_full, Text(t, "create_time"), &created,
-                           &error) ||
-          created >= cutoff) {
-        continue;
-      }
+  // /all pages newest first: with --older-than, pages are read on until `limit` old
+  // enough ones are found or the list ends (at most 100 pages).
+  std::string position;
+  for (int page = 0; page < 100; ++page) {
+    std::string target;
+    if (f.stuck) {
+      target = absl::StrCat("/api/dtmsvr/stuck?limit=", f.limit, "&older_than=",
+                            static_cast<int64_t>(f.older_than >= 0 ? f.older_than : 60));
+    } else {
+      target = absl::StrCat("/api/dtmsvr/all?limit=", f.limit);
+      if (!f.status.empty()) target += "&status=" + Escape(f.status);
+      if (!f.type.empty()) target += "&transType=" + Escape(f.type);
+      if (!position.empty()) target += "&position=" + Escape(position);
     }
-    transactions.push_back(t);
+    int code = 0;
+    std::optional<json> answer = JsonAnswer(api.Call("GET", target), &code);
+    if (!answer) return code;
+    const json list = answer->value("transactions", json::array());
+    if (!list.is_array()) return Fail("the server's list is not an array");
+    for (const json& t : list) {
+      if (static_cast<int>(transactions.size()) >= f.limit) break;
+      if (!t.is_object()) continue;
+      if (f.stuck) {  // the server filtered on age; these on status and type
+        if (!f.status.empty() && Text(t, "status") != f.status) continue;
+        if (!f.type.empty() && Text(t, "trans_type") != f.type) continue;
+      } else if (f.older_than >= 0) {
+        absl::Time created;
+        std::string error;
+        if (!absl::ParseTime(absl::RFC3339_full, Text(t, "create_time"), &created,
+                             &error) ||
+            created >= cutoff) {
+          continue;
+        }
+      }
+      transactions.push_back(t);
+    }
+    position = Text(*answer, "next_position");
+    if (f.stuck || f.older_than < 0 || position.empty() ||
+        static_cast<int>(transactions.size()) >= f.limit) {
+      break;
+    }
   }
   if (o.json) {
     std::printf("%s\n", json{{"transactions", transactions}}.dump().c_str());
@@ -222,8 +237,8 @@ int Show(Api& api, const Options& o, const std::string& gid) {
   std::optional<json> answer =
       JsonAnswer(api.Call("GET", "/api/dtmsvr/query?gid=" + Escape(gid)), &code);
   if (!answer) return code;
-  const json& t = (*answer)["transaction"];
-  if (t.is_null()) return Fail("no transaction " + gid);
+  const json t = answer->value("transaction", json());
+  if (!t.is_object()) return Fail("no transaction " + gid);
   if (o.json) {
     std::printf("%s\n", answer->dump().c_str());
     return 0;
@@ -245,7 +260,9 @@ int Show(Api& api, const Options& o, const std::string& gid) {
     if (!value.empty()) std::printf("%-16s %s\n", (key + ":").c_str(), value.c_str());
   }
   std::vector<std::vector<std::string>> rows;
-  for (const json& b : (*answer).value("branches", json::array())) {
+  const json branches = answer->value("branches", json::array());
+  for (const json& b : branches.is_array() ? branches : json::array()) {
+    if (!b.is_object()) continue;
     rows.push_back({Text(b, "branch_id"), Text(b, "op"), Text(b, "status"),
                     ShortTime(Text(b, "update_time")), Text(b, "url")});
   }

@@ -26,6 +26,7 @@
 #include "dtx/http/http_branch.h"
 #include "dtx/http/http_transport.h"
 #include "dtx/soci/soci_store.h"
+#include "dtx/soci/storage_url.h"
 #include "otel/otel_tracer.h"
 #include "server/admin_page.h"
 #include "server/api_metrics.h"
@@ -420,15 +421,17 @@ int main(int argc, char** argv) {
     }
   }
   std::string grpc_host = f.grpc_listen.substr(0, f.grpc_listen.rfind(':'));
+  const std::string store_shown = dtx::RedactedUrl(f.store);  // no password
   std::printf("dtxd: http %s:%d grpc %s:%d store %s\n", http_host.c_str(), http_port,
-              grpc_host.empty() ? "-" : grpc_host.c_str(), grpc_port, f.store.c_str());
+              grpc_host.empty() ? "-" : grpc_host.c_str(), grpc_port,
+              store_shown.c_str());
   std::fflush(stdout);
   logger.Log(
       dtx::LogLevel::kInfo, "started",
       std::vector<dtx::LogField>{
           {"http", absl::StrCat(http_host, ":", http_port)},
           {"grpc", absl::StrCat(grpc_host.empty() ? "-" : grpc_host, ":", grpc_port)},
-          {"store", f.store}});
+          {"store", store_shown}});
 
   ready = true;
   stop.WaitForNotification();
