@@ -355,7 +355,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a tracestate that is not safe to send is dropped; options that do not fit are "
+    "a tracestate that is not safe to send is dropped, and options that do not fit are "
     "refused") {
   SagaFixture f;
   std::vector<std::map<std::string, std::string>> seen;
