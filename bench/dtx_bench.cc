@@ -2,7 +2,7 @@
 // stored in, measured in the same run.
 //
 // Usage: dtx_bench [--seconds N] [--clients 1,8,32] [--dir DIR]
-//                  [--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL]
+//                  [--only memory,sqlite,postgresql,mysql,dtxd,dtm] [--postgres URL]
 //                  [--mysql URL] [--dtxd-writers N] [--dtxd-sync-waits N] [--sagas N]
 //                  [--metrics on|off] [--tracing on|off] [--log-level LEVEL]
 //
@@ -31,6 +31,7 @@
 #include <soci/soci.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -39,6 +40,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -49,6 +51,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "dtm_child.h"
 #include "dtx/coordinator.h"
 #include "dtx/gid.h"
 #include "dtx/http/http_branch.h"
@@ -85,8 +88,8 @@ struct Flags {
   // --dtxd-sync-waits N: dtxd --sync-waits (0: every wait_result submit parked)
   std::string dtxd_sync_waits = "-1";
   // Which parts run: memory, sqlite, postgresql, mysql, dtxd (dtxd: P1a and P1b on
-  // each server store given).
-  std::set<std::string> only = {"memory", "sqlite", "postgresql", "mysql", "dtxd"};
+  // each server store given), dtm (the real DTM's rows beside dtxd's on PostgreSQL).
+  std::set<std::string> only = {"memory", "sqlite", "postgresql", "mysql", "dtxd", "dtm"};
   bool Runs(const std::string& part) const { return only.count(part) > 0; }
   // The embedded coordinators' observability (issue 14): metrics on or off, spans
   // exported over OTLP/HTTP to a sink in this process or none, log records from this
@@ -132,7 +135,7 @@ Flags Parse(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR] "
-                   "[--only memory,sqlite,postgresql,mysql,dtxd] [--postgres URL] "
+                   "[--only memory,sqlite,postgresql,mysql,dtxd,dtm] [--postgres URL] "
                    "[--mysql URL] [--sagas N] [--dtxd-writers N] "
                    "[--dtxd-sync-waits N] [--metrics on|off] [--tracing on|off] "
                    "[--log-level debug|info|warn|error]\n");
@@ -188,28 +191,47 @@ double RawCommits(const std::string& url, int clients, double seconds) {
 // Returns sagas/s; counts failures in *errors.
 double RunSagas(dtx::Submitter& coordinator, const std::string& protocol,
                 const std::string& a, const std::string& b, int clients, double seconds,
-                long* errors) {
+                long* errors, std::vector<double>* latencies_ms = nullptr) {
   std::atomic<long> done{0}, failed{0};
   const auto end = Clock::now() + std::chrono::duration<double>(seconds);
   std::vector<std::thread> threads;
+  std::mutex mu;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
       dtx::GidGenerator gids;
+      std::vector<double> mine;  // each submit's time to its answer
       while (Clock::now() < end) {
         dtx::Saga saga(&coordinator, gids.Next());
         saga.Add(a, a, R"({"amount":30})").Add(b, b, R"({"amount":30})");
         saga.Protocol(protocol).WaitResult(true);
+        const auto start = Clock::now();
         if (saga.Submit().ok()) {
           ++done;
+          if (latencies_ms != nullptr) {
+            mine.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+          }
         } else {
           ++failed;
         }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (latencies_ms != nullptr) {
+        latencies_ms->insert(latencies_ms->end(), mine.begin(), mine.end());
       }
     });
   }
   for (auto& t : threads) t.join();
   *errors = failed;
   return done / seconds;
+}
+
+// The `q` quantile (0..1) of `values`, or 0 when empty.
+double Quantile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  const size_t k = std::min(values.size() - 1, static_cast<size_t>(q * values.size()));
+  std::nth_element(values.begin(), values.begin() + k, values.end());
+  return values[k];
 }
 
 // P1b's branch: a barrier and one UPDATE of a stock row (one of kStockRows, picked by
@@ -264,6 +286,8 @@ struct Row {
   double rate = 0;  // sagas/s
   long errors = 0;
   std::string cpu;  // where the CPU went, per saga
+  double server_us = 0, db_us = 0;  // CPU per saga of the server child, the database
+  double p50_ms = 0, p99_ms = 0;    // a submit's time to its answer
 };
 
 // The CPU a run costs per saga, by process: this one (clients, branches, and the
@@ -271,43 +295,53 @@ struct Row {
 // runs on this machine (its processes are found by name).
 class CpuMeter {
  public:
-  CpuMeter(pid_t dtxd, std::string db_process)
-      : dtxd_(dtxd), db_process_(std::move(db_process)) {
+  CpuMeter(pid_t dtxd, std::string db_process, std::string server_name = "dtxd")
+      : dtxd_(dtxd),
+        db_process_(std::move(db_process)),
+        server_name_(std::move(server_name)) {
     self_ = CpuSeconds();
     if (dtxd_ > 0) dtxd_cpu_ = dtx::bench::ProcessCpuSeconds(dtxd_);
     if (!db_process_.empty()) db_cpu_ = dtx::bench::NamedProcessesCpu(db_process_);
   }
-  std::string PerSaga(double sagas) const {
-    if (sagas <= 0) return "";
+  // The text of `row`'s CPU line, and its server and database figures.
+  void PerSaga(double sagas, Row* row) const {
+    if (sagas <= 0) return;
     auto us = [&](double seconds) { return static_cast<long>(seconds * 1e6 / sagas); };
     std::string out =
         "CPU per saga: this process " + std::to_string(us(CpuSeconds() - self_)) + " us";
     if (dtxd_ > 0) {
-      out += ", dtxd " +
-             std::to_string(us(dtx::bench::ProcessCpuSeconds(dtxd_) - dtxd_cpu_)) + " us";
+      row->server_us = us(dtx::bench::ProcessCpuSeconds(dtxd_) - dtxd_cpu_);
+      out += ", " + server_name_ + " " +
+             std::to_string(static_cast<long>(row->server_us)) + " us";
     }
     if (!db_process_.empty()) {
-      out += ", " + db_process_ + " " +
-             std::to_string(us(dtx::bench::CpuSince(
-                 db_cpu_, dtx::bench::NamedProcessesCpu(db_process_)))) +
+      row->db_us =
+          us(dtx::bench::CpuSince(db_cpu_, dtx::bench::NamedProcessesCpu(db_process_)));
+      out += ", " + db_process_ + " " + std::to_string(static_cast<long>(row->db_us)) +
              " us";
     }
-    return out;
+    row->cpu = out;
   }
 
  private:
   const pid_t dtxd_;
   const std::string db_process_;
+  const std::string server_name_;
   double self_ = 0, dtxd_cpu_ = 0;
   std::map<pid_t, double> db_cpu_;
 };
 
-// Runs RunSagas into `row` and notes where its CPU went.
+// Runs RunSagas into `row` and notes where its CPU went, and its latencies when `run`
+// records them.
 void MeasureRow(Row* row, pid_t dtxd, const std::string& db_process,
-                const std::function<double(long*)>& run, double seconds) {
-  CpuMeter meter(dtxd, db_process);
-  row->rate = run(&row->errors);
-  row->cpu = meter.PerSaga(row->rate * seconds);
+                const std::function<double(long*, std::vector<double>*)>& run,
+                double seconds, const std::string& server_name = "dtxd") {
+  CpuMeter meter(dtxd, db_process, server_name);
+  std::vector<double> latencies;
+  row->rate = run(&row->errors, &latencies);
+  meter.PerSaga(row->rate * seconds, row);
+  row->p50_ms = Quantile(latencies, 0.5);
+  row->p99_ms = Quantile(latencies, 0.99);
 }
 
 // Prints the rows measured between two raw runs, against their mean: the disk's rate
@@ -319,7 +353,12 @@ void PrintRows(const std::string& store, int clients, double raw_before, double 
     std::printf("%-20s %-26s %7d %12.0f %9.0f %6.2fx %6ld   (raw %.0f, %.0f)\n",
                 store.c_str(), row.branches.c_str(), clients, raw, row.rate,
                 raw > 0 ? row.rate / raw : 0.0, row.errors, raw_before, raw_after);
-    if (!row.cpu.empty()) std::printf("    %s\n", row.cpu.c_str());
+    if (!row.cpu.empty()) {
+      std::printf("    %s", row.cpu.c_str());
+      if (row.p50_ms > 0)
+        std::printf("; p50 %.2f ms, p99 %.2f ms", row.p50_ms, row.p99_ms);
+      std::printf("\n");
+    }
   }
   std::fflush(stdout);
 }
@@ -462,11 +501,11 @@ int main(int argc, char** argv) {
         const dtx::SociStoreCounts before = (*store)->Counts();
         MeasureRow(
             &row, 0, db_process,
-            [&](long* errors) {
+            [&](long* errors, std::vector<double>* latencies) {
               return RunSagas(**coordinator, is_http ? "http" : "local",
                               is_http ? http_base + "/a" : "local://a",
                               is_http ? http_base + "/b" : "local://b", clients,
-                              flags.seconds, errors);
+                              flags.seconds, errors, latencies);
             },
             flags.seconds);
         const dtx::SociStoreCounts after = (*store)->Counts();
@@ -502,21 +541,57 @@ int main(int argc, char** argv) {
         url, {"--store-connections", "16", "--store-writers", flags.dtxd_writers,
               "--sync-waits", flags.dtxd_sync_waits});
     dtx::HttpSubmitter submitter({.server = dtxd.http_base()});
+    // The real DTM beside it, on the same PostgreSQL (its own schema), driven by the
+    // same clients against the same branches.
+    std::unique_ptr<dtx::bench::DtmChild> dtm;
+    std::unique_ptr<dtx::HttpSubmitter> to_dtm;
+    if (part == "postgresql" && flags.Runs("dtm")) {
+      if (access((std::string(DTX_PEERS_DIR) + "/dtm/dtm").c_str(), X_OK) != 0) {
+        std::printf("DTM: not found in %s/dtm, its rows left out\n", DTX_PEERS_DIR);
+      } else {
+        const std::string dtm_dir = flags.dir + "/dtm";
+        std::filesystem::create_directories(dtm_dir);
+        dtm = std::make_unique<dtx::bench::DtmChild>(url, dtm_dir);
+        to_dtm = std::make_unique<dtx::HttpSubmitter>(
+            dtx::HttpSubmitterOptions{.server = dtm->http_base()});
+      }
+    }
     for (int clients : flags.clients) {
       const double raw_before = RawCommits(url, clients, flags.seconds);
-      std::vector<Row> rows = {Row("dtxd, HTTP"), Row("dtxd, HTTP, barrier+UPDATE")};
-      for (Row& row : rows) {
-        const bool barrier = &row == &rows[1];
-        MeasureRow(
-            &row, dtxd.pid(), DatabaseProcess(part),
-            [&](long* errors) {
-              return RunSagas(submitter, "http", http_base + (barrier ? "/take-a" : "/a"),
-                              http_base + (barrier ? "/take-b" : "/b"), clients,
-                              flags.seconds, errors);
-            },
-            flags.seconds);
+      std::vector<Row> rows;
+      for (const bool barrier : {false, true}) {
+        const std::string what = barrier ? ", HTTP, barrier+UPDATE" : ", HTTP";
+        // dtxd, then DTM: each dtxd figure with DTM's next to it.
+        for (const bool is_dtm : {false, true}) {
+          if (is_dtm && dtm == nullptr) continue;
+          Row& row = rows.emplace_back((is_dtm ? "DTM" : "dtxd") + what);
+          MeasureRow(
+              &row, is_dtm ? dtm->pid() : dtxd.pid(), DatabaseProcess(part),
+              [&](long* errors, std::vector<double>* latencies) {
+                return RunSagas(
+                    is_dtm ? static_cast<dtx::Submitter&>(*to_dtm) : submitter, "http",
+                    http_base + (barrier ? "/take-a" : "/a"),
+                    http_base + (barrier ? "/take-b" : "/b"), clients, flags.seconds,
+                    errors, latencies);
+              },
+              flags.seconds, is_dtm ? "dtm" : "dtxd");
+        }
       }
       PrintRows(name, clients, raw_before, RawCommits(url, clients, flags.seconds), rows);
+      // dtxd against DTM, per pair of rows.
+      for (size_t i = 0; dtm != nullptr && i + 1 < rows.size(); i += 2) {
+        const Row& ours = rows[i];
+        const Row& theirs = rows[i + 1];
+        const double our_cpu = ours.server_us + ours.db_us;
+        const double their_cpu = theirs.server_us + theirs.db_us;
+        std::printf(
+            "    %s vs %s: sagas/s %.1fx; server + database CPU per saga %.0f vs %.0f "
+            "us (1/%.1f); dtxd p99 %.2f ms vs DTM p50 %.2f ms\n",
+            ours.branches.c_str(), theirs.branches.c_str(),
+            theirs.rate > 0 ? ours.rate / theirs.rate : 0.0, our_cpu, their_cpu,
+            our_cpu > 0 ? their_cpu / our_cpu : 0.0, ours.p99_ms, theirs.p50_ms);
+      }
+      std::fflush(stdout);
     }
   }
   branch_db.reset();

@@ -24,7 +24,7 @@ class DtxdChild {
                      std::vector<std::string> extra_args = {}) {
     std::vector<std::string> args = {DTX_DTXD_BINARY, "--http-listen", "127.0.0.1:0",
                                      "--grpc-listen", "127.0.0.1:0",   "--store",
-                                     store_url};
+                                     store_url,       "--log-level",   "warn"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());

@@ -97,7 +97,7 @@ start_databases() {
   su postgres -s /bin/sh -c "$pg_bin/initdb -D $db_dir/pg/data -U postgres -A trust --no-sync" \
     > "$db_dir/pg-init.log" 2>&1
   su postgres -s /bin/sh -c "$pg_bin/pg_ctl -D $db_dir/pg/data -l $db_dir/pg/server.log -w \
-    start -o '-p $pg_port -k $db_dir/pg -c listen_addresses=127.0.0.1'" > /dev/null
+    start -o '-p $pg_port -k $db_dir/pg -c listen_addresses=127.0.0.1 -c max_connections=300'" > /dev/null
   psql -h 127.0.0.1 -p "$pg_port" -U postgres -q -c "CREATE USER dtx PASSWORD 'dtx'" \
     -c "CREATE DATABASE dtx OWNER dtx" > /dev/null
 
@@ -132,7 +132,7 @@ restart_database() {
   case "$1" in
     postgresql)
       su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D $db_dir/pg/data -m fast \
-        -w restart -o '-p $pg_port -k $db_dir/pg -c listen_addresses=127.0.0.1'" > /dev/null
+        -w restart -o '-p $pg_port -k $db_dir/pg -c listen_addresses=127.0.0.1 -c max_connections=300'" > /dev/null
       ;;
     mysql)
       mariadb-admin --no-defaults --socket="$db_dir/my/my.sock" -uroot shutdown
