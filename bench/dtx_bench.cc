@@ -96,6 +96,7 @@ struct Flags {
   // level (JSON lines to /dev/null).
   bool metrics = true;
   bool tracing = false;
+  double tracing_ratio = 1;  // --tracing-ratio: the tracer's sample_ratio
   std::string log_level = "warn";
 };
 
@@ -130,6 +131,8 @@ Flags Parse(int argc, char** argv) {
       f.metrics = value != "off";
     } else if (name == "--tracing") {
       f.tracing = value == "on";
+    } else if (name == "--tracing-ratio") {
+      f.tracing_ratio = std::atof(value.c_str());
     } else if (name == "--log-level") {
       f.log_level = value;
     } else {
@@ -138,6 +141,7 @@ Flags Parse(int argc, char** argv) {
                    "[--only memory,sqlite,postgresql,mysql,dtxd,dtm] [--postgres URL] "
                    "[--mysql URL] [--sagas N] [--dtxd-writers N] "
                    "[--dtxd-sync-waits N] [--metrics on|off] [--tracing on|off] "
+                   "[--tracing-ratio R] "
                    "[--log-level debug|info|warn|error]\n");
       std::exit(2);
     }
@@ -411,6 +415,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<dtx::OtelTracer>> made = dtx::OtelTracer::Create(
         {.endpoint = absl::StrCat("http://127.0.0.1:", *sink_port, "/v1/traces"),
          .service_name = "dtx_bench",
+         .sample_ratio = flags.tracing_ratio,
          .logger = &logger});
     if (!made.ok()) return 1;
     tracer = *std::move(made);

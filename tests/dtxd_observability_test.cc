@@ -21,6 +21,7 @@
 #include "dtx/http/http_submitter.h"
 #include "dtx/result.h"
 #include "dtx/saga.h"
+#include "dtx/tracing.h"
 #include "dtxd_process.h"
 #include "test_util.h"
 
@@ -480,6 +481,37 @@ TEST_CASE(
     CHECK(traceparent.substr(0, 36) == "00-" + std::string(kTraceId) + "-");
     CHECK(call_ids.count(traceparent.substr(36, 16)) == 1);
   }
+}
+
+TEST_CASE("dtxd's span sampling: new traces by ratio, a submitter's trace by its flag") {
+  const std::string dir = testing::NewTempDir("dtxd-otlp-sampled");
+  Collector collector;
+  Branches branches;
+  ChildProcess dtxd(
+      DtxdLoggingTo(dir + "/dtx.db", dir + "/dtxd.log",
+                    "--otlp-endpoint " + collector.endpoint() +
+                        " --otlp-protocol http/json --otlp-sample-ratio 0"));
+  int http_port = 0, grpc_port = 0;
+  testing::ReadDtxdPorts(dtxd, &http_port, &grpc_port);
+  httplib::Client c("127.0.0.1", http_port);
+  // A new trace (no traceparent): not sampled at ratio 0, yet its context reaches
+  // the branch, marked not sampled.
+  REQUIRE(c.Post("/api/dtmsvr/submit", SagaJson("sampled-out", branches.base + "/ok", ""),
+                 "application/json")
+              ->status == 200);
+  // A submitter's sampled trace is followed.
+  httplib::Headers trace = {{"traceparent", Traceparent("00f067aa0ba902b7")}};
+  REQUIRE(c.Post("/api/dtmsvr/submit", trace,
+                 SagaJson("sampled-in", branches.base + "/ok", ""), "application/json")
+              ->status == 200);
+  REQUIRE(dtxd.Terminate() == 0);
+  const std::vector<std::string> out = branches.TraceparentsOf("sampled-out");
+  REQUIRE(out.size() == 1);
+  CHECK(IsValidTraceparent(out[0]));
+  CHECK(out[0].substr(53) == "00");  // not sampled
+  const std::vector<Collector::Span> spans = collector.Spans();
+  CHECK(spans.size() == 3);  // sampled-in: its submit, its pass, its action call
+  for (const Collector::Span& s : spans) CHECK(s.trace_id == kTraceId);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include "opentelemetry/sdk/resource/resource.h"
 #include "opentelemetry/sdk/trace/batch_span_processor_factory.h"
 #include "opentelemetry/sdk/trace/batch_span_processor_options.h"
+#include "opentelemetry/sdk/trace/samplers/parent_factory.h"
+#include "opentelemetry/sdk/trace/samplers/trace_id_ratio_factory.h"
 #include "opentelemetry/sdk/trace/tracer_provider.h"
 #include "opentelemetry/sdk/trace/tracer_provider_factory.h"
 #include "opentelemetry/trace/propagation/http_trace_context.h"
@@ -129,6 +131,9 @@ absl::StatusOr<std::unique_ptr<OtelTracer>> OtelTracer::Create(
     return absl::InvalidArgumentError(
         "the OTLP protocol must be http/protobuf or http/json");
   }
+  if (!(options.sample_ratio >= 0 && options.sample_ratio <= 1)) {
+    return absl::InvalidArgumentError("the sample ratio must be within [0, 1]");
+  }
   exporter_options.timeout = std::chrono::seconds(5);
   internal_log::GlobalLogHandler::SetLogHandler(
       nostd::shared_ptr<internal_log::LogHandler>(new SdkLog(options.logger)));
@@ -139,8 +144,9 @@ absl::StatusOr<std::unique_ptr<OtelTracer>> OtelTracer::Create(
       sdk_trace::BatchSpanProcessorFactory::Create(
           otlp::OtlpHttpExporterFactory::Create(exporter_options), batch),
       opentelemetry::sdk::resource::Resource::Create(
-          {{"service.name", options.service_name},
-           {"service.version", options.version}}));
+          {{"service.name", options.service_name}, {"service.version", options.version}}),
+      sdk_trace::ParentBasedSamplerFactory::Create(std::shared_ptr<sdk_trace::Sampler>(
+          sdk_trace::TraceIdRatioBasedSamplerFactory::Create(options.sample_ratio))));
   impl->tracer = impl->provider->GetTracer("dtx", options.version);
   return std::unique_ptr<OtelTracer>(new OtelTracer(std::move(impl)));
 }

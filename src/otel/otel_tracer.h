@@ -19,6 +19,11 @@ struct OtelTracerOptions {
   // "http/protobuf" (OTLP's default) or "http/json".
   std::string protocol = "http/protobuf";
   std::string service_name = "dtxd";
+  // Share of new traces (no sampled parent) whose spans are recorded and exported,
+  // in [0, 1]; a submitter's trace is followed as its traceparent's flag says
+  // (parent-based sampling). Spans not sampled cost little, and their context still
+  // reaches the branches. Default: 1, every trace.
+  double sample_ratio = 1;
   std::string version;
   // Export errors of the OpenTelemetry SDK go here, at warn ("otel" records). Not
   // owned; must outlive the tracer.
@@ -28,7 +33,8 @@ struct OtelTracerOptions {
 // Thread-safe.
 class OtelTracer : public Tracer {
  public:
-  // kInvalidArgument for an endpoint that is not http(s)://, or another protocol.
+  // kInvalidArgument for an endpoint that is not http(s)://, another protocol, or a
+  // sample_ratio outside [0, 1].
   static absl::StatusOr<std::unique_ptr<OtelTracer>> Create(
       const OtelTracerOptions& options);
   ~OtelTracer() override;  // Shutdown()

@@ -74,6 +74,7 @@ struct Flags {
   double stuck_after = 60;
   std::string otlp_endpoint;
   std::string otlp_protocol = "http/protobuf";
+  double otlp_sample_ratio = 1;
 };
 
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
@@ -220,6 +221,11 @@ int main(int argc, char** argv) {
   app.add_option("--otlp-protocol", f.otlp_protocol, "http/protobuf or http/json")
       ->check(CLI::IsMember({"http/protobuf", "http/json"}))
       ->capture_default_str();
+  app.add_option("--otlp-sample-ratio", f.otlp_sample_ratio,
+                 "Share of new traces whose spans are exported (a submitter's trace "
+                 "follows its own sampling flag)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--stop-timeout", f.stop_timeout,
                  "After SIGTERM, exit at the latest this long after, s")
       ->capture_default_str();
@@ -271,6 +277,7 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<dtx::OtelTracer>> made =
         dtx::OtelTracer::Create({.endpoint = f.otlp_endpoint,
                                  .protocol = f.otlp_protocol,
+                                 .sample_ratio = f.otlp_sample_ratio,
                                  .version = std::string(kVersion),
                                  .logger = &logger});
     if (!made.ok()) {
