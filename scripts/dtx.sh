@@ -25,7 +25,7 @@ packages=(
   catch2
   clang-15 libfuzzer-15-dev
   python3 python3-requests python3-pymysql
-  chromium
+  chromium chromium-driver
 )
 # Only in bookworm-backports: dtxd's OpenTelemetry export (built against bookworm's gRPC,
 # protobuf and abseil).

@@ -1,11 +1,16 @@
 // dtxd's admin page in a real browser: Debian's Chromium, headless, loads /admin from a
-// running dtxd, runs its script against dtxd's API, and the test reads the DOM it built.
+// running dtxd, runs its script against dtxd's API, and the test reads the DOM it built;
+// through ChromeDriver (WebDriver) the test clicks Force stop and Retry now.
+#include <httplib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +24,7 @@
 namespace dtx {
 namespace {
 
+using nlohmann::json;
 using testing::DtxdProcess;
 
 // The DOM of `url` once its scripts have run, as headless Chromium dumps it.
@@ -117,6 +123,132 @@ TEST_CASE("the admin page shows nothing without the token dtxd wants") {
   const std::string dom = DomOf(dtxd.http_base() + "/admin");
   CHECK(absl::StrContains(dom, "dtxd wants a token"));
   CHECK(!absl::StrContains(dom, "admin-secret"));
+  CHECK(dtxd.Terminate() == 0);
+}
+
+// A WebDriver session in headless Chromium through Debian's chromedriver: the W3C
+// WebDriver protocol over HTTP on 127.0.0.1.
+class Browser {
+ public:
+  Browser() {
+    const char* driver = "/usr/bin/chromedriver";
+    REQUIRE(access(driver, X_OK) == 0);  // scripts/dtx.sh installs chromium-driver
+    int port = 0;
+    close(testing::ListenOnLoopback(&port));
+    // Its output goes to a file: it writes on after its first line, and a closed pipe
+    // would kill it.
+    const std::string log = testing::NewTempDir("chromedriver") + "/chromedriver.log";
+    driver_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
+        "/bin/sh", "-c",
+        std::string("echo started; exec ") + driver + " --port=" + std::to_string(port) +
+            " > " + log + " 2>&1"});
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
+    client_->set_read_timeout(30, 0);
+    REQUIRE(testing::Eventually([&] {
+      httplib::Result status = client_->Get("/status");
+      return status && status->status == 200;
+    }));
+    const std::string profile = testing::NewTempDir("chromedriver-profile");
+    const json session =
+        Call("/session", {{"capabilities",
+                           {{"alwaysMatch",
+                             {{"goog:chromeOptions",
+                               {{"binary", "/usr/bin/chromium"},
+                                {"args",
+                                 {"--headless=new", "--no-sandbox", "--disable-gpu",
+                                  "--user-data-dir=" + profile}}}}}}}}});
+    session_ = session["sessionId"].get<std::string>();
+  }
+  ~Browser() {
+    if (!session_.empty()) client_->Delete(("/session/" + session_).c_str());
+    driver_->Terminate();  // SIGTERM: chromedriver reaps its browser before it exits
+  }
+
+  void Open(const std::string& url) { Call(Path("/url"), {{"url", url}}); }
+  // Clicks the element `css` selects, once the page shows it (10 s at most). The page
+  // re-renders its tables when it refreshes: an element found just before is stale
+  // (404), and is looked up again.
+  void Click(const std::string& css) {
+    REQUIRE(testing::Eventually(
+        [&] {
+          httplib::Result found = client_->Post(
+              Path("/element").c_str(),
+              json{{"using", "css selector"}, {"value", css}}.dump(), "application/json");
+          if (!found || found->status != 200) return false;
+          const std::string element =
+              json::parse(found->body)["value"].begin().value().get<std::string>();
+          httplib::Result clicked = client_->Post(
+              Path("/element/" + element + "/click").c_str(), "{}", "application/json");
+          return clicked && clicked->status == 200;
+        },
+        absl::Seconds(10)));
+  }
+  // The text of the alert or confirm() the page shows, then accepts it.
+  std::string AcceptAlert() {
+    std::string text;
+    REQUIRE(testing::Eventually([&] {
+      httplib::Result r = client_->Get(Path("/alert/text").c_str());
+      if (!r || r->status != 200) return false;
+      text = json::parse(r->body)["value"].get<std::string>();
+      return true;
+    }));
+    Call(Path("/alert/accept"), json::object());
+    return text;
+  }
+
+ private:
+  std::string Path(const std::string& rest) const {
+    return "/session/" + session_ + rest;
+  }
+  // POSTs `body` to `path`; REQUIREs a 200 and returns its value.
+  json Call(const std::string& path, const json& body) {
+    httplib::Result r = client_->Post(path.c_str(), body.dump(), "application/json");
+    INFO("POST " << path);
+    REQUIRE(r);
+    INFO(r->body);
+    REQUIRE(r->status == 200);
+    return json::parse(r->body)["value"];
+  }
+
+  std::unique_ptr<testing::ChildProcess> driver_;
+  std::unique_ptr<httplib::Client> client_;
+  std::string session_;
+};
+
+TEST_CASE("Force stop and Retry now, clicked on the admin page in Chromium, act") {
+  const std::string dir = testing::NewTempDir("admin-page-click");
+  HttpBranchServer branches;
+  std::atomic<int> down_calls{0};
+  branches.Handle("/down", [&](const BranchInfo&, const dtx::HttpRequest&) {
+    ++down_calls;
+    return absl::UnavailableError("warehouse offline");
+  });
+  const std::string base = "http://127.0.0.1:" + std::to_string(branches.Start().value());
+  DtxdProcess dtxd(dir + "/dtx.db");
+  HttpSubmitter submitter({.server = dtxd.http_base()});
+  for (const char* gid : {"click-stop", "click-retry"}) {
+    REQUIRE(IsOngoing(Saga(&submitter, gid)
+                          .Add(base + "/down", "", "{}")
+                          .RetryInterval(absl::Hours(1))
+                          .WaitResult(true)
+                          .Submit()));
+  }
+  const auto status_of = [&](const std::string& gid) {
+    absl::StatusOr<TransactionState> state = submitter.Query(gid);
+    return state.ok() ? state->global.status : state.status().ToString();
+  };
+
+  Browser browser;
+  browser.Open(dtxd.http_base() + "/admin?stuck_age=0");
+  browser.Click("#stuck tr[data-gid='click-stop'] button.stop");
+  CHECK(browser.AcceptAlert() == "End click-stop as failed now, without compensating?");
+  CHECK(testing::Eventually([&] { return status_of("click-stop") == "failed"; }));
+  CHECK(submitter.Query("click-stop")->global.rollback_reason == "force stopped");
+
+  const int calls = down_calls;
+  browser.Click("#stuck tr[data-gid='click-retry'] button.retry");
+  CHECK(testing::Eventually([&] { return down_calls > calls; }));  // due now, not in 1 h
+  CHECK(status_of("click-retry") == "submitted");
   CHECK(dtxd.Terminate() == 0);
 }
 
