@@ -172,19 +172,28 @@ absl::Status HeldElsewhere(bool wait_result) {
 // The stored options column's size (sql/*/store.sql: VARCHAR(1024)).
 constexpr size_t kMaxStoredOptions = 1024;
 
-// The options as stored: the trace context kept only when valid (the W3C rule: an
-// invalid traceparent is ignored; a tracestate that is not printable ASCII within
-// 512 bytes, or that would not fit the column, is dropped alone).
-TransOptions StoredOptions(const TransOptions& given) {
-  TransOptions o = given;
+// The size of `o` as stored (internal::OptionsToJson), built only when a cheap upper
+// bound does not show it small: a submit without headers or trace context pays no
+// JSON for it. The bound: the other options take under 200 bytes; a byte of a header
+// or of the trace context at most 6 (escaped), plus quotes and separators.
+size_t StoredSize(const TransOptions& o) {
+  size_t bound = 240 + 6 * (o.traceparent.size() + o.tracestate.size());
+  for (const auto& [name, value] : o.branch_headers) {
+    bound += 6 * (name.size() + value.size() + 1);
+  }
+  return bound <= kMaxStoredOptions ? bound : internal::OptionsToJson(o).size();
+}
+
+// Keeps the trace context of `o` only when it is valid (the W3C rule: an invalid
+// traceparent is ignored; a tracestate that is not printable ASCII within 512 bytes,
+// or that would not fit the column, is dropped alone).
+void KeepStorableTrace(TransOptions& o) {
   if (!IsValidTraceparent(o.traceparent)) {
     o.traceparent.clear();
     o.tracestate.clear();
-  } else if (!IsValidTracestate(o.tracestate) ||
-             internal::OptionsToJson(o).size() > kMaxStoredOptions) {
+  } else if (!IsValidTracestate(o.tracestate) || StoredSize(o) > kMaxStoredOptions) {
     o.tracestate.clear();
   }
-  return o;
 }
 
 void EndSpan(Span* span, const absl::Status& answer) {
@@ -308,11 +317,15 @@ absl::Status Coordinator::Impl::Validate(const TransGlobal& g, bool prepare) con
       !s.ok()) {
     return s;
   }
-  if (const size_t stored = internal::OptionsToJson(StoredOptions(g.options)).size();
-      stored > kMaxStoredOptions) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the options (branch_headers above all) take ", stored,
-                     " bytes stored, over the ", kMaxStoredOptions, " the store keeps"));
+  if (StoredSize(g.options) > kMaxStoredOptions) {  // what the trace may drop aside
+    TransOptions stored = g.options;
+    KeepStorableTrace(stored);
+    if (const size_t size = internal::OptionsToJson(stored).size();
+        size > kMaxStoredOptions) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the options (branch_headers above all) take ", size, " bytes stored, over the ",
+          kMaxStoredOptions, " the store keeps"));
+    }
   }
   for (const SagaStep& step : g.steps) {
     // A message's steps have no compensation: one given is not stored, not checked.
@@ -359,7 +372,8 @@ TransGlobal Coordinator::Impl::NewRow(const TransGlobal& global, std::string_vie
   row.protocol = global.protocol;
   row.custom_data = global.custom_data;
   row.query_prepared = global.query_prepared;
-  row.options = StoredOptions(global.options);
+  row.options = global.options;
+  KeepStorableTrace(row.options);
   row.status = std::string(status);
   row.create_time = row.update_time = now;
   if (status == kStatusPrepared) {

@@ -12,59 +12,9 @@
 namespace dtx {
 namespace {
 
-// A key=value value: bare when it is a plain word, else quoted with \" \\ \n \r \t
-// and other control bytes escaped.
-void AppendValue(std::string& line, std::string_view value) {
-  const bool bare = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-    return absl::ascii_isgraph(static_cast<unsigned char>(c)) && c != '"' && c != '=' &&
-           c != '\\';
-  });
-  if (bare) {
-    line.append(value);
-    return;
-  }
-  line.push_back('"');
-  for (char c : value) {
-    switch (c) {
-      case '"':
-        line.append("\\\"");
-        break;
-      case '\\':
-        line.append("\\\\");
-        break;
-      case '\n':
-        line.append("\\n");
-        break;
-      case '\r':
-        line.append("\\r");
-        break;
-      case '\t':
-        line.append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          absl::StrAppend(&line, "\\x",
-                          absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          line.push_back(c);
-        }
-    }
-  }
-  line.push_back('"');
-}
-
-// `text` as a JSON string. ASCII is escaped here (a record is written on the
-// coordinator's working threads: this is ~10x cheaper than building a JSON document);
-// text with bytes past ASCII goes through nlohmann, which replaces invalid UTF-8.
-void AppendJsonString(std::string& line, std::string_view text) {
-  const bool ascii = std::all_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x80;
-  });
-  if (!ascii) {
-    line.append(nlohmann::json(std::string(text))
-                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    return;
-  }
+// `text` in double quotes with " \\ \n \r \t escaped, and other control bytes as
+// \u00XX (JSON) or \xXX (key=value, which escapes DEL too).
+void AppendQuoted(std::string& line, std::string_view text, bool json) {
   line.push_back('"');
   for (char c : text) {
     switch (c) {
@@ -84,14 +34,44 @@ void AppendJsonString(std::string& line, std::string_view text) {
         line.append("\\t");
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&line, "\\u%04x", static_cast<int>(c));
+        if (static_cast<unsigned char>(c) < 0x20 || (!json && c == 0x7f)) {
+          const int byte = static_cast<unsigned char>(c);
+          if (json) {
+            absl::StrAppendFormat(&line, "\\u%04x", byte);
+          } else {
+            absl::StrAppendFormat(&line, "\\x%02x", byte);
+          }
         } else {
           line.push_back(c);
         }
     }
   }
   line.push_back('"');
+}
+
+// A key=value value: bare when it is a plain word, else quoted.
+void AppendValue(std::string& line, std::string_view value) {
+  const bool bare = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return absl::ascii_isgraph(static_cast<unsigned char>(c)) && c != '"' && c != '=' &&
+           c != '\\';
+  });
+  if (bare) {
+    line.append(value);
+  } else {
+    AppendQuoted(line, value, /*json=*/false);
+  }
+}
+
+// `text` as a JSON string. ASCII is escaped here (a record is written on the
+// coordinator's working threads: this is ~10x cheaper than building a JSON document);
+// text with bytes past ASCII goes through nlohmann, which replaces invalid UTF-8.
+void AppendJsonString(std::string& line, std::string_view text) {
+  const bool ascii = std::all_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x80;
+  });
+  if (ascii) return AppendQuoted(line, text, /*json=*/true);
+  line.append(nlohmann::json(std::string(text))
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 // "2026-11-30T16:34:09.640Z", the formatting of the second kept per thread.

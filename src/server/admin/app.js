@@ -123,21 +123,30 @@ function actionButtons(container, gid) {
   container.append(retry, ' ', stop);
 }
 
+// A row of `body` for transaction `t`: its gid (a link), type, status and creation,
+// then one cell per value of `rest` (a [text, class] pair, or text); returns the row.
+function transactionRow(body, t, rest) {
+  const row = body.insertRow();
+  row.dataset.gid = t.gid;
+  gidLink(cell(row), t.gid);
+  cell(row, t.trans_type);
+  cell(row, t.status, 'status-' + t.status);
+  cell(row, shortTime(t.create_time));
+  for (const value of rest) {
+    if (Array.isArray(value)) cell(row, value[0], value[1]); else cell(row, value);
+  }
+  return row;
+}
+
 async function loadStuck() {
   const age = Math.max(0, Number($('stuck-age').value) || 0);
   const answer = await api('/api/dtmsvr/stuck?limit=100&older_than=' + age);
   const body = $('stuck').tBodies[0];
   body.textContent = '';
   for (const t of answer.transactions || []) {
-    const row = body.insertRow();
-    row.dataset.gid = t.gid;
-    gidLink(cell(row), t.gid);
-    cell(row, t.trans_type);
-    cell(row, t.status, 'status-' + t.status);
-    cell(row, shortTime(t.create_time));
-    cell(row, t.retry_count || 0);
-    cell(row, shortTime(t.next_cron_time));
-    cell(row, t.result, 'error');
+    const row = transactionRow(
+        body, t,
+        [t.retry_count || 0, shortTime(t.next_cron_time), [t.result, 'error']]);
     actionButtons(cell(row), t.gid);
   }
 }
@@ -152,15 +161,8 @@ async function loadList(more) {
   const body = $('transactions').tBodies[0];
   if (!more) body.textContent = '';
   for (const t of answer.transactions || []) {
-    const row = body.insertRow();
-    row.dataset.gid = t.gid;
-    gidLink(cell(row), t.gid);
-    cell(row, t.trans_type);
-    cell(row, t.status, 'status-' + t.status);
-    cell(row, shortTime(t.create_time));
-    cell(row, shortTime(t.finish_time));
-    cell(row, t.retry_count || 0);
-    cell(row, t.result, 'error');
+    transactionRow(
+        body, t, [shortTime(t.finish_time), t.retry_count || 0, [t.result, 'error']]);
   }
   nextPosition = answer.next_position || '';
   $('older').hidden = !nextPosition;
