@@ -271,7 +271,8 @@ absl::Status TakeStock(soci::connection_pool& pool, const dtx::BranchInfo& info,
 bool DropStoreTables(const std::string& url) {
   soci::session sql;
   if (!dtx::OpenSession(sql, url).ok()) return false;
-  sql << "DROP TABLE IF EXISTS trans_branch_op";
+  sql << "DROP TABLE IF EXISTS dtx_trans";
+  sql << "DROP TABLE IF EXISTS trans_branch_op";  // the two-table layout
   sql << "DROP TABLE IF EXISTS trans_global";
   return true;
 }

@@ -92,7 +92,7 @@ long CountSucceeded(const std::string& url) {
   soci::session sql;
   if (!dtx::OpenSession(sql, url).ok()) return -1;
   long long n = 0;
-  sql << "SELECT count(*) FROM trans_global WHERE status = 'succeed'", soci::into(n);
+  sql << "SELECT count(*) FROM dtx_trans WHERE status = 'succeed'", soci::into(n);
   return static_cast<long>(n);
 }
 

@@ -4,34 +4,12 @@
 #include <string_view>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "internal/branch_rows.h"
 #include "internal/text_rules.h"
 
 namespace dtx {
 namespace {
-
-// A branch whose (branch_id, op) an earlier one has, or null. Without allocating for
-// the few branches sagas have.
-const TransBranch* RepeatedBranch(const std::vector<TransBranch>& branches) {
-  constexpr size_t kFew = 32;
-  if (branches.size() <= kFew) {
-    for (size_t i = 1; i < branches.size(); ++i) {
-      for (size_t j = 0; j < i; ++j) {
-        if (branches[i].branch_id == branches[j].branch_id &&
-            branches[i].op == branches[j].op) {
-          return &branches[i];
-        }
-      }
-    }
-    return nullptr;
-  }
-  absl::flat_hash_set<std::pair<std::string_view, std::string_view>> seen;
-  for (const TransBranch& b : branches) {
-    if (!seen.emplace(b.branch_id, b.op).second) return &b;
-  }
-  return nullptr;
-}
 
 constexpr size_t kMaxTextColumn = 1024;  // as SociStore clips DTM's varchar(1024)
 
@@ -50,11 +28,8 @@ absl::Status MemoryStore::Create(const TransGlobal& global,
   if (entries_.contains(global.gid)) {
     return absl::AlreadyExistsError("transaction " + global.gid + " exists");
   }
-  // As the SQL stores' unique key on (gid, branch_id, op): such a create writes nothing.
-  if (const TransBranch* twice = RepeatedBranch(branches)) {
-    return absl::InvalidArgumentError("transaction " + global.gid + ": branch " +
-                                      twice->branch_id + "/" + twice->op +
-                                      " given twice");
+  if (absl::Status s = internal::CheckBranchRows(global.gid, branches); !s.ok()) {
+    return s;
   }
   Entry entry{global, branches};
   entry.global.id = next_id_++;
@@ -87,11 +62,7 @@ absl::Status MemoryStore::AddBranches(std::string_view gid,
                                            entry.global.status, ", not ",
                                            std::string(expected_status)));
   }
-  if (const TransBranch* twice = RepeatedBranch(branches)) {
-    return absl::InvalidArgumentError("transaction " + std::string(gid) + ": branch " +
-                                      twice->branch_id + "/" + twice->op +
-                                      " given twice");
-  }
+  if (absl::Status s = internal::CheckBranchRows(gid, branches); !s.ok()) return s;
   auto known = [&](const TransBranch& add) {
     return std::any_of(entry.branches.begin(), entry.branches.end(),
                        [&](const TransBranch& b) {

@@ -49,6 +49,8 @@ std::unique_ptr<Store> FreshStore() {
   if (ConformanceBackend() == "memory") return std::make_unique<MemoryStore>();
   {
     auto sql = OpenSession();
+    *sql << "DROP TABLE IF EXISTS dtx_trans";
+    // The two-table layout, which the store would otherwise convert.
     *sql << "DROP TABLE IF EXISTS trans_branch_op";
     *sql << "DROP TABLE IF EXISTS trans_global";
   }

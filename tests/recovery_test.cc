@@ -42,7 +42,7 @@ std::map<std::string, int> StatusCounts(const std::string& db) {
   std::string status;
   int count = 0;
   soci::statement st =
-      (sql.prepare << "SELECT status, COUNT(*) FROM trans_global GROUP BY status",
+      (sql.prepare << "SELECT status, COUNT(*) FROM dtx_trans GROUP BY status",
        soci::into(status), soci::into(count));
   st.execute();
   while (st.fetch()) counts[status] = count;

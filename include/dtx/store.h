@@ -45,7 +45,9 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Inserts the global row and all its branch rows in one transaction.
+  // Stores the transaction with all its branches, atomically. kInvalidArgument, and
+  // nothing stored, when a branch repeats the (branch_id, op) of an earlier one or
+  // exceeds DTM's column sizes (URL 1024 bytes, branch id 128, op and status 45).
   virtual absl::Status Create(const TransGlobal& global,
                               const std::vector<TransBranch>& branches) = 0;
 
@@ -54,7 +56,8 @@ class Store {
   // (branch_id, op) the transaction has already is left as it is: a registration
   // repeated changes nothing. kNotFound for an unknown gid; kAborted, and nothing
   // added, when the status is another; kResourceExhausted, and nothing added, when the
-  // transaction would then hold more than `max_rows` branch rows.
+  // transaction would then hold more than `max_rows` branch rows; kInvalidArgument as
+  // for Create.
   virtual absl::Status AddBranches(std::string_view gid, std::string_view expected_status,
                                    const std::vector<TransBranch>& branches,
                                    size_t max_rows, absl::Time now) = 0;
@@ -64,10 +67,12 @@ class Store {
   virtual absl::StatusOr<std::vector<TransBranch>> FindBranches(std::string_view gid) = 0;
 
   // In one transaction: moves each branch in `branches` from `prepared` to its new
-  // status, then applies `update` to the global row if its status is
-  // `expected_status` and its owner is `expected_owner`. kAborted, and nothing
-  // changes, if the global row does not match. A branch that is no longer `prepared`
-  // is left as it is (another pass got there first; the outcome is the same).
+  // status (kInvalidArgument, and nothing changes, for a branch id, op or status with
+  // a space, ',', ';' or '|', which no valid one has), then applies `update` to the
+  // global row if its status is `expected_status` and its owner is `expected_owner`.
+  // kAborted, and nothing changes, if the global row does not match. A branch that is no
+  // longer `prepared` is left as it is (another pass got there first; the outcome is the
+  // same).
   virtual absl::Status Update(std::string_view gid, std::string_view expected_status,
                               std::string_view expected_owner,
                               const std::vector<BranchUpdate>& branches,

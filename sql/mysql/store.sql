@@ -1,45 +1,27 @@
 -- dtx coordinator store, MySQL / MariaDB dialect. Created by SociStore when absent.
--- Column names follow DTM's trans_global / trans_branch_op. Times are Unix
--- milliseconds (BIGINT) on every backend, so retry times keep their milliseconds.
--- dtx adds trans_global.retry_count; `result` holds the last error a pass met.
+-- One row per transaction: see sql/postgresql/store.sql for the columns. MySQL has
+-- no partial index: the due-time index holds every row, by status first.
 -- Statements end with a semicolon at the end of a line.
-CREATE TABLE IF NOT EXISTS trans_global (
-  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  gid VARCHAR(128) NOT NULL,
+CREATE TABLE IF NOT EXISTS dtx_trans (
+  gid VARCHAR(128) NOT NULL PRIMARY KEY,
+  id BIGINT NOT NULL,
   trans_type VARCHAR(45) NOT NULL,
   status VARCHAR(12) NOT NULL,
-  query_prepared VARCHAR(1024) NOT NULL DEFAULT '',
+  query_prepared VARCHAR(1024) NOT NULL,
   protocol VARCHAR(45) NOT NULL,
-  create_time BIGINT,
-  update_time BIGINT,
+  create_time BIGINT NOT NULL,
+  update_time BIGINT NOT NULL,
   finish_time BIGINT,
   rollback_time BIGINT,
-  options VARCHAR(1024) NOT NULL DEFAULT '',
-  custom_data VARCHAR(1024) NOT NULL DEFAULT '',
-  next_cron_interval BIGINT,
-  next_cron_time BIGINT,
-  owner VARCHAR(128) NOT NULL DEFAULT '',
-  ext_data TEXT,
-  result VARCHAR(1024) NOT NULL DEFAULT '',
-  rollback_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  retry_count BIGINT NOT NULL DEFAULT 0,
-  UNIQUE KEY gid (gid),
-  -- No key on owner: no query looks rows up by it (tables made before 2026-11-29
-  -- keep theirs; ALTER TABLE trans_global DROP KEY owner removes it).
-  KEY status_next_cron_time (status, next_cron_time)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
-CREATE TABLE IF NOT EXISTS trans_branch_op (
-  id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  gid VARCHAR(128) NOT NULL,
-  url VARCHAR(1024) NOT NULL,
-  data TEXT,
-  bin_data BLOB,
-  branch_id VARCHAR(128) NOT NULL,
-  op VARCHAR(45) NOT NULL,
-  status VARCHAR(45) NOT NULL,
-  finish_time BIGINT,
-  rollback_time BIGINT,
-  create_time BIGINT,
-  update_time BIGINT,
-  UNIQUE KEY gid_uniq (gid, branch_id, op)
+  options VARCHAR(1024) NOT NULL,
+  custom_data VARCHAR(1024) NOT NULL,
+  next_cron_interval BIGINT NOT NULL,
+  next_cron_time BIGINT NOT NULL,
+  owner VARCHAR(128) NOT NULL,
+  result VARCHAR(1024) NOT NULL,
+  rollback_reason VARCHAR(1024) NOT NULL,
+  retry_count BIGINT NOT NULL,
+  branches MEDIUMBLOB NOT NULL,
+  branch_log MEDIUMTEXT NOT NULL,
+  KEY dtx_trans_pending (status, next_cron_time)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;

@@ -1,58 +1,42 @@
 -- dtx coordinator store, PostgreSQL dialect. Created by SociStore when absent.
--- Column names follow DTM's trans_global / trans_branch_op. Times are Unix
--- milliseconds (BIGINT) on every backend, so retry times keep their milliseconds.
--- dtx adds trans_global.retry_count; `result` holds the last error a pass met.
+-- One row per transaction: the fields of DTM's trans_global (times are Unix
+-- milliseconds, so retry times keep their milliseconds; `result` holds the last error
+-- a pass met; retry_count is dtx's), and its branches in two columns instead of
+-- DTM's trans_branch_op rows (src/soci/trans_row.h has both formats):
+--   branches    what each branch is (URL, payload, branch id, op), written once when
+--               the transaction is created (a TCC appends the branches it registers);
+--   branch_log  each branch's results, appended to by the write that records them.
+-- A saga is then one INSERT and one UPDATE, and the only index entries are the
+-- primary key's and, while unfinished, the due-time index's. `id` orders listings
+-- (time-ordered, made by the store; not indexed). Databases of the two-table layout
+-- are converted when a store opens them (src/soci/layout_migration.h).
 -- Statements end with a semicolon at the end of a line.
-CREATE TABLE IF NOT EXISTS trans_global (
-  id BIGSERIAL PRIMARY KEY,
-  gid VARCHAR(128) NOT NULL,
+CREATE TABLE IF NOT EXISTS dtx_trans (
+  gid VARCHAR(128) PRIMARY KEY,
+  id BIGINT NOT NULL,
   trans_type VARCHAR(45) NOT NULL,
   status VARCHAR(12) NOT NULL,
-  query_prepared VARCHAR(1024) NOT NULL DEFAULT '',
+  query_prepared VARCHAR(1024) NOT NULL,
   protocol VARCHAR(45) NOT NULL,
-  create_time BIGINT,
-  update_time BIGINT,
+  create_time BIGINT NOT NULL,
+  update_time BIGINT NOT NULL,
   finish_time BIGINT,
   rollback_time BIGINT,
-  options VARCHAR(1024) NOT NULL DEFAULT '',
-  custom_data VARCHAR(1024) NOT NULL DEFAULT '',
-  next_cron_interval BIGINT,
-  next_cron_time BIGINT,
-  owner VARCHAR(128) NOT NULL DEFAULT '',
-  ext_data TEXT,
-  result VARCHAR(1024) NOT NULL DEFAULT '',
-  rollback_reason VARCHAR(1024) NOT NULL DEFAULT '',
-  retry_count BIGINT NOT NULL DEFAULT 0,
-  CONSTRAINT trans_global_gid UNIQUE (gid)
+  options VARCHAR(1024) NOT NULL,
+  custom_data VARCHAR(1024) NOT NULL,
+  next_cron_interval BIGINT NOT NULL,
+  next_cron_time BIGINT NOT NULL,
+  owner VARCHAR(128) NOT NULL,
+  result VARCHAR(1024) NOT NULL,
+  rollback_reason VARCHAR(1024) NOT NULL,
+  retry_count BIGINT NOT NULL,
+  branches BYTEA NOT NULL,
+  branch_log TEXT NOT NULL
 );
 -- Only the transactions the cron claims are indexed for it: a finished one leaves
--- the index. No index on owner: no query looks rows up by it, and each index costs
--- every write (schemas before 2026-11-29 had both; they are dropped).
-DROP INDEX IF EXISTS trans_global_owner;
-DROP INDEX IF EXISTS trans_global_status_next_cron_time;
--- A prepared TCC or msg is due at its timeout_to_fail. Schemas before 2026-11-30
--- indexed submitted and aborting only, as trans_global_due; it is replaced (as is
--- trans_global_unfinished, its first replacement, with a slow predicate). The
--- predicate names the two ended statuses, not the three unfinished ones: SQLite checks
--- an IN list of three or more through a temporary b-tree on every write of the row,
--- which cost a 32-client saga bench three quarters of its rate (bench/README.md).
--- Queries that want this index spell the predicate the same way.
-DROP INDEX IF EXISTS trans_global_due;
-DROP INDEX IF EXISTS trans_global_unfinished;
-CREATE INDEX IF NOT EXISTS trans_global_pending ON trans_global (next_cron_time)
+-- the index. The predicate names the two ended statuses, not the three unfinished
+-- ones: SQLite checks an IN list of three or more through a temporary b-tree on every
+-- write of the row (bench/README.md). Queries that want this index spell the
+-- predicate the same way.
+CREATE INDEX IF NOT EXISTS dtx_trans_pending ON dtx_trans (next_cron_time)
   WHERE status NOT IN ('succeed', 'failed');
-CREATE TABLE IF NOT EXISTS trans_branch_op (
-  id BIGSERIAL PRIMARY KEY,
-  gid VARCHAR(128) NOT NULL,
-  url VARCHAR(1024) NOT NULL,
-  data TEXT,
-  bin_data BYTEA,
-  branch_id VARCHAR(128) NOT NULL,
-  op VARCHAR(45) NOT NULL,
-  status VARCHAR(45) NOT NULL,
-  finish_time BIGINT,
-  rollback_time BIGINT,
-  create_time BIGINT,
-  update_time BIGINT,
-  CONSTRAINT trans_branch_op_gid_branch_op UNIQUE (gid, branch_id, op)
-);

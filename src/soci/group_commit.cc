@@ -1,0 +1,160 @@
+#include "soci/group_commit.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace dtx::internal {
+namespace {
+
+// How many times a write runs when the database keeps choosing it as a deadlock victim.
+constexpr int kDeadlockAttempts = 3;
+
+}  // namespace
+
+absl::Status GroupCommit::WriteAlone(const Op& op, const std::string& what,
+                                     bool one_statement, const Piped* piped) {
+  ++writes;
+  ++commits;
+  group_sizes.Observe(1);
+  if (piped != nullptr) {
+    Pending alone{&op, &what, one_statement, piped, absl::OkStatus(), false};
+    absl::Status failure;
+    return WritePiped({&alone}, what, &failure) ? alone.result : failure;
+  }
+  Lease lease(*this);
+  // A deadlock victim is rolled back whole: run again, a few times.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      if (one_statement) {
+        return op(lease);  // autocommit: the statement commits (durably) on its own
+      }
+      LocalTransaction tx(lease.sql(), dialect);
+      absl::Status s = op(lease);
+      if (s.ok()) tx.Commit();
+      return s;
+    } catch (const std::exception& e) {
+      if (attempt < kDeadlockAttempts && IsDeadlockVictim(e)) {
+        lease.ForgetStatements();  // prepared again, from a clean state
+        continue;
+      }
+      return lease.Failed(what, e);
+    }
+  }
+}
+
+absl::Status GroupCommit::Write(Op op, const std::string& what, bool one_statement,
+                                const Piped* piped) {
+  if (!group_commit) return WriteAlone(op, what, one_statement, piped);
+  Pending pending{&op, &what, one_statement, piped, absl::OkStatus(), false};
+  {
+    absl::MutexLock lock(&mu);
+    if (stopping) return absl::UnavailableError("store is closing");
+    // Alone right now: write on this thread and spare the hand-over to a writer.
+    const bool alone = in_flight == 0;
+    ++in_flight;
+    if (alone) ++writing_alone;
+    if (!alone) {
+      queue.push_back(&pending);
+      mu.Await(absl::Condition(&pending.done));
+      --in_flight;
+      return pending.result;
+    }
+  }
+  absl::Status result = WriteAlone(op, what, one_statement, piped);
+  absl::MutexLock lock(&mu);
+  --in_flight;
+  --writing_alone;
+  return result;
+}
+
+void GroupCommit::WriterLoop() {
+  while (true) {
+    std::vector<Pending*> batch;
+    {
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(
+          +[](GroupCommit* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu) {
+            return impl->stopping || (!impl->queue.empty() &&
+                                      !(impl->one_writer && impl->writing_alone > 0));
+          },
+          this));
+      if (queue.empty()) return;  // stopping, all written
+      while (!queue.empty() && batch.size() < max_batch) {
+        batch.push_back(queue.front());
+        queue.pop_front();
+      }
+    }
+    if (batch.size() == 1) {  // nothing to share the commit with
+      Pending* p = batch.front();
+      p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
+      absl::MutexLock lock(&mu);
+      p->done = true;
+      continue;
+    }
+    writes += static_cast<int64_t>(batch.size());
+    ++commits;
+    bool failed = false;
+    const bool piped = std::all_of(batch.begin(), batch.end(),
+                                   [](const Pending* p) { return p->piped != nullptr; });
+    if (piped) {
+      absl::Status ignored;  // each write is tried alone next, and says its own
+      failed = !WritePiped(batch, "group commit", &ignored);
+    } else {
+      Lease lease(*this);
+      try {
+        LocalTransaction tx(lease.sql(), dialect);
+        for (Pending* p : batch) p->result = (*p->op)(lease);
+        tx.Commit();
+      } catch (const std::exception& e) {
+        (void)lease.Failed("group commit", e).ok();
+        failed = true;
+      }
+    }
+    if (!failed) group_sizes.Observe(static_cast<double>(batch.size()));
+    if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
+      writes -= static_cast<int64_t>(batch.size());  // counted again, alone
+      for (Pending* p : batch) {
+        p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
+      }
+    }
+    absl::MutexLock lock(&mu);
+    for (Pending* p : batch) p->done = true;
+  }
+}
+
+bool GroupCommit::WritePiped(const std::vector<Pending*>& batch, const std::string& what,
+                             absl::Status* failure) {
+  Lease lease(*this);
+  try {
+    StoreStatements& statements = lease.statements();
+    PgPipeline pipe(lease.sql());
+    for (Pending* p : batch) p->piped->send(statements, pipe);
+    pipe.Sync();
+    bool failed = false;
+    std::string first_error;
+    for (Pending* p : batch) {
+      std::string error;
+      std::optional<absl::Status> result = p->piped->read(statements, pipe, &error);
+      if (result) {
+        p->result = *std::move(result);
+      } else if (!failed) {
+        failed = true;
+        first_error = error.empty() ? "a pipelined statement failed" : error;
+      }
+    }
+    pipe.Finish();
+    if (!failed) {
+      ++pipelined_commits;
+      return true;
+    }
+    lease.ForgetStatements();  // the failed statement may have been a Prepare
+    *failure = absl::UnavailableError(absl::StrCat(what, ": ", first_error));
+    return false;
+  } catch (const std::exception& e) {
+    *failure = lease.Failed(what, e);
+    return false;
+  }
+}
+
+}  // namespace dtx::internal
