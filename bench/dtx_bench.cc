@@ -603,9 +603,8 @@ int main(int argc, char** argv) {
   branch_db.reset();
   std::printf(
       "per successful saga: 2 writes (create; the final status with both answers), "
-      "statements: 2 on PostgreSQL (one per write), 4 on SQLite and MariaDB (INSERT "
-      "global, INSERT of all branch rows; UPDATE global, UPDATE of both branches); "
-      "concurrent writes share transactions (group commit), on PostgreSQL a group is "
-      "one round trip (a pipeline)\n");
+      "one statement each on every store (one row per transaction: INSERT, then "
+      "UPDATE); concurrent writes share transactions (group commit), on PostgreSQL a "
+      "group is one round trip (a pipeline)\n");
   return 0;
 }
