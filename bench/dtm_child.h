@@ -6,7 +6,6 @@
 
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,9 +20,8 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "child_process.h"
 #include "dtx/soci/storage_url.h"
-
-extern char** environ;
 
 namespace dtx::bench {
 
@@ -73,12 +71,8 @@ class DtmChild {
     std::vector<std::string> args = {
         "/bin/sh", "-c",
         "cd " + dir + " && exec " + binary + " -c conf.yml > dtm.log 2>&1"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&pid_, "/bin/sh", nullptr, nullptr, argv.data(), environ) != 0) {
-      Die("cannot start DTM");
-    }
+    pid_ = SpawnChild(std::move(args));  // sh execs DTM, which keeps the death signal
+    if (pid_ < 0) Die("cannot start DTM");
     for (int i = 0; i < 200 && !Listening(http_port_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

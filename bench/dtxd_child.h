@@ -3,7 +3,6 @@
 #define DTX_BENCH_DTXD_CHILD_H_
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +11,7 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "child_process.h"
 
 namespace dtx::bench {
 
@@ -26,16 +25,9 @@ class DtxdChild {
                                      "--grpc-listen", "127.0.0.1:0",   "--store",
                                      store_url,       "--log-level",   "warn"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     int out[2];
     if (pipe(out) != 0) std::abort();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    pid_ = SpawnChild(std::move(args), out[1]);
     close(out[1]);
     FILE* stream = fdopen(out[0], "r");
     char line[512] = {0};

@@ -23,5 +23,6 @@ CREATE TABLE IF NOT EXISTS dtx_trans (
   retry_count BIGINT NOT NULL,
   branches MEDIUMBLOB NOT NULL,
   branch_log MEDIUMTEXT NOT NULL,
-  KEY dtx_trans_pending (status, next_cron_time)
+  KEY dtx_trans_pending (status, next_cron_time),
+  KEY dtx_trans_id (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;

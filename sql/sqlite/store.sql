@@ -6,10 +6,12 @@
 --   branches    what each branch is (URL, payload, branch id, op), written once when
 --               the transaction is created (a TCC appends the branches it registers);
 --   branch_log  each branch's results, appended to by the write that records them.
--- A saga is then one INSERT and one UPDATE, and the only index entries are the
--- primary key's and, while unfinished, the due-time index's. WITHOUT ROWID: the
--- table is its primary key's b-tree (a rowid table would add one for gid). `id` orders listings
--- (time-ordered, made by the store; not indexed). Databases of the two-table layout
+-- A saga is then one INSERT and one UPDATE. WITHOUT ROWID: the table is its primary
+-- key's b-tree (a rowid table would add one for gid). `id` orders listings
+-- (time-ordered, made by the store) and has an index of its own, so that listing the
+-- newest (DTM's `all`, the admin page every 5 s, dtxctl) reads a page, not the table;
+-- an UPDATE leaves it alone (id does not change). The due-time index holds unfinished
+-- transactions only. Databases of the two-table layout
 -- are converted when a store opens them (src/soci/layout_migration.h).
 -- Statements end with a semicolon at the end of a line.
 CREATE TABLE IF NOT EXISTS dtx_trans (
@@ -41,3 +43,4 @@ CREATE TABLE IF NOT EXISTS dtx_trans (
 -- predicate the same way.
 CREATE INDEX IF NOT EXISTS dtx_trans_pending ON dtx_trans (next_cron_time)
   WHERE status NOT IN ('succeed', 'failed');
+CREATE INDEX IF NOT EXISTS dtx_trans_id ON dtx_trans (id);
