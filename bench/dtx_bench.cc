@@ -431,16 +431,20 @@ int main(int argc, char** argv) {
               flags.log_level.c_str());
 
   if (flags.Runs("memory") || flags.sagas > 0) {
-    // The coordinator's own cost: MemoryStore, in-process branches.
-    dtx::MemoryStore memory;
-    dtx::CoordinatorOptions options;
-    options.store = &memory;
-    options.transports = {{"local", &local}};
-    options.poll_interval = absl::ZeroDuration();
-    observe(options);
-    auto coordinator = dtx::Coordinator::Start(options);
-    if (!coordinator.ok()) return 1;
+    // The coordinator's own cost: MemoryStore, in-process branches; a fresh one for
+    // each figure, so that none pays for the transactions an earlier one left.
+    auto start = [&](dtx::MemoryStore& memory) {
+      dtx::CoordinatorOptions options;
+      options.store = &memory;
+      options.transports = {{"local", &local}};
+      options.poll_interval = absl::ZeroDuration();
+      observe(options);
+      return dtx::Coordinator::Start(options);
+    };
     if (flags.sagas > 0) {
+      dtx::MemoryStore memory;
+      auto coordinator = start(memory);
+      if (!coordinator.ok()) return 1;
       dtx::GidGenerator gids;
       const double cpu0 = CpuSeconds();
       long ok = 0;
@@ -455,6 +459,9 @@ int main(int argc, char** argv) {
       return ok == flags.sagas ? 0 : 1;
     }
     for (int clients : flags.clients) {
+      dtx::MemoryStore memory;
+      auto coordinator = start(memory);
+      if (!coordinator.ok()) return 1;
       long errors = 0;
       const double cpu0 = CpuSeconds();
       const double rate = RunSagas(**coordinator, "local", "local://a", "local://b",
