@@ -470,6 +470,45 @@ TEST_CASE("TCC branches are added while the status matches, each once") {
   CHECK(store->FindBranches("reg-1")->size() == 4);
 }
 
+TEST_CASE("registrations racing on one transaction are all kept, each once") {
+  auto store = testing::FreshStore();
+  TransGlobal g = Global("race-1", kT0 + absl::Seconds(35));
+  g.trans_type = "tcc";
+  g.status = "prepared";
+  g.owner = "";
+  REQUIRE(store->Create(g, {}).ok());
+  constexpr int kThreads = 8;
+  std::atomic<int> ok{0};
+  // Each thread registers its own pair, and the pair of the thread before it (a
+  // client's retry racing the first registration).
+  RunTogether(kThreads, [&](int t) {
+    for (int id : {t, (t + kThreads - 1) % kThreads}) {
+      std::vector<TransBranch> rows(2);
+      for (TransBranch& b : rows) {
+        b.gid = "race-1";
+        b.branch_id = absl::StrFormat("%02d", id);
+        b.bin_data = "data" + std::to_string(id);
+        b.status = "prepared";
+      }
+      rows[0].op = "cancel";
+      rows[0].url = "http://svc/cancel";
+      rows[1].op = "confirm";
+      rows[1].url = "http://svc/confirm";
+      ok += store->AddBranches("race-1", "prepared", rows, 100, kT0 + absl::Seconds(1))
+                .ok();
+    }
+  });
+  CHECK(ok == 2 * kThreads);
+  absl::StatusOr<std::vector<TransBranch>> rows = store->FindBranches("race-1");
+  REQUIRE(rows.ok());
+  std::set<std::string> seen;
+  for (const TransBranch& b : *rows) {
+    CHECK(seen.insert(b.branch_id + "/" + b.op).second);  // none twice
+    CHECK(b.bin_data == "data" + std::to_string(std::stoi(b.branch_id)));
+  }
+  CHECK(seen.size() == 2 * kThreads);
+}
+
 TEST_CASE("prepared transactions are claimed when due and listed as unfinished") {
   auto store = testing::FreshStore();
   TransGlobal g = Global("prep-1", kT0 + absl::Seconds(35));
