@@ -51,12 +51,14 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     }
     soci::session sql(impl->pool);
     if (absl::Status s = internal::DialectOf(sql, &impl->dialect); !s.ok()) return s;
-    // SQLite has one writer at a time; on a server a second writer sends its batch
-    // while the first one's commit waits for the log flush.
+    // SQLite has one writer at a time. On PostgreSQL one writer's pipelines carry the
+    // largest groups (a group is one round trip). On MySQL a group is a round trip per
+    // statement, and a second writer sends its group while the first one's commit
+    // waits for the log flush.
     impl->one_writer = impl->dialect == internal::Dialect::kSqlite;
-    impl->StartWriters(options.writers > 0                           ? options.writers
-                       : impl->dialect == internal::Dialect::kSqlite ? 1
-                                                                     : std::min(2, size));
+    impl->StartWriters(options.writers > 0                          ? options.writers
+                       : impl->dialect == internal::Dialect::kMysql ? std::min(2, size)
+                                                                    : 1);
     if (options.create_schema) {
       if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
           !s.ok()) {

@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
   app.add_option("--store-connections", f.store_connections, "Database connections")
       ->capture_default_str();
   app.add_option("--store-writers", f.store_writers,
-                 "Threads committing writes in groups; 0: 1 on SQLite, else 2")
+                 "Threads committing writes in groups; 0: 2 on MySQL, else 1")
       ->capture_default_str();
   app.add_option("--max-steps", f.max_steps, "Most steps a submitted saga may have")
       ->capture_default_str();

@@ -29,10 +29,11 @@ struct SociStoreOptions {
   int max_batch = 256;
   // Writer threads, each committing its own batches (each holds a pooled connection
   // while it writes). Fewer writers make larger batches: fewer round trips for BEGIN
-  // and COMMIT and fewer log flushes. On PostgreSQL a batch of one-statement writes
-  // (up to 16 branch rows each) is one round trip: its statements go out together in
-  // libpq's pipeline mode and commit as one transaction. Default: 0, meaning 1 on
-  // SQLite and min(2, pool_size) on a server (measured best in bench/README.md).
+  // and COMMIT and fewer log flushes. On PostgreSQL a batch of writes is one round
+  // trip: its statements go out together in libpq's pipeline mode and commit as one
+  // transaction. Default: 0, meaning 1 on SQLite and PostgreSQL and min(2, pool_size)
+  // on MySQL, whose statements travel one by one so that a second writer's batch
+  // overlaps the first one's commit (each measured best, bench/README.md).
   int writers = 0;
 };
 
