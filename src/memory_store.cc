@@ -107,6 +107,7 @@ absl::Status MemoryStore::Update(std::string_view gid, std::string_view expected
                                  std::string_view expected_owner,
                                  const std::vector<BranchUpdate>& branches,
                                  const GlobalUpdate& u, absl::Time now) {
+  if (absl::Status s = internal::CheckBranchResults(gid, branches); !s.ok()) return s;
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(std::string(gid));
   if (it == entries_.end() || it->second.global.status != expected_status ||

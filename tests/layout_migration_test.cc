@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
@@ -276,6 +277,30 @@ TEST_CASE("a database of the two-table layout is converted and its transactions 
   absl::StatusOr<std::vector<TransGlobal>> listed = (*again)->List(0, "", "", 100);
   REQUIRE(listed.ok());
   CHECK(listed->size() == 9);
+}
+
+TEST_CASE("two stores opening one old database at once convert it once") {
+  const std::string backend = testing::ConformanceBackend();
+  if (backend == "memory") return;
+  const std::string url = OldDatabase(backend);
+  const OldRows old = ReadOldRows(url);
+  absl::Status opened[2];
+  std::thread a([&] { opened[0] = SociStore::Open({.url = url}).status(); });
+  std::thread b([&] { opened[1] = SociStore::Open({.url = url}).status(); });
+  a.join();
+  b.join();
+  INFO(opened[0].ToString() << " / " << opened[1].ToString());
+  CHECK(opened[0].ok());
+  CHECK(opened[1].ok());
+  absl::StatusOr<std::unique_ptr<SociStore>> store = SociStore::Open({.url = url});
+  REQUIRE(store.ok());
+  absl::StatusOr<std::vector<TransGlobal>> listed = (*store)->List(0, "", "", 100);
+  REQUIRE(listed.ok());
+  CHECK(listed->size() == old.globals.size());
+  for (const auto& [gid, rows] : old.branches) {
+    INFO(gid);
+    CHECK((*store)->FindBranches(gid)->size() == rows.size());
+  }
 }
 
 }  // namespace

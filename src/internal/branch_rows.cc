@@ -29,7 +29,24 @@ const TransBranch* RepeatedBranch(const std::vector<TransBranch>& branches) {
   return nullptr;
 }
 
+// A branch id (`min_size` 1) or an op or status (2) the branch log can hold.
+bool Storable(const std::string& name, size_t min_size) {
+  return name.size() >= min_size && name.find_first_of(" ,;|") == std::string::npos;
+}
+
 }  // namespace
+
+absl::Status CheckBranchResults(std::string_view gid,
+                                const std::vector<BranchUpdate>& results) {
+  for (const BranchUpdate& r : results) {
+    if (!Storable(r.branch_id, 1) || !Storable(r.op, 2) || !Storable(r.status, 2)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "transaction ", std::string(gid), ": branch ", r.branch_id.substr(0, 128), "/",
+          r.op.substr(0, 45), " has a branch id, op or status that cannot be stored"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CheckBranchRows(std::string_view gid,
                              const std::vector<TransBranch>& branches) {
@@ -43,6 +60,9 @@ absl::Status CheckBranchRows(std::string_view gid,
     if (b.branch_id.size() > kMaxBranchId || b.op.size() > kMaxBranchOp ||
         b.status.size() > kMaxBranchOp) {
       return refuse(b, "has a branch id, op or status too long");
+    }
+    if (!Storable(b.branch_id, 1) || !Storable(b.op, 2) || !Storable(b.status, 2)) {
+      return refuse(b, "has a branch id, op or status that cannot be stored");
     }
   }
   if (const TransBranch* twice = RepeatedBranch(branches)) {

@@ -1,4 +1,5 @@
-// TransOptions as stored in trans_global.options (the JSON fields of DTM's submit body).
+// TransOptions as stored in a transaction's options column (the JSON fields of DTM's
+// submit body).
 #ifndef DTX_INTERNAL_OPTIONS_JSON_H_
 #define DTX_INTERNAL_OPTIONS_JSON_H_
 

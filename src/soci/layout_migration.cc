@@ -13,27 +13,50 @@ namespace {
 
 constexpr int kBatch = 200;
 
-bool HasOldTables(soci::session& sql, Dialect dialect) {
+// The old tables under the names they are converted from: renamed first, so that a
+// coordinator of the old version still writing fails at once instead of adding rows
+// after the last batch.
+constexpr const char* kGlobals = "dtx_old_global";
+constexpr const char* kBranches = "dtx_old_branch";
+
+bool HasTable(soci::session& sql, Dialect dialect, const std::string& name) {
   long long n = 0;
   switch (dialect) {
     case Dialect::kSqlite:
-      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
-             "name = 'trans_global'",
-          soci::into(n);
+      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :n",
+          soci::use(name), soci::into(n);
       break;
     case Dialect::kPostgres:
       // The schema a query would find it in: the first of the search path.
       sql << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
-             "current_schema() AND table_name = 'trans_global'",
-          soci::into(n);
+             "current_schema() AND table_name = :n",
+          soci::use(name), soci::into(n);
       break;
     case Dialect::kMysql:
       sql << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
-             "DATABASE() AND table_name = 'trans_global'",
-          soci::into(n);
+             "DATABASE() AND table_name = :n",
+          soci::use(name), soci::into(n);
       break;
   }
   return n > 0;
+}
+
+// trans_global and trans_branch_op renamed to kGlobals and kBranches together, unless
+// another process did it first.
+void RenameOldTables(soci::session& sql, Dialect dialect) {
+  try {
+    if (dialect == Dialect::kMysql) {  // atomic for both
+      sql << "RENAME TABLE trans_global TO " << kGlobals << ", trans_branch_op TO "
+          << kBranches;
+      return;
+    }
+    LocalTransaction tx(sql, dialect);
+    sql << "ALTER TABLE trans_global RENAME TO " << kGlobals;
+    sql << "ALTER TABLE trans_branch_op RENAME TO " << kBranches;
+    tx.Commit();
+  } catch (const std::exception&) {
+    if (HasTable(sql, dialect, "trans_global")) throw;  // not a race lost
+  }
 }
 
 // A nullable BIGINT column as Unix ms (`otherwise` when NULL).
@@ -64,9 +87,8 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
         (sql.prepare << "SELECT id, gid, trans_type, status, query_prepared, protocol, "
                         "create_time, update_time, finish_time, rollback_time, options, "
                         "custom_data, next_cron_interval, next_cron_time, owner, result, "
-                        "rollback_reason, retry_count FROM trans_global ORDER BY id "
-                        "LIMIT "
-                     << kBatch,
+                        "rollback_reason, retry_count FROM "
+                     << kGlobals << " ORDER BY id LIMIT " << kBatch,
          soci::into(g.id), soci::into(g.gid), soci::into(g.trans_type),
          soci::into(g.status), soci::into(g.query_prepared, ind[0]),
          soci::into(g.protocol), soci::into(g.create_time.ms, g.create_time.ind),
@@ -93,7 +115,7 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
       globals.push_back(g);
     }
   }
-  const bool hex = dialect == Dialect::kPostgres;
+  const bool pg = dialect == Dialect::kPostgres;
   for (const OldGlobal& g : globals) {
     const long long create = g.create_time.Or(0);
     std::vector<TransBranch> branches;
@@ -103,9 +125,9 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
       soci::indicator bin_ind = soci::i_null;
       Millis created, updated;
       soci::statement st =
-          (sql.prepare << "SELECT url, " << (hex ? "encode(bin_data, 'hex')" : "bin_data")
+          (sql.prepare << "SELECT url, " << (pg ? "encode(bin_data, 'hex')" : "bin_data")
                        << ", branch_id, op, status, create_time, update_time FROM "
-                          "trans_branch_op WHERE gid = :gid ORDER BY id",
+                       << kBranches << " WHERE gid = :gid ORDER BY id",
            soci::use(g.gid), soci::into(url), soci::into(bin, bin_ind),
            soci::into(branch_id), soci::into(op), soci::into(status),
            soci::into(created.ms, created.ind), soci::into(updated.ms, updated.ind));
@@ -114,7 +136,7 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
         TransBranch& b = branches.emplace_back();
         b.url = url;
         b.bin_data = bin_ind != soci::i_ok ? std::string()
-                     : hex                 ? absl::HexStringToBytes(bin)
+                     : pg                  ? absl::HexStringToBytes(bin)
                                            : bin;
         b.branch_id = branch_id;
         b.op = op;
@@ -125,23 +147,28 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
         }
       }
     }
+    // Binary as store_statements.cc writes it: hex text on the servers.
     std::string column = EncodeBranches(branches, create, /*first=*/true);
-    if (hex) column = absl::BytesToHexString(column);
+    if (dialect != Dialect::kSqlite) column = absl::BytesToHexString(column);
     const long long update = g.update_time.Or(create),
                     interval = g.next_cron_interval.Or(0), next = g.next_cron_time.Or(0),
                     retries = g.retry_count.Or(0);
     soci::indicator finish_ind = g.finish_time.ind, rollback_ind = g.rollback_time.ind;
     long long finish = g.finish_time.ms, rollback = g.rollback_time.ms;
-    sql << (dialect == Dialect::kMysql ? "INSERT IGNORE" : "INSERT")
-        << " INTO dtx_trans (gid, id, trans_type, status, query_prepared, protocol, "
+    sql << "INSERT INTO dtx_trans (gid, id, trans_type, status, query_prepared, "
+           "protocol, "
            "create_time, update_time, finish_time, rollback_time, options, custom_data, "
            "next_cron_interval, next_cron_time, owner, result, rollback_reason, "
            "retry_count, branches, branch_log) VALUES (:gid, :id, :trans_type, :status, "
            ":query_prepared, :protocol, :create_time, :update_time, :finish_time, "
            ":rollback_time, :options, :custom_data, :interval, :next, :owner, :result, "
            ":rollback_reason, :retry_count, "
-        << (hex ? "decode(:branches, 'hex')" : ":branches") << ", :log)"
-        << (dialect == Dialect::kMysql ? "" : " ON CONFLICT (gid) DO NOTHING"),
+        << (pg                           ? "decode(:branches, 'hex')"
+            : dialect == Dialect::kMysql ? "UNHEX(:branches)"
+                                         : "CAST(:branches AS BLOB)")
+        << ", :log)"
+        << (dialect == Dialect::kMysql ? " ON DUPLICATE KEY UPDATE gid = gid"
+                                       : " ON CONFLICT (gid) DO NOTHING"),
         soci::use(g.gid), soci::use(g.id), soci::use(g.trans_type), soci::use(g.status),
         soci::use(g.query_prepared), soci::use(g.protocol), soci::use(create),
         soci::use(update), soci::use(finish, finish_ind),
@@ -149,8 +176,8 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
         soci::use(interval), soci::use(next), soci::use(g.owner), soci::use(g.result),
         soci::use(g.rollback_reason), soci::use(retries), soci::use(column),
         soci::use(log);
-    sql << "DELETE FROM trans_branch_op WHERE gid = :gid", soci::use(g.gid);
-    sql << "DELETE FROM trans_global WHERE gid = :gid", soci::use(g.gid);
+    sql << "DELETE FROM " << kBranches << " WHERE gid = :gid", soci::use(g.gid);
+    sql << "DELETE FROM " << kGlobals << " WHERE gid = :gid", soci::use(g.gid);
   }
   tx.Commit();
   return static_cast<int>(globals.size());
@@ -160,12 +187,20 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
 
 absl::Status MigrateTwoTableLayout(soci::session& sql, Dialect dialect) {
   try {
-    if (!HasOldTables(sql, dialect)) return absl::OkStatus();
-    while (MoveBatch(sql, dialect) > 0) {
+    if (HasTable(sql, dialect, "trans_global")) RenameOldTables(sql, dialect);
+    if (!HasTable(sql, dialect, kGlobals)) return absl::OkStatus();  // the usual case
+    while (true) {
+      try {
+        if (MoveBatch(sql, dialect) == 0) break;
+      } catch (const std::exception&) {
+        // Another process converting at once finished and dropped the tables.
+        if (!HasTable(sql, dialect, kGlobals)) return absl::OkStatus();
+        throw;
+      }
     }
     // Branch rows without a transaction (none are written so) go with their table.
-    sql << "DROP TABLE IF EXISTS trans_branch_op";
-    sql << "DROP TABLE IF EXISTS trans_global";
+    sql << "DROP TABLE IF EXISTS " << kBranches;
+    sql << "DROP TABLE IF EXISTS " << kGlobals;
   } catch (const std::exception& e) {
     return DatabaseError("converting the two-table store layout", e);
   }

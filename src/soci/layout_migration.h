@@ -11,12 +11,14 @@
 
 namespace dtx::internal {
 
-// When `sql`'s database has a trans_global table: copies each of its transactions, with
-// its branches, their statuses and times, into dtx_trans (which must exist), a batch
-// per local transaction that also deletes what it copied, then drops the two tables.
-// Unfinished transactions carry on from where they were. Safe to run again after a
-// crash part-way and by two processes at once (a row already copied is left alone).
-// Nothing to do, and no cost but one query, when there is no trans_global.
+// When `sql`'s database has a trans_global table: renames it and trans_branch_op (a
+// coordinator of the old version still running then fails its writes at once, instead
+// of adding rows after the last batch), copies each transaction, with its branches,
+// their statuses and times, into dtx_trans (which must exist), a batch per local
+// transaction that also deletes what it copied, then drops the two tables. Unfinished
+// transactions carry on from where they were. Safe to run again after a crash part-way
+// and by two processes at once (a row already copied is left alone; the one that
+// finishes second finds the tables gone). Two queries when there is nothing to do.
 absl::Status MigrateTwoTableLayout(soci::session& sql, Dialect dialect);
 
 }  // namespace dtx::internal

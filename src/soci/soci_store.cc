@@ -26,6 +26,44 @@ class SociStore::Impl : public internal::GroupCommit {
   using GroupCommit::GroupCommit;
 };
 
+namespace {
+
+// A lock the database holds for this session (PostgreSQL's advisory lock, MySQL's
+// named lock; SQLite's file lock already serialises schema changes), released when
+// the object goes or the session ends. Throws soci::soci_error.
+class SchemaLock {
+ public:
+  SchemaLock(soci::session& sql, internal::Dialect dialect)
+      : sql_(sql), dialect_(dialect) {
+    if (dialect_ == internal::Dialect::kPostgres) {
+      sql_ << "SELECT pg_advisory_lock(7283011500)";
+    } else if (dialect_ == internal::Dialect::kMysql) {
+      int got = 0;
+      sql_ << "SELECT GET_LOCK('dtx_store_schema', 60)", soci::into(got);
+      if (got != 1) throw soci::soci_error("waited 60 s for dtx_store_schema");
+    }
+  }
+  ~SchemaLock() {
+    try {
+      if (dialect_ == internal::Dialect::kPostgres) {
+        sql_ << "SELECT pg_advisory_unlock(7283011500)";
+      } else if (dialect_ == internal::Dialect::kMysql) {
+        sql_ << "SELECT RELEASE_LOCK('dtx_store_schema')";
+      }
+    } catch (const std::exception&) {
+      // The session is gone, and its lock with it.
+    }
+  }
+  SchemaLock(const SchemaLock&) = delete;
+  SchemaLock& operator=(const SchemaLock&) = delete;
+
+ private:
+  soci::session& sql_;
+  const internal::Dialect dialect_;
+};
+
+}  // namespace
+
 SociStore::SociStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 SociStoreCounts SociStore::Counts() const {
@@ -60,6 +98,9 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
                        : impl->dialect == internal::Dialect::kMysql ? std::min(2, size)
                                                                     : 1);
     if (options.create_schema) {
+      // One process at a time: PostgreSQL's CREATE TABLE IF NOT EXISTS fails when
+      // another session creates the same table at once (two dtxd starting together).
+      SchemaLock lock(sql, impl->dialect);
       if (absl::Status s = internal::RunScript(sql, internal::StoreSchema(impl->dialect));
           !s.ok()) {
         return s;
@@ -117,8 +158,10 @@ absl::Status SociStore::AddBranches(std::string_view gid_view,
   return impl_->Write(
       [&](Impl::Lease& lease) -> absl::Status {
         bool too_many = false;
-        std::optional<std::string> status = lease.statements().AddBranches(
+        absl::StatusOr<std::optional<std::string>> read = lease.statements().AddBranches(
             gid, expected_status, branches, max_rows, ToMillis(now), &too_many);
+        if (!read.ok()) return read.status();
+        const std::optional<std::string>& status = *read;
         if (!status) return absl::NotFoundError("no transaction " + gid);
         if (too_many) {
           // Nothing was written (the count is checked first); the error is this op's alone.
@@ -164,10 +207,7 @@ absl::Status SociStore::Update(std::string_view gid_view,
                                const GlobalUpdate& u, absl::Time now) {
   const std::string gid(gid_view), expected_status(expected_status_view),
       expected_owner(expected_owner_view);
-  if (!internal::CanLog(branches)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "transaction ", gid, ": a branch id, op or status that cannot be stored"));
-  }
+  if (absl::Status s = internal::CheckBranchResults(gid, branches); !s.ok()) return s;
   const long long now_ms = ToMillis(now);
   auto lost = [&] {
     return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",

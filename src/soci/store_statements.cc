@@ -24,19 +24,38 @@ constexpr const char* kUnfinished = "status NOT IN ('succeed', 'failed')";
 // bytes: a branch's answer quoted in `result` may be any bytes.
 std::string Clip(const std::string& s) { return Excerpt(s, kMaxTextColumn); }
 
-// The `branches` column as a statement takes it and gives it back: bytes, except on
-// PostgreSQL, whose bytea travels through SOCI as hex text.
+// The `branches` column as a statement takes it and gives it back. Binary on every
+// backend: on PostgreSQL and MySQL it travels as hex text (SOCI sends strings as text,
+// and MySQL would check a string literal as utf8mb4); on SQLite a bound string is TEXT
+// until cast, and a BLOB keeps its NUL bytes for every tool that reads the file.
 std::string BranchesIn(Dialect dialect) {
-  return dialect == Dialect::kPostgres ? "decode(:branches, 'hex')" : ":branches";
+  switch (dialect) {
+    case Dialect::kPostgres:
+      return "decode(:branches, 'hex')";
+    case Dialect::kMysql:
+      return "UNHEX(:branches)";
+    case Dialect::kSqlite:
+      break;
+  }
+  return "CAST(:branches AS BLOB)";
 }
 std::string BranchesOut(Dialect dialect) {
-  return dialect == Dialect::kPostgres ? "encode(branches, 'hex')" : "branches";
+  switch (dialect) {
+    case Dialect::kPostgres:
+      return "encode(branches, 'hex')";
+    case Dialect::kMysql:
+      return "HEX(branches)";
+    case Dialect::kSqlite:
+      break;
+  }
+  return "branches";
 }
+bool Hex(Dialect dialect) { return dialect != Dialect::kSqlite; }
 std::string BranchesValue(Dialect dialect, std::string bytes) {
-  return dialect == Dialect::kPostgres ? absl::BytesToHexString(bytes) : bytes;
+  return Hex(dialect) ? absl::BytesToHexString(bytes) : bytes;
 }
 std::string BranchesBytes(Dialect dialect, std::string value) {
-  return dialect == Dialect::kPostgres ? absl::HexStringToBytes(value) : value;
+  return Hex(dialect) ? absl::HexStringToBytes(value) : value;
 }
 std::string AppendToLog(Dialect dialect) {
   return dialect == Dialect::kMysql ? "branch_log = CONCAT(branch_log, :log)"
@@ -368,7 +387,7 @@ bool StoreStatements::Update(const std::string& gid, const std::string& expected
   return cas_->st.get_affected_rows() == 1;
 }
 
-std::optional<std::string> StoreStatements::AddBranches(
+absl::StatusOr<std::optional<std::string>> StoreStatements::AddBranches(
     const std::string& gid, const std::string& expected_status,
     const std::vector<TransBranch>& branches, size_t max_rows, long long now_ms,
     bool* too_many) {
@@ -387,12 +406,12 @@ std::optional<std::string> StoreStatements::AddBranches(
          << ", branch_log FROM dtx_trans WHERE gid = :gid",
         soci::use(gid), soci::into(status), soci::into(create_ms), soci::into(column),
         soci::into(log);
-    if (!sql_.got_data()) return std::nullopt;
-    if (status != expected_status) return status;
+    if (!sql_.got_data()) return std::optional<std::string>();
+    if (status != expected_status) return std::optional<std::string>(status);
     const std::string have_bytes = BranchesBytes(dialect_, column);
     absl::StatusOr<std::vector<TransBranch>> have =
         DecodeBranches(gid, have_bytes, log, create_ms);
-    if (!have.ok()) throw soci::soci_error(std::string(have.status().message()));
+    if (!have.ok()) return have.status();  // kInternal: no retry mends it
     std::vector<TransBranch> missing;
     for (const TransBranch& b : branches) {
       auto known = [&](const TransBranch& k) {
@@ -406,9 +425,9 @@ std::optional<std::string> StoreStatements::AddBranches(
     }
     if (have->size() + missing.size() > max_rows) {
       *too_many = true;
-      return status;
+      return std::optional<std::string>(status);
     }
-    if (missing.empty()) return status;  // a registration repeated
+    if (missing.empty()) return std::optional<std::string>(status);  // a repeat
     const std::string all = BranchesValue(
         dialect_, have_bytes + EncodeBranches(missing, create_ms, /*first=*/false));
     const long long length = static_cast<long long>(have_bytes.size());
@@ -419,7 +438,7 @@ std::optional<std::string> StoreStatements::AddBranches(
          soci::use(all), soci::use(now_ms), soci::use(gid), soci::use(expected_status),
          soci::use(length));
     append.execute(true);
-    if (append.get_affected_rows() == 1) return status;
+    if (append.get_affected_rows() == 1) return std::optional<std::string>(status);
   }
   throw soci::soci_error("transaction " + gid + " keeps changing");
 }

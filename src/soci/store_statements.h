@@ -60,12 +60,12 @@ class StoreStatements {
   // `expected_status`), nullopt when there is none. When the transaction would then
   // hold more than `max_rows` branches, nothing is written and *too_many is set.
   // Writes nothing before it knows it will succeed; safe against a concurrent
-  // registration (a compare-and-set, tried again when it loses).
-  std::optional<std::string> AddBranches(const std::string& gid,
-                                         const std::string& expected_status,
-                                         const std::vector<TransBranch>& branches,
-                                         size_t max_rows, long long now_ms,
-                                         bool* too_many);
+  // registration (a compare-and-set, tried again when it loses). kInternal when the
+  // row's branches cannot be read.
+  absl::StatusOr<std::optional<std::string>> AddBranches(
+      const std::string& gid, const std::string& expected_status,
+      const std::vector<TransBranch>& branches, size_t max_rows, long long now_ms,
+      bool* too_many);
 
   // PostgreSQL: Create and Update queued on `pipe` (see PgPipeline); the matching Read
   // takes its answer, in the order sent. A Read answers what Create / Update would

@@ -27,12 +27,18 @@ void PutString(std::string_view s, std::string* out) {
   PutVarint(s.size(), out);
   out->append(s);
 }
+// Wrapping arithmetic: a time far from the transaction's (or a hostile column) must
+// not overflow a signed integer.
+int64_t Minus(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+int64_t Plus(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
 uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
-int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
 
 // Reads the records of the `branches` column; every Get fails once the input is short.
 class Reader {
@@ -100,10 +106,6 @@ std::string_view NameOf(const std::array<std::pair<std::string_view, char>, N>& 
   return written;
 }
 
-bool Loggable(std::string_view s) {
-  return !s.empty() && s.find_first_of(" ,;|") == std::string_view::npos;
-}
-
 }  // namespace
 
 std::string EncodeBranches(const std::vector<TransBranch>& branches, long long base_ms,
@@ -119,16 +121,9 @@ std::string EncodeBranches(const std::vector<TransBranch>& branches, long long b
     PutString(b.branch_id, &out);
     PutString(b.op, &out);
     PutString(b.status, &out);
-    PutVarint(ZigZag(ToMillis(b.create_time) - base_ms), &out);
+    PutVarint(ZigZag(Minus(ToMillis(b.create_time), base_ms)), &out);
   }
   return out;
-}
-
-bool CanLog(const std::vector<BranchUpdate>& results) {
-  for (const BranchUpdate& r : results) {
-    if (!Loggable(r.branch_id) || !Loggable(r.op) || !Loggable(r.status)) return false;
-  }
-  return true;
 }
 
 std::string LogEntry(const std::vector<BranchUpdate>& results, long long now_ms) {
@@ -176,7 +171,7 @@ absl::StatusOr<std::vector<TransBranch>> DecodeBranches(std::string_view gid,
     }
     b.id = static_cast<int64_t>(out.size());
     b.gid = std::string(gid);
-    b.create_time = b.update_time = FromMillis(base_ms + UnZigZag(created));
+    b.create_time = b.update_time = FromMillis(Plus(base_ms, UnZigZag(created)));
   }
   size_t at = 0;
   for (absl::string_view entry : absl::StrSplit(absl::string_view(log.data(), log.size()),

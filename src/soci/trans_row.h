@@ -13,9 +13,11 @@
 //   <unix ms>|<branch_id> <op> <status>[,<branch_id> <op> <status>...];
 //   with op and status as one letter when they are one of dtx's (a action,
 //   c compensate, t try, f confirm, n cancel, m msg; p prepared, s succeed, f failed)
-//   and spelled out otherwise. A branch takes the first result logged for it while it
-//   is prepared: later ones are ignored (Store::Update's "no longer prepared is left as
-//   it is"). Its update_time and finish_time are that entry's time.
+//   and spelled out otherwise (other names are longer: internal::CheckBranchRows and
+//   CheckBranchResults refuse one-character ops and statuses). A branch takes the first
+//   result logged for it while it is prepared: later ones are ignored (Store::Update's
+//   "no longer prepared is left as it is"). Its update_time and finish_time are that
+//   entry's time.
 #ifndef DTX_SOCI_TRANS_ROW_H_
 #define DTX_SOCI_TRANS_ROW_H_
 
@@ -34,11 +36,9 @@ namespace dtx::internal {
 std::string EncodeBranches(const std::vector<TransBranch>& branches, long long base_ms,
                            bool first);
 
-// Whether every branch_id, op and status of `results` can be written to the log (none
-// holds ' ', ',', ';' or '|'; branch ids never do, see IsValidBranchId).
-bool CanLog(const std::vector<BranchUpdate>& results);
-
 // The log entry of `results` recorded at `now_ms`; empty when there are none.
+// REQUIRES: internal::CheckBranchResults accepts `results` (no separator in a name, no
+// op or status of one character, which would read back as one of dtx's).
 std::string LogEntry(const std::vector<BranchUpdate>& results, long long now_ms);
 
 // The branches of transaction `gid` from its two columns, in the order they were

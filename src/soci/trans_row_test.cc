@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "internal/branch_rows.h"
 #include "soci/sql.h"
 
 namespace dtx::internal {
@@ -107,13 +108,42 @@ TEST_CASE("unreadable columns are an error naming the transaction, never a crash
   }
 }
 
-TEST_CASE("results that the log cannot hold are refused before writing") {
-  CHECK(CanLog({{"01", "action", "succeed"}, {"a.b-c_9", "confirm", "failed"}}));
-  CHECK_FALSE(CanLog({{"0 1", "action", "succeed"}}));
-  CHECK_FALSE(CanLog({{"01", "act;ion", "succeed"}}));
-  CHECK_FALSE(CanLog({{"01", "action", "succ|eed"}}));
-  CHECK_FALSE(CanLog({{"01", "action", "a,b"}}));
-  CHECK_FALSE(CanLog({{"", "action", "succeed"}}));
+TEST_CASE("names that the log cannot hold are refused before anything is written") {
+  auto results = [](std::vector<BranchUpdate> r) { return CheckBranchResults("g4", r); };
+  CHECK(results({{"01", "action", "succeed"}, {"a.b-c_9", "confirm", "failed"}}).ok());
+  CHECK(results({{"1", "xy", "zz"}}).ok());  // one-character branch ids are fine
+  for (const BranchUpdate& bad :
+       std::vector<BranchUpdate>{{"0 1", "action", "succeed"},
+                                 {"01", "act;ion", "succeed"},
+                                 {"01", "action", "succ|eed"},
+                                 {"01", "action", "a,b"},
+                                 {"", "action", "succeed"},
+                                 {"01", "a", "succeed"},  // would read back as "action"
+                                 {"01", "action", "s"}}) {
+    INFO(bad.branch_id << " " << bad.op << " " << bad.status);
+    absl::Status refused = results({bad});
+    CHECK(absl::IsInvalidArgument(refused));
+    CHECK(refused.message().find("g4") != std::string::npos);
+  }
+  // A branch that could be stored but never updated is refused when stored.
+  TransBranch one_letter = Branch("01", "a", "{}");
+  CHECK(absl::IsInvalidArgument(CheckBranchRows("g4", {one_letter})));
+  CHECK(CheckBranchRows("g4", {Branch("01", "action", "{}")}).ok());
+}
+
+TEST_CASE("times far from the transaction's wrap instead of overflowing") {
+  TransBranch b = Branch("01", "action", "{}");
+  b.create_time = absl::InfinitePast();
+  const std::string column = EncodeBranches({b}, kCreate, true);
+  absl::StatusOr<std::vector<TransBranch>> read =
+      DecodeBranches("g5", column, "", kCreate);
+  REQUIRE(read.ok());
+  CHECK(read->size() == 1);
+  // A hostile delta of 2^63 decodes to some time, not to undefined behaviour.
+  std::string hostile =
+      std::string("\x01\x00\x00\x00\x02\x30\x31\x01\x61\x02\x70\x70", 12);
+  hostile += std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10);
+  CHECK(DecodeBranches("g5", hostile, "", kCreate).ok());
 }
 
 TEST_CASE("row ids grow with time, differ within a millisecond, and stay below 2^53") {
