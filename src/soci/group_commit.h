@@ -47,12 +47,21 @@ class GroupCommit {
       return *s;
     }
     // A database error as a status. The statements go (they may belong to a broken
-    // connection), and a connection that broke is reopened for the next caller.
+    // connection), and a connection that broke is reopened for the next caller, with
+    // the session settings OpenSession gave it (a reconnect drops them).
     absl::Status Failed(const std::string& what, const std::exception& e) {
       absl::Status status = DatabaseError(what, e);
       impl_.statements[pos_].reset();
       try {
-        if (!sql().is_connected()) sql().reconnect();
+        if (!sql().is_connected()) {
+          sql().reconnect();
+          try {
+            SetUpSession(sql(), impl_.dialect);
+          } catch (const std::exception&) {
+            sql().close();  // not used without its settings: reopened next time
+            throw;
+          }
+        }
       } catch (const std::exception&) {
         // Still down: the next use tries again.
       }

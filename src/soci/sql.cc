@@ -70,6 +70,20 @@ absl::Status RunScript(soci::session& sql, std::string_view script,
   return absl::OkStatus();
 }
 
+void SetUpSession(soci::session& sql, Dialect dialect) {
+  switch (dialect) {
+    case Dialect::kSqlite:
+      sql << "PRAGMA journal_mode=WAL";
+      sql << "PRAGMA synchronous=FULL";
+      break;
+    case Dialect::kMysql:
+      sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+      break;
+    case Dialect::kPostgres:
+      break;
+  }
+}
+
 const char* StoreSchema(Dialect dialect) {
   switch (dialect) {
     case Dialect::kSqlite:

@@ -35,6 +35,11 @@ class LocalTransaction {
   bool open_ = true;
 };
 
+// The settings every session of dtx runs with, which a reconnect loses: SQLite in WAL
+// mode with synchronous=FULL; MySQL transactions READ COMMITTED. Throws
+// soci::soci_error.
+void SetUpSession(soci::session& sql, Dialect dialect);
+
 // The schema scripts of sql/<dialect>/.
 const char* StoreSchema(Dialect dialect);
 const char* BarrierSchema(Dialect dialect);

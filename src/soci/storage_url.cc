@@ -115,13 +115,12 @@ absl::Status OpenSession(soci::session& sql, std::string_view url) {
   try {
     if (target->backend == "sqlite3") {
       sql.open(soci::sqlite3, target->connect);
-      sql << "PRAGMA journal_mode=WAL";
-      sql << "PRAGMA synchronous=FULL";
+      internal::SetUpSession(sql, internal::Dialect::kSqlite);
     } else if (target->backend == "postgresql") {
       sql.open(soci::postgresql, target->connect);
     } else {
       sql.open(soci::mysql, target->connect);
-      sql << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+      internal::SetUpSession(sql, internal::Dialect::kMysql);
     }
   } catch (const std::exception& e) {
     return internal::DatabaseError("opening " + RedactedUrl(url), e);
