@@ -46,8 +46,9 @@ class Store {
   virtual ~Store() = default;
 
   // Stores the transaction with all its branches, atomically. kInvalidArgument, and
-  // nothing stored, when a branch repeats the (branch_id, op) of an earlier one or
-  // exceeds DTM's column sizes (URL 1024 bytes, branch id 128, op and status 45).
+  // nothing stored, when a branch repeats the (branch_id, op) of an earlier one,
+  // exceeds DTM's column sizes (URL 1024 bytes, branch id 128, op and status 45) or has
+  // a name Update would refuse.
   virtual absl::Status Create(const TransGlobal& global,
                               const std::vector<TransBranch>& branches) = 0;
 
@@ -68,7 +69,8 @@ class Store {
 
   // In one transaction: moves each branch in `branches` from `prepared` to its new
   // status (kInvalidArgument, and nothing changes, for a branch id, op or status with
-  // a space, ',', ';' or '|', which no valid one has), then applies `update` to the
+  // a space, ',', ';' or '|', or an op or status of one character, which no valid one
+  // is), then applies `update` to the
   // global row if its status is `expected_status` and its owner is `expected_owner`.
   // kAborted, and nothing changes, if the global row does not match. A branch that is no
   // longer `prepared` is left as it is (another pass got there first; the outcome is the
