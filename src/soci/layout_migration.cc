@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "dtx/transaction.h"
+#include "soci/store_statements.h"
 #include "soci/trans_row.h"
 
 namespace dtx::internal {
@@ -147,9 +148,8 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
         }
       }
     }
-    // Binary as store_statements.cc writes it: hex text on the servers.
-    std::string column = EncodeBranches(branches, create, /*first=*/true);
-    if (dialect != Dialect::kSqlite) column = absl::BytesToHexString(column);
+    const std::string column =
+        BranchesValue(dialect, EncodeBranches(branches, create, /*first=*/true));
     const long long update = g.update_time.Or(create),
                     interval = g.next_cron_interval.Or(0), next = g.next_cron_time.Or(0),
                     retries = g.retry_count.Or(0);
@@ -163,10 +163,7 @@ int MoveBatch(soci::session& sql, Dialect dialect) {
            ":query_prepared, :protocol, :create_time, :update_time, :finish_time, "
            ":rollback_time, :options, :custom_data, :interval, :next, :owner, :result, "
            ":rollback_reason, :retry_count, "
-        << (pg                           ? "decode(:branches, 'hex')"
-            : dialect == Dialect::kMysql ? "UNHEX(:branches)"
-                                         : "CAST(:branches AS BLOB)")
-        << ", :log)"
+        << BranchesIn(dialect) << ", :log)"
         << (dialect == Dialect::kMysql ? " ON DUPLICATE KEY UPDATE gid = gid"
                                        : " ON CONFLICT (gid) DO NOTHING"),
         soci::use(g.gid), soci::use(g.id), soci::use(g.trans_type), soci::use(g.status),

@@ -13,7 +13,6 @@
 #include "soci/layout_migration.h"
 #include "soci/sql.h"
 #include "soci/store_statements.h"
-#include "soci/trans_row.h"
 
 namespace dtx {
 

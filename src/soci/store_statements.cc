@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <limits>
 #include <type_traits>
 
 #include "absl/strings/escaping.h"
@@ -12,22 +11,11 @@
 #include "soci/trans_row.h"
 
 namespace dtx::internal {
-namespace {
 
-constexpr size_t kMaxTextColumn = 1024;  // DTM's varchar(1024) columns
-
-// The transactions the cron drives (prepared, submitted, aborting), spelled as the
-// partial index dtx_trans_pending is (see sql/postgresql/store.sql for why).
-constexpr const char* kUnfinished = "status NOT IN ('succeed', 'failed')";
-
-// Valid UTF-8 (PostgreSQL refuses anything else in a text column) of at most 1024
-// bytes: a branch's answer quoted in `result` may be any bytes.
-std::string Clip(const std::string& s) { return Excerpt(s, kMaxTextColumn); }
-
-// The `branches` column as a statement takes it and gives it back. Binary on every
-// backend: on PostgreSQL and MySQL it travels as hex text (SOCI sends strings as text,
-// and MySQL would check a string literal as utf8mb4); on SQLite a bound string is TEXT
-// until cast, and a BLOB keeps its NUL bytes for every tool that reads the file.
+// Binary on every backend (store_statements.h): on PostgreSQL and MySQL it travels as hex
+// text (SOCI sends strings as text, and MySQL would check a string literal as utf8mb4);
+// on SQLite a bound string is TEXT until cast, and a BLOB keeps its NUL bytes for every
+// tool that reads the file.
 std::string BranchesIn(Dialect dialect) {
   switch (dialect) {
     case Dialect::kPostgres:
@@ -57,6 +45,19 @@ std::string BranchesValue(Dialect dialect, std::string bytes) {
 std::string BranchesBytes(Dialect dialect, std::string value) {
   return Hex(dialect) ? absl::HexStringToBytes(value) : value;
 }
+
+namespace {
+
+constexpr size_t kMaxTextColumn = 1024;  // DTM's varchar(1024) columns
+
+// The transactions the cron drives (prepared, submitted, aborting), spelled as the
+// partial index dtx_trans_pending is (see sql/postgresql/store.sql for why).
+constexpr const char* kUnfinished = "status NOT IN ('succeed', 'failed')";
+
+// Valid UTF-8 (PostgreSQL refuses anything else in a text column) of at most 1024
+// bytes: a branch's answer quoted in `result` may be any bytes.
+std::string Clip(const std::string& s) { return Excerpt(s, kMaxTextColumn); }
+
 std::string AppendToLog(Dialect dialect) {
   return dialect == Dialect::kMysql ? "branch_log = CONCAT(branch_log, :log)"
                                     : "branch_log = branch_log || :log";
@@ -387,6 +388,19 @@ bool StoreStatements::Update(const std::string& gid, const std::string& expected
   return cas_->st.get_affected_rows() == 1;
 }
 
+std::optional<StoreStatements::BranchColumns> StoreStatements::ReadBranches(
+    const std::string& gid) {
+  BranchColumns c;
+  std::string column;
+  sql_ << "SELECT status, create_time, " << BranchesOut(dialect_)
+       << ", branch_log FROM dtx_trans WHERE gid = :gid",
+      soci::use(gid), soci::into(c.status), soci::into(c.create_ms), soci::into(column),
+      soci::into(c.log);
+  if (!sql_.got_data()) return std::nullopt;
+  c.bytes = BranchesBytes(dialect_, column);
+  return c;
+}
+
 absl::StatusOr<std::optional<std::string>> StoreStatements::AddBranches(
     const std::string& gid, const std::string& expected_status,
     const std::vector<TransBranch>& branches, size_t max_rows, long long now_ms,
@@ -400,17 +414,14 @@ absl::StatusOr<std::optional<std::string>> StoreStatements::AddBranches(
                                           ? "length(CAST(branches AS BLOB))"
                                           : "length(branches)";
   for (int attempt = 0; attempt < 8; ++attempt) {
-    std::string status, column, log;
-    long long create_ms = 0;
-    sql_ << "SELECT status, create_time, " << BranchesOut(dialect_)
-         << ", branch_log FROM dtx_trans WHERE gid = :gid",
-        soci::use(gid), soci::into(status), soci::into(create_ms), soci::into(column),
-        soci::into(log);
-    if (!sql_.got_data()) return std::optional<std::string>();
+    const std::optional<BranchColumns> row = ReadBranches(gid);
+    if (!row) return std::optional<std::string>();
+    const std::string& status = row->status;
     if (status != expected_status) return std::optional<std::string>(status);
-    const std::string have_bytes = BranchesBytes(dialect_, column);
+    const std::string& have_bytes = row->bytes;
+    const long long create_ms = row->create_ms;
     absl::StatusOr<std::vector<TransBranch>> have =
-        DecodeBranches(gid, have_bytes, log, create_ms);
+        DecodeBranches(gid, have_bytes, row->log, create_ms);
     if (!have.ok()) return have.status();  // kInternal: no retry mends it
     std::vector<TransBranch> missing;
     for (const TransBranch& b : branches) {
@@ -491,27 +502,35 @@ std::optional<bool> StoreStatements::ReadUpdate(PgPipeline& pipe, std::string* e
   return *matched == 1;
 }
 
+// Reads rows by gid with one statement, prepared once for all of them.
+struct StoreStatements::RowReader {
+  GlobalRow row;
+  std::string gid;
+  soci::statement st;
+
+  explicit RowReader(soci::session& sql) : st(sql) {
+    row.Bind(st);
+    st.exchange(soci::use(gid));
+    Prepare(st, absl::StrCat("SELECT ", GlobalRow::kColumns,
+                             " FROM dtx_trans WHERE gid = :gid"));
+  }
+  std::optional<absl::StatusOr<TransGlobal>> Read(const std::string& which) {
+    gid = which;
+    if (!st.execute(true)) return std::nullopt;
+    return row.Get();
+  }
+};
+
 std::optional<absl::StatusOr<TransGlobal>> StoreStatements::FindGlobal(
     const std::string& gid) {
-  GlobalRow row;
-  soci::statement st(sql_);
-  row.Bind(st);
-  st.exchange(soci::use(gid));
-  Prepare(st, absl::StrCat("SELECT ", GlobalRow::kColumns,
-                           " FROM dtx_trans WHERE gid = :gid"));
-  if (!st.execute(true)) return std::nullopt;
-  return row.Get();
+  return RowReader(sql_).Read(gid);
 }
 
 absl::StatusOr<std::vector<TransBranch>> StoreStatements::FindBranches(
     const std::string& gid) {
-  long long create_ms = 0;
-  std::string branches, log;
-  sql_ << "SELECT create_time, " << BranchesOut(dialect_)
-       << ", branch_log FROM dtx_trans WHERE gid = :gid",
-      soci::use(gid), soci::into(create_ms), soci::into(branches), soci::into(log);
-  if (!sql_.got_data()) return std::vector<TransBranch>();
-  return DecodeBranches(gid, BranchesBytes(dialect_, branches), log, create_ms);
+  const std::optional<BranchColumns> row = ReadBranches(gid);
+  if (!row) return std::vector<TransBranch>();
+  return DecodeBranches(gid, row->bytes, row->log, row->create_ms);
 }
 
 absl::StatusOr<std::vector<TransGlobal>> StoreStatements::List(
@@ -595,8 +614,10 @@ absl::StatusOr<std::vector<TransGlobal>> StoreStatements::ClaimDue(
                    " AND next_cron_time <= :now ORDER BY next_cron_time LIMIT :limit"),
       now_ms, limit, claim, &gid);
   std::vector<TransGlobal> claimed;
+  if (won.empty()) return claimed;
+  RowReader reader(sql_);
   for (const auto& [candidate, previous] : won) {
-    std::optional<absl::StatusOr<TransGlobal>> g = FindGlobal(candidate);
+    std::optional<absl::StatusOr<TransGlobal>> g = reader.Read(candidate);
     if (!g) continue;
     if (!g->ok()) return g->status();
     (*g)->taken_from = previous;

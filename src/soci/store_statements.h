@@ -28,6 +28,11 @@
 
 namespace dtx::internal {
 
+// The `branches` column in a statement that writes it: the SQL expression for its
+// value, named :branches, and the value to bind for `bytes`.
+std::string BranchesIn(Dialect dialect);
+std::string BranchesValue(Dialect dialect, std::string bytes);
+
 // Not thread-safe: belongs to one connection, used by whoever leases it. Every method
 // throws soci::soci_error on a database error. Statements are bound to the connection:
 // drop the object before the connection is reconnected.
@@ -102,6 +107,13 @@ class StoreStatements {
  private:
   struct Insert;
   struct Cas;
+  struct RowReader;
+  // A row's status and branch columns, `branches` as bytes.
+  struct BranchColumns {
+    std::string status, bytes, log;
+    long long create_ms = 0;
+  };
+  std::optional<BranchColumns> ReadBranches(const std::string& gid);
 
   // The gids (with their owners) `pick` selects, bound to `t` and `limit`, on each of
   // which `apply` (bound to `*gid`) is run in turn; answers those it changed a row of.
