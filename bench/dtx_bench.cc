@@ -5,7 +5,11 @@
 //                  [--only memory,sqlite,postgresql,mysql,dtxd,dtm] [--postgres URL]
 //                  [--mysql URL] [--dtxd-writers N] [--dtxd-sync-waits N] [--sagas N]
 //                  [--metrics on|off] [--tracing on|off] [--log-level LEVEL]
+//                  [--answer-first on|off]
 //
+// --answer-first on: every coordinator, embedded and dtxd, runs with
+// CoordinatorOptions::answer_before_final_write (relaxed durability, opt-in; the
+// README says what it risks). Default: off.
 // --metrics, --tracing and --log-level set the embedded coordinators' observability
 // (CoordinatorOptions::metrics, a Tracer exporting over OTLP/HTTP to a sink in this
 // process, JSON log lines to /dev/null); defaults: metrics on, tracing off, warn.
@@ -98,6 +102,7 @@ struct Flags {
   bool tracing = false;
   double tracing_ratio = 1;  // --tracing-ratio: the tracer's sample_ratio
   std::string log_level = "warn";
+  bool answer_first = false;
 };
 
 Flags Parse(int argc, char** argv) {
@@ -135,6 +140,8 @@ Flags Parse(int argc, char** argv) {
       f.tracing_ratio = std::atof(value.c_str());
     } else if (name == "--log-level") {
       f.log_level = value;
+    } else if (name == "--answer-first") {
+      f.answer_first = value == "on";
     } else {
       std::fprintf(stderr,
                    "usage: dtx_bench [--seconds N] [--clients 1,8] [--dir DIR] "
@@ -142,7 +149,7 @@ Flags Parse(int argc, char** argv) {
                    "[--mysql URL] [--sagas N] [--dtxd-writers N] "
                    "[--dtxd-sync-waits N] [--metrics on|off] [--tracing on|off] "
                    "[--tracing-ratio R] "
-                   "[--log-level debug|info|warn|error]\n");
+                   "[--log-level debug|info|warn|error] [--answer-first on|off]\n");
       std::exit(2);
     }
   }
@@ -425,10 +432,14 @@ int main(int argc, char** argv) {
     options.metrics = flags.metrics;
     options.tracer = tracer.get();
     options.logger = &logger;
+    options.answer_before_final_write = flags.answer_first;
   };
   std::printf("observability: metrics %s, tracing %s, log level %s\n",
               flags.metrics ? "on" : "off", flags.tracing ? "on (OTLP/HTTP)" : "off",
               flags.log_level.c_str());
+  std::printf("durability: %s\n", flags.answer_first
+                                      ? "answer before the final write (relaxed)"
+                                      : "every answer after its write is durable");
 
   if (flags.Runs("memory") || flags.sagas > 0) {
     // The coordinator's own cost: MemoryStore, in-process branches; a fresh one for
@@ -550,9 +561,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", s.ToString().c_str());
       return 1;
     }
-    dtx::bench::DtxdChild dtxd(
-        url, {"--store-connections", "16", "--store-writers", flags.dtxd_writers,
-              "--sync-waits", flags.dtxd_sync_waits});
+    std::vector<std::string> dtxd_flags = {"--store-connections", "16",
+                                           "--store-writers",     flags.dtxd_writers,
+                                           "--sync-waits",        flags.dtxd_sync_waits};
+    if (flags.answer_first) dtxd_flags.push_back("--answer-before-final-write");
+    dtx::bench::DtxdChild dtxd(url, dtxd_flags);
     dtx::HttpSubmitter submitter({.server = dtxd.http_base()});
     // The real DTM beside it, on the same PostgreSQL (its own schema), driven by the
     // same clients against the same branches.

@@ -76,8 +76,9 @@ class Coordinator::Impl {
   // taken with Enter(); the pass gives it back when it ends.
   // `runner`: the waiting thread of a wait_result submit, or null.
   // `scan`: claimed by the scan, not by a submit or abort (for the metrics).
+  // `answer`: a submitter's (see engine::Pass::Create), called before `done`.
   void RunPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches, bool scan,
-               PassDone done, CallRunner* runner = nullptr);
+               PassDone done, PassDone answer = nullptr, CallRunner* runner = nullptr);
   // With a tracer, the span of a submit or prepare of `row`, child of its submitter's
   // context; the row then runs under the span's context. Null without one.
   std::unique_ptr<Span> SpanOf(std::string_view name, TransGlobal& row);
@@ -221,6 +222,9 @@ Coordinator::Impl::Impl(CoordinatorOptions options)
   context_.owner = options_.owner;
   context_.random = [this] { return Random(); };
   context_.limiter = &limiter_;
+  context_.schedule = [this](absl::AnyInvocable<void() &&> task) {
+    pool_.Schedule(std::move(task));
+  };
   if (options_.poll_interval > absl::ZeroDuration()) {
     poller_ = std::thread([this] { PollLoop(); });
   }
@@ -685,7 +689,7 @@ absl::Status Coordinator::Impl::Abort(const TransGlobal& global, SubmitDone* asy
 
 void Coordinator::Impl::RunPass(TransGlobal&& claimed,
                                 std::vector<TransBranch>&& branches, bool scan,
-                                PassDone done, CallRunner* runner) {
+                                PassDone done, PassDone answer, CallRunner* runner) {
   const std::string gid = claimed.gid;
   using SteadyClock = std::chrono::steady_clock;
   const SteadyClock::time_point start =
@@ -704,13 +708,15 @@ void Coordinator::Impl::RunPass(TransGlobal&& claimed,
     if (done) std::move(done)(g, error);
     Leave();
   };
-  absl::StatusOr<std::shared_ptr<engine::Pass>> pass = engine::Pass::Create(
-      context_, std::move(claimed), std::move(branches), runner, std::move(on_end));
+  absl::StatusOr<std::shared_ptr<engine::Pass>> pass =
+      engine::Pass::Create(context_, std::move(claimed), std::move(branches), runner,
+                           std::move(on_end), std::move(answer));
   if (!pass.ok()) {
     // Unreadable rows: the transaction stays leased; an operator must look at it.
-    // on_end was not taken: it logs, answers and gives the slot back.
+    // on_end and answer were not taken: they answer, log and give the slot back.
     TransGlobal unknown;
     unknown.gid = gid;
+    if (answer) std::move(answer)(unknown, pass.status());
     std::move(on_end)(unknown, pass.status());
     return;
   }
@@ -723,7 +729,7 @@ absl::Status Coordinator::Impl::RunFirstPass(TransGlobal&& claimed,
   if (async != nullptr) {
     SubmitDone done = std::move(*async);
     *async = nullptr;
-    RunPass(std::move(claimed), std::move(branches), /*scan=*/false,
+    RunPass(std::move(claimed), std::move(branches), /*scan=*/false, nullptr,
             [done = std::move(done)](const TransGlobal& g, absl::Status error) {
               done(Outcome(g, error));
             });
@@ -734,7 +740,7 @@ absl::Status Coordinator::Impl::RunFirstPass(TransGlobal&& claimed,
   // This thread only waits: it makes the pass's blocking branch calls itself.
   internal::CallerRuns here;
   RunPass(
-      std::move(claimed), std::move(branches), /*scan=*/false,
+      std::move(claimed), std::move(branches), /*scan=*/false, nullptr,
       [&](const TransGlobal& g, absl::Status error) {
         outcome = Outcome(g, error);
         finished.Notify();

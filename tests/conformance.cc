@@ -45,7 +45,9 @@ std::unique_ptr<soci::session> OpenSession() {
   return sql;
 }
 
-std::unique_ptr<Store> FreshStore() {
+std::unique_ptr<Store> FreshStore() { return FreshStore({.pool_size = 4}); }
+
+std::unique_ptr<Store> FreshStore(SociStoreOptions options) {
   if (ConformanceBackend() == "memory") return std::make_unique<MemoryStore>();
   {
     auto sql = OpenSession();
@@ -54,8 +56,8 @@ std::unique_ptr<Store> FreshStore() {
     *sql << "DROP TABLE IF EXISTS trans_branch_op";
     *sql << "DROP TABLE IF EXISTS trans_global";
   }
-  absl::StatusOr<std::unique_ptr<SociStore>> store =
-      SociStore::Open({.url = ConformanceUrl(), .pool_size = 4});
+  options.url = ConformanceUrl();
+  absl::StatusOr<std::unique_ptr<SociStore>> store = SociStore::Open(options);
   INFO(store.status().ToString());
   REQUIRE(store.ok());
   return *std::move(store);

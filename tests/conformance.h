@@ -20,6 +20,8 @@ std::string ConformanceUrl();
 
 // A store on the backend with empty tables.
 std::unique_ptr<Store> FreshStore();
+// The same, a SociStore opened with `options` (their url set here).
+std::unique_ptr<Store> FreshStore(SociStoreOptions options);
 // A session on the backend's database (the same database FreshStore uses).
 std::unique_ptr<soci::session> OpenSession();
 

@@ -494,6 +494,42 @@ TEST_CASE("dtxd stopped by SIGTERM, or killed, loses nothing") {
   }
 }
 
+TEST_CASE("dtxd --answer-before-final-write, killed after its answer, loses nothing") {
+  const std::string dir = testing::NewTempDir("dtxd-answer-first");
+  Branches branches;
+  {
+    // Final writes wait for company for an hour: the window stays open.
+    DtxdProcess dtxd(dir + "/dtx.db", {"--answer-before-final-write", "--lazy-write-wait",
+                                       "3600", "--lease", "3"});
+    httplib::Client c("127.0.0.1", dtxd.http_port());
+    httplib::Result r =
+        Post(c, "submit",
+             SagaJson("early-1", branches.base + "/ok", branches.base + "/ok", "", true));
+    REQUIRE(r);
+    CHECK(r->status == 200);  // answered: both actions succeeded
+    CHECK(Query(c, "early-1")["transaction"]["status"] == "submitted");  // not written
+    CHECK(branches.Calls() == std::vector<std::string>{"ok:action", "ok:action"});
+    dtxd.Kill();
+  }
+  {
+    // The next coordinator (strict) finds it submitted and, once the killed one's
+    // lease has run out, drives it again.
+    DtxdProcess dtxd(dir + "/dtx.db", {"--lease", "1", "--poll-interval", "0.1"});
+    httplib::Client c("127.0.0.1", dtxd.http_port());
+    for (int i = 0; i < 200 && Query(c, "early-1")["transaction"]["status"] != "succeed";
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(Query(c, "early-1")["transaction"]["status"] == "succeed");
+    // Called again: the second action, whose answer only the final write carried (a
+    // lease shorter than request_timeout + 1 s is renewed before each call, and the
+    // renewal stored the first action's answer).
+    CHECK(branches.Calls() ==
+          std::vector<std::string>{"ok:action", "ok:action", "ok:action"});
+    CHECK(dtxd.Terminate() == 0);
+  }
+}
+
 TEST_CASE("the C++ Saga submits to dtxd over HTTP and over gRPC") {
   const std::string dir = testing::NewTempDir("dtxd-remote");
   Branches branches;

@@ -28,6 +28,12 @@ struct GlobalUpdate {
   std::optional<absl::Time> rollback_time;
   std::optional<std::string> result;
   std::optional<int64_t> retry_count;
+  // Not a field of the row: how soon the write must be durable. A lazy write is one
+  // nobody is waiting on (the coordinator's final write under
+  // CoordinatorOptions::answer_before_final_write): a store may hold it back a little
+  // to share a commit with later writes (SociStoreOptions::lazy_write_wait). Update
+  // still returns only once it is durable.
+  bool lazy = false;
 };
 
 // A branch status change: (gid, branch_id, op) from `prepared` to `status`.

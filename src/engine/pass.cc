@@ -64,23 +64,22 @@ absl::StatusOr<std::vector<Branch>> BranchesOf(std::vector<TransBranch> rows) {
 }
 
 Pass::Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine> machine,
-           CallRunner* runner, DoneCallback done)
+           CallRunner* runner, DoneCallback done, DoneCallback answer)
     : ctx_(ctx),
       global_(std::move(global)),
       machine_(std::move(machine)),
       runner_(runner),
       done_(std::move(done)),
+      answer_(std::move(answer)),
       lease_until_(global_.next_cron_time) {
   // The branch rows hold the steps and payloads.
   global_.steps = {};
   global_.payloads = {};
 }
 
-absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(const PassContext& ctx,
-                                                   TransGlobal&& global,
-                                                   std::vector<TransBranch>&& rows,
-                                                   CallRunner* runner,
-                                                   DoneCallback&& done) {
+absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(
+    const PassContext& ctx, TransGlobal&& global, std::vector<TransBranch>&& rows,
+    CallRunner* runner, DoneCallback&& done, DoneCallback&& answer) {
   absl::StatusOr<Trans> trans = TransOf(global, *ctx.options);
   if (!trans.ok()) return trans.status();
   absl::StatusOr<std::vector<Branch>> branches = BranchesOf(std::move(rows));
@@ -88,8 +87,8 @@ absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(const PassContext& ctx,
   absl::StatusOr<std::unique_ptr<Machine>> machine =
       Machine::Create(*std::move(trans), *std::move(branches));
   if (!machine.ok()) return machine.status();
-  return std::shared_ptr<Pass>(
-      new Pass(ctx, std::move(global), *std::move(machine), runner, std::move(done)));
+  return std::shared_ptr<Pass>(new Pass(ctx, std::move(global), *std::move(machine),
+                                        runner, std::move(done), std::move(answer)));
 }
 
 absl::Duration Pass::RequestTimeout() const {
@@ -187,6 +186,27 @@ bool Pass::Advance() {
     // global row (a status, a lease renewal, or the end of the pass). Until then a
     // crash loses at most answers, and their branches are called again, which they
     // must absorb anyway (their barrier does).
+    if (final_now && ctx_.options->answer_before_final_write) {
+      // Relaxed (the option says what it risks): the answer now, the write lazy.
+      update.lazy = true;
+      if (answer_) {
+        TransGlobal decided = global_;
+        Apply(update, decided);
+        std::move(answer_)(decided, absl::OkStatus());
+        answer_ = nullptr;
+      }
+      if (runner_ != nullptr) {
+        // A caller's thread runs this pass and waits only for the answer: the write
+        // goes to a worker so that the caller returns now. No call is made after a
+        // final status, so the runner is no longer needed (nor may be alive).
+        runner_ = nullptr;
+        ctx_.schedule([self = shared_from_this(), update = std::move(update), t = *t,
+                       now]() { self->Finish(update, t, now); });
+        return false;
+      }
+      Finish(update, *t, now);
+      return false;
+    }
     if (update.status || update.next_cron_time) {
       if (!Write(update, now).ok()) {
         if (machine_->in_flight() > 0) return true;
@@ -229,6 +249,15 @@ bool Pass::Advance() {
   }
 }
 
+void Pass::Finish(const GlobalUpdate& update, const Transition& t, absl::Time now) {
+  if (!Write(update, now).ok()) {
+    End(store_error_);
+    return;
+  }
+  machine_->Committed(t);
+  End(absl::OkStatus());
+}
+
 absl::Status Pass::Reload() {
   absl::StatusOr<std::vector<TransBranch>> rows = ctx_.store->FindBranches(global_.gid);
   absl::StatusOr<std::vector<Branch>> branches =
@@ -263,17 +292,21 @@ absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {
   if (update.status) {
     ctx_.observer->Changed(global_.gid, global_.trans_type, global_.status,
                            *update.status, update.rollback_reason.value_or(""));
-    global_.status = *update.status;
   }
-  if (update.owner) global_.owner = *update.owner;
-  if (update.rollback_reason) global_.rollback_reason = *update.rollback_reason;
-  if (update.finish_time) global_.finish_time = *update.finish_time;
-  if (update.rollback_time) global_.rollback_time = *update.rollback_time;
-  if (update.next_cron_time) global_.next_cron_time = *update.next_cron_time;
-  if (update.next_cron_interval) global_.next_cron_interval = *update.next_cron_interval;
-  if (update.retry_count) global_.retry_count = *update.retry_count;
-  if (update.result) global_.result = *update.result;
+  Apply(update, global_);
   return absl::OkStatus();
+}
+
+void Pass::Apply(const GlobalUpdate& update, TransGlobal& global) {
+  if (update.status) global.status = *update.status;
+  if (update.owner) global.owner = *update.owner;
+  if (update.rollback_reason) global.rollback_reason = *update.rollback_reason;
+  if (update.finish_time) global.finish_time = *update.finish_time;
+  if (update.rollback_time) global.rollback_time = *update.rollback_time;
+  if (update.next_cron_time) global.next_cron_time = *update.next_cron_time;
+  if (update.next_cron_interval) global.next_cron_interval = *update.next_cron_interval;
+  if (update.retry_count) global.retry_count = *update.retry_count;
+  if (update.result) global.result = *update.result;
 }
 
 GlobalUpdate Pass::Schedule(const Rest& rest, absl::Time now) const {
@@ -437,6 +470,7 @@ void Pass::End(absl::Status error) {
     if (!error.ok() && !absl::IsAborted(error)) span_->SetError(error.ToString());
     span_->End();
   }
+  if (answer_) std::move(answer_)(global_, error);
   if (done_) std::move(done_)(global_, std::move(error));
 }
 

@@ -30,6 +30,8 @@ struct PassContext {
   std::function<double()> random;  // uniform in [0, 1); thread-safe
   internal::CallLimiter* limiter;  // the process's calls in flight
   internal::Observer* observer;    // logs, metrics, spans
+  // Runs a task on one of the coordinator's worker threads.
+  std::function<void(absl::AnyInvocable<void() &&>)> schedule;
 };
 
 // The machine's view of a stored transaction: statuses and ops parsed, the
@@ -49,13 +51,14 @@ class Pass : public std::enable_shared_from_this<Pass> {
 
   // REQUIRES: `global` was claimed by ctx.owner (its next_cron_time is the lease's
   // end) and `branches` are its rows. kInternal if the rows do not fit its mode;
-  // `done` is then left to the caller (moved from only when a pass is made).
-  // `runner` (may be null; not owned) goes with every call: it outlives the pass.
-  static absl::StatusOr<std::shared_ptr<Pass>> Create(const PassContext& ctx,
-                                                      TransGlobal&& global,
-                                                      std::vector<TransBranch>&& branches,
-                                                      CallRunner* runner,
-                                                      DoneCallback&& done);
+  // `done` and `answer` are then left to the caller (moved from only when a pass is
+  // made). `runner` (may be null; not owned) goes with every call: it outlives the
+  // pass. `answer` (may be empty): a submitter's, called once, before `done`: when
+  // the pass ends, or, with answer_before_final_write, once the final status is
+  // decided, with the global as its write will leave it, before that write.
+  static absl::StatusOr<std::shared_ptr<Pass>> Create(
+      const PassContext& ctx, TransGlobal&& global, std::vector<TransBranch>&& branches,
+      CallRunner* runner, DoneCallback&& done, DoneCallback&& answer = nullptr);
 
   // Runs the pass; returns once its first calls are issued (or it has ended).
   void Start();
@@ -68,7 +71,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
   };
 
   Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine> machine,
-       CallRunner* runner, DoneCallback done);
+       CallRunner* runner, DoneCallback done, DoneCallback answer);
 
   void Post(Answer answer);
   void Drive();    // REQUIRES: this thread is the driver
@@ -76,6 +79,10 @@ class Pass : public std::enable_shared_from_this<Pass> {
   // Writes `update` with the branch results not yet stored; on success the global
   // row here follows. A failure is kept in store_error_.
   absl::Status Write(const GlobalUpdate& update, absl::Time now);
+  // `global` as `update` leaves it.
+  static void Apply(const GlobalUpdate& update, TransGlobal& global);
+  // The final write `t` of a pass under answer_before_final_write, and the end.
+  void Finish(const GlobalUpdate& update, const Transition& t, absl::Time now);
   // Reads the branch rows again into a new machine (same transaction state). A TCC
   // that leaves `prepared` needs it: its client may have registered branches after
   // this pass read them and before the status changed (registerBranch needs
@@ -94,8 +101,9 @@ class Pass : public std::enable_shared_from_this<Pass> {
   TransGlobal global_;
   std::unique_ptr<Span> span_;  // with a tracer: this pass's
   std::unique_ptr<Machine> machine_;
-  CallRunner* const runner_;
+  CallRunner* runner_;  // null once the pass no longer needs its thread
   DoneCallback done_;
+  DoneCallback answer_;  // called first, maybe before the final write
 
   // Touched only by the driver.
   absl::Time lease_until_;

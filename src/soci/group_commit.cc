@@ -44,28 +44,68 @@ absl::Status GroupCommit::WriteAlone(const Op& op, const std::string& what,
 }
 
 absl::Status GroupCommit::Write(Op op, const std::string& what, bool one_statement,
-                                const Piped* piped) {
+                                const Piped* piped, bool lazy) {
   if (!group_commit) return WriteAlone(op, what, one_statement, piped);
   Pending pending{&op, &what, one_statement, piped, absl::OkStatus(), false};
+  std::vector<Pending*> company;  // lazy writes that waited for this one
   {
     absl::MutexLock lock(&mu);
     if (stopping) return absl::UnavailableError("store is closing");
-    // Alone right now: write on this thread and spare the hand-over to a writer.
-    const bool alone = in_flight == 0;
+    // Alone right now (but for lazy writes waiting for company): write on this thread,
+    // taking those along, and spare the hand-over to a writer.
+    const bool alone = !lazy && in_flight == static_cast<int>(lazy_queued);
     ++in_flight;
-    if (alone) ++writing_alone;
     if (!alone) {
+      if (lazy) {
+        pending.lazy = true;
+        pending.due = absl::Now() + lazy_wait;
+        ++lazy_queued;
+      }
       queue.push_back(&pending);
       mu.Await(absl::Condition(&pending.done));
       --in_flight;
       return pending.result;
     }
+    ++writing_alone;
+    Take(company, max_batch - 1);
   }
-  absl::Status result = WriteAlone(op, what, one_statement, piped);
+  absl::Status result;
+  if (company.empty()) {
+    result = WriteAlone(op, what, one_statement, piped);
+  } else {
+    company.push_back(&pending);
+    Commit(company);
+    company.pop_back();
+    result = pending.result;
+  }
   absl::MutexLock lock(&mu);
   --in_flight;
   --writing_alone;
+  for (Pending* p : company) p->done = true;
   return result;
+}
+
+void GroupCommit::Take(std::vector<Pending*>& batch, size_t max) {
+  while (!queue.empty() && batch.size() < max) {
+    if (queue.front()->lazy) --lazy_queued;
+    batch.push_back(queue.front());
+    queue.pop_front();
+  }
+}
+
+bool GroupCommit::Ready() const {
+  if (stopping) return true;
+  if (queue.empty() || (one_writer && writing_alone > 0)) return false;
+  // Lazy writes alone wait for company until the first of them is due.
+  return queue.size() > lazy_queued || absl::Now() >= queue.front()->due;
+}
+
+absl::Time GroupCommit::LazyDeadline() const {
+  // No deadline while a write alone holds SQLite's lock: its end wakes the writer.
+  if (queue.empty() || queue.size() > lazy_queued || (one_writer && writing_alone > 0)) {
+    return absl::InfiniteFuture();
+  }
+  return queue.front()->due;
 }
 
 void GroupCommit::WriterLoop() {
@@ -73,53 +113,61 @@ void GroupCommit::WriterLoop() {
     std::vector<Pending*> batch;
     {
       absl::MutexLock lock(&mu);
-      mu.Await(absl::Condition(
-          +[](GroupCommit* impl) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl->mu) {
-            return impl->stopping || (!impl->queue.empty() &&
-                                      !(impl->one_writer && impl->writing_alone > 0));
-          },
-          this));
+      while (!Ready()) {
+        // Woken by a change of the queue or of writing_alone, or when the first lazy
+        // write is due, or by a lazy write due before the deadline slept on.
+        struct Wake {
+          GroupCommit* impl;
+          absl::Time deadline;
+        } wake{this, LazyDeadline()};
+        mu.AwaitWithDeadline(
+            absl::Condition(
+                +[](Wake* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // mu is held
+                  return w->impl->Ready() || w->impl->LazyDeadline() < w->deadline;
+                },
+                &wake),
+            wake.deadline);
+      }
       if (queue.empty()) return;  // stopping, all written
-      while (!queue.empty() && batch.size() < max_batch) {
-        batch.push_back(queue.front());
-        queue.pop_front();
-      }
+      Take(batch, max_batch);
     }
-    if (batch.size() == 1) {  // nothing to share the commit with
-      Pending* p = batch.front();
-      p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
-      absl::MutexLock lock(&mu);
-      p->done = true;
-      continue;
-    }
-    writes += static_cast<int64_t>(batch.size());
-    ++commits;
-    bool failed = false;
-    const bool piped = std::all_of(batch.begin(), batch.end(),
-                                   [](const Pending* p) { return p->piped != nullptr; });
-    if (piped) {
-      absl::Status ignored;  // each write is tried alone next, and says its own
-      failed = !WritePiped(batch, "group commit", &ignored);
-    } else {
-      Lease lease(*this);
-      try {
-        LocalTransaction tx(lease.sql(), dialect);
-        for (Pending* p : batch) p->result = (*p->op)(lease);
-        tx.Commit();
-      } catch (const std::exception& e) {
-        (void)lease.Failed("group commit", e).ok();
-        failed = true;
-      }
-    }
-    if (!failed) group_sizes.Observe(static_cast<double>(batch.size()));
-    if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
-      writes -= static_cast<int64_t>(batch.size());  // counted again, alone
-      for (Pending* p : batch) {
-        p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
-      }
-    }
+    Commit(batch);
     absl::MutexLock lock(&mu);
     for (Pending* p : batch) p->done = true;
+  }
+}
+
+void GroupCommit::Commit(const std::vector<Pending*>& batch) {
+  if (batch.size() == 1) {  // nothing to share the commit with
+    Pending* p = batch.front();
+    p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
+    return;
+  }
+  writes += static_cast<int64_t>(batch.size());
+  ++commits;
+  bool failed = false;
+  const bool piped = std::all_of(batch.begin(), batch.end(),
+                                 [](const Pending* p) { return p->piped != nullptr; });
+  if (piped) {
+    absl::Status ignored;  // each write is tried alone next, and says its own
+    failed = !WritePiped(batch, "group commit", &ignored);
+  } else {
+    Lease lease(*this);
+    try {
+      LocalTransaction tx(lease.sql(), dialect);
+      for (Pending* p : batch) p->result = (*p->op)(lease);
+      tx.Commit();
+    } catch (const std::exception& e) {
+      (void)lease.Failed("group commit", e).ok();
+      failed = true;
+    }
+  }
+  if (!failed) group_sizes.Observe(static_cast<double>(batch.size()));
+  if (failed) {  // one op broke the shared transaction: each alone, so it fails alone
+    writes -= static_cast<int64_t>(batch.size());  // counted again, alone
+    for (Pending* p : batch) {
+      p->result = WriteAlone(*p->op, *p->what, p->one_statement, p->piped);
+    }
   }
 }
 

@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "internal/histogram.h"
 #include "soci/pg_pipeline.h"
 #include "soci/sql.h"
@@ -112,8 +113,12 @@ class GroupCommit {
   // `piped`: the op as a pipelined statement (PostgreSQL, one statement ops only): it
   // is written that way, alone or in a batch whose ops all have one (one round trip,
   // committed together).
+  // `lazy`: nobody waits on this write's latency. It waits in the queue until a write
+  // that is not lazy comes (and commits with it), for at most `lazy_wait`, or until
+  // the store closes; then it is written as any other. Without group commit it is
+  // written at once.
   absl::Status Write(Op op, const std::string& what, bool one_statement = false,
-                     const Piped* piped = nullptr);
+                     const Piped* piped = nullptr, bool lazy = false);
 
   soci::connection_pool pool;
   // statements[i]: those of pool.at(i); only the holder of its lease touches one.
@@ -128,6 +133,8 @@ class GroupCommit {
     const Piped* piped;
     absl::Status result;
     bool done = false;
+    bool lazy = false;
+    absl::Time due;  // lazy: written alone from then on
   };
 
   // One write in a transaction of its own (or, with `piped`, as a pipeline of one).
@@ -137,6 +144,15 @@ class GroupCommit {
   // commit: nothing of it was written, and *failure says why (with `what` first).
   bool WritePiped(const std::vector<Pending*>& batch, const std::string& what,
                   absl::Status* failure);
+  // Writes `batch` in one commit (alone when it is one write), setting each result.
+  void Commit(const std::vector<Pending*>& batch);
+  // Moves up to `max` writes from the front of the queue into `batch`.
+  void Take(std::vector<Pending*>& batch, size_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // A writer may take a batch now.
+  bool Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // When the writer must look again though nothing changes: the first lazy write's
+  // due time, when only lazy writes wait; else never.
+  absl::Time LazyDeadline() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void WriterLoop();
 
   const bool group_commit;
@@ -145,6 +161,7 @@ class GroupCommit {
   std::deque<Pending*> queue ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
   int in_flight ABSL_GUARDED_BY(mu) = 0;  // writes queued or being written
+  size_t lazy_queued ABSL_GUARDED_BY(mu) = 0;  // of the queue, lazy writes
   // Writes running on their caller's thread (Write's "alone" path).
   int writing_alone ABSL_GUARDED_BY(mu) = 0;
 
@@ -153,6 +170,7 @@ class GroupCommit {
   // for a write running alone instead of meeting its lock, where SQLite's busy
   // handler would sleep a millisecond or more; the batch grows meanwhile.
   bool one_writer = false;
+  absl::Duration lazy_wait = absl::Milliseconds(2);
 
  private:
   std::vector<std::thread> writers;

@@ -93,6 +93,7 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     // statement, and a second writer sends its group while the first one's commit
     // waits for the log flush.
     impl->one_writer = impl->dialect == internal::Dialect::kSqlite;
+    impl->lazy_wait = std::max(absl::ZeroDuration(), options.lazy_write_wait);
     impl->StartWriters(options.writers > 0                          ? options.writers
                        : impl->dialect == internal::Dialect::kMysql ? std::min(2, size)
                                                                     : 1);
@@ -236,7 +237,7 @@ absl::Status SociStore::Update(std::string_view gid_view,
         return absl::OkStatus();
       },
       absl::StrCat("updating transaction ", gid), /*one_statement=*/true,
-      piped ? &*piped : nullptr);
+      piped ? &*piped : nullptr, u.lazy);
 }
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,

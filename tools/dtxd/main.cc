@@ -54,6 +54,8 @@ struct Flags {
   int branch_threads = 64;
   int store_connections = 8;
   int store_writers = 0;
+  bool answer_before_final_write = false;
+  double lazy_write_wait = 0.002;
   int max_steps = 1000;
   double max_request_timeout = 3600;
   double max_timeout_to_fail = 7 * 24 * 3600;
@@ -160,6 +162,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--store-writers", f.store_writers,
                  "Threads committing writes in groups; 0: 2 on MySQL, else 1")
+      ->capture_default_str();
+  app.add_flag("--answer-before-final-write", f.answer_before_final_write,
+               "Relaxed durability: answer wait_result once the final status is "
+               "decided, before it is durable; a crash in between drives the "
+               "transaction again and calls its branches again (README, \"Answer "
+               "before the final write\")");
+  app.add_option("--lazy-write-wait", f.lazy_write_wait,
+                 "How long a final write under --answer-before-final-write may wait "
+                 "to share a commit, s")
       ->capture_default_str();
   app.add_option("--max-steps", f.max_steps, "Most steps a submitted saga may have")
       ->capture_default_str();
@@ -314,6 +325,7 @@ int main(int argc, char** argv) {
   store_options.url = f.store;
   store_options.pool_size = std::max(1, f.store_connections);
   store_options.writers = f.store_writers;
+  store_options.lazy_write_wait = Seconds(f.lazy_write_wait);
   auto store = dtx::SociStore::Open(store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "dtxd: %s\n", store.status().ToString().c_str());
@@ -355,6 +367,7 @@ int main(int argc, char** argv) {
   options.max_timeout_to_fail = Seconds(f.max_timeout_to_fail);
   options.max_calls_per_transaction = f.max_calls_per_transaction;
   options.max_calls_in_flight = f.max_calls_in_flight;
+  options.answer_before_final_write = f.answer_before_final_write;
   options.logger = &logger;
   options.stuck_after = Seconds(f.stuck_after);
   options.tracer = tracer.get();

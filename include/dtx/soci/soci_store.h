@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "dtx/soci/storage_url.h"
 #include "dtx/store.h"
 
@@ -35,6 +36,10 @@ struct SociStoreOptions {
   // on MySQL, whose statements travel one by one so that a second writer's batch
   // overlaps the first one's commit (each measured best, bench/README.md).
   int writers = 0;
+  // With group commit, how long a lazy write (GlobalUpdate::lazy) may wait for the
+  // next write that is not lazy, to commit with it; it goes alone once this passes,
+  // or at once when the store closes. Default: 2 ms.
+  absl::Duration lazy_write_wait = absl::Milliseconds(2);
 };
 
 // What the writes of a SociStore cost the database so far; for benches and monitoring.
