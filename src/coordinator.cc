@@ -222,9 +222,6 @@ Coordinator::Impl::Impl(CoordinatorOptions options)
   context_.owner = options_.owner;
   context_.random = [this] { return Random(); };
   context_.limiter = &limiter_;
-  context_.schedule = [this](absl::AnyInvocable<void() &&> task) {
-    pool_.Schedule(std::move(task));
-  };
   if (options_.poll_interval > absl::ZeroDuration()) {
     poller_ = std::thread([this] { PollLoop(); });
   }

@@ -47,6 +47,27 @@ class FlakyStore : public StoreWrapper {
     }
     return StoreWrapper::Update(gid, status, owner, branches, update, now);
   }
+  // With hold_lazy, a lazy update waits for it on a thread of its own, as a store
+  // holding a lazy write back holds none of its caller's.
+  void UpdateAsync(std::string_view gid, std::string_view status, std::string_view owner,
+                   const std::vector<BranchUpdate>& branches, const GlobalUpdate& update,
+                   absl::Time now, UpdateDone done) override {
+    if (!update.lazy || hold_lazy == nullptr) {
+      StoreWrapper::UpdateAsync(gid, status, owner, branches, update, now,
+                                std::move(done));
+      return;
+    }
+    absl::MutexLock lock(&held_mu_);
+    held_.emplace_back([this, gid = std::string(gid), status = std::string(status),
+                        owner = std::string(owner), branches, update, now,
+                        done = std::move(done)]() mutable {
+      std::move(done)(Update(gid, status, owner, branches, update, now));
+    });
+  }
+  ~FlakyStore() override {
+    absl::MutexLock lock(&held_mu_);
+    for (std::thread& t : held_) t.join();
+  }
   absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
                                                     absl::Time lease_until,
                                                     std::string_view owner,
@@ -57,6 +78,10 @@ class FlakyStore : public StoreWrapper {
     }
     return StoreWrapper::ClaimDue(now, lease_until, owner, limit);
   }
+
+ private:
+  absl::Mutex held_mu_;
+  std::vector<std::thread> held_ ABSL_GUARDED_BY(held_mu_);
 };
 
 struct FlakyFixture {
@@ -139,28 +164,23 @@ TEST_CASE("answer_before_final_write answers before the final write, which is la
   CHECK(f.base.State("early-1").global.status == "submitted");
   // So does Submit with a callback, and a rollback answers FAILURE once `failed` is
   // decided; its `aborting` was written before any compensation, not lazily.
-  // (LocalTransport answers inside Call: that pass, its write included, runs on the
-  // submitting thread.)
   absl::Notification answered;
   absl::Status answer;
-  std::thread submitter([&] {
-    f.base.coordinator->Submit(f.base.NewSaga("early-2")
-                                   .Add(f.base.Url("a1"), f.base.Url("c1"), "")
-                                   .Add(f.base.Url("refuse"), "", "")
-                                   .WaitResult(true)
-                                   .Build(),
-                               [&](absl::Status s) {
-                                 answer = s;
-                                 answered.Notify();
-                               });
-  });
+  f.base.coordinator->Submit(f.base.NewSaga("early-2")
+                                 .Add(f.base.Url("a1"), f.base.Url("c1"), "")
+                                 .Add(f.base.Url("refuse"), "", "")
+                                 .WaitResult(true)
+                                 .Build(),
+                             [&](absl::Status s) {
+                               answer = s;
+                               answered.Notify();
+                             });
   answered.WaitForNotification();
   CHECK(IsFailure(answer));
   CHECK(absl::StrContains(answer.message(), "no stock"));
   CHECK(f.base.State("early-2").global.status == "aborting");
   CHECK(f.base.CallCount("c1") == 1);  // compensated before the answer
   hold.Notify();
-  submitter.join();
   f.base.coordinator->Shutdown();    // waits for the passes, so for their writes
   CHECK(f.flaky.lazy_updates == 2);  // the two final writes, nothing else
   TransactionState one = f.base.State("early-1");

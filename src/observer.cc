@@ -249,6 +249,24 @@ absl::Status ObservedStore::Update(std::string_view gid, std::string_view expect
   return s;
 }
 
+void ObservedStore::UpdateAsync(std::string_view gid, std::string_view expected_status,
+                                std::string_view expected_owner,
+                                const std::vector<BranchUpdate>& branches,
+                                const GlobalUpdate& update, absl::Time now,
+                                UpdateDone done) {
+  if (!observer_->counting()) {
+    target()->UpdateAsync(gid, expected_status, expected_owner, branches, update, now,
+                          std::move(done));
+    return;
+  }
+  target()->UpdateAsync(gid, expected_status, expected_owner, branches, update, now,
+                        [this, start = std::chrono::steady_clock::now(),
+                         done = std::move(done)](absl::Status s) mutable {
+                          observer_->StoreWritten(Written(s), SecondsSince(start));
+                          std::move(done)(std::move(s));
+                        });
+}
+
 absl::StatusOr<std::vector<TransGlobal>> ObservedStore::ClaimDue(absl::Time now,
                                                                  absl::Time lease_until,
                                                                  std::string_view owner,

@@ -99,6 +99,11 @@ class ObservedStore : public StoreWrapper {
                       std::string_view expected_owner,
                       const std::vector<BranchUpdate>& branches,
                       const GlobalUpdate& update, absl::Time now) override;
+  // Forwarded to the target's UpdateAsync (a lazy write holds no thread there).
+  void UpdateAsync(std::string_view gid, std::string_view expected_status,
+                   std::string_view expected_owner,
+                   const std::vector<BranchUpdate>& branches, const GlobalUpdate& update,
+                   absl::Time now, UpdateDone done) override;
   absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
                                                     absl::Time lease_until,
                                                     std::string_view owner,

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "conformance.h"
 #include "dtx/clock.h"
 #include "dtx/coordinator.h"
@@ -288,6 +289,44 @@ TEST_CASE("a lazy write waits for the next write and commits with it") {
   CHECK(absl::IsAborted(lazy_result));
   CHECK(store->FindGlobal("lazy-1")->status == "succeed");
   CHECK(store->FindGlobal("lazy-3").ok());
+}
+
+TEST_CASE("a lazy UpdateAsync holds no thread and answers once committed") {
+  auto store = testing::FreshStore({.pool_size = 4, .lazy_write_wait = absl::Hours(1)});
+  auto* soci_store = dynamic_cast<SociStore*>(store.get());
+  if (soci_store == nullptr) return;  // MemoryStore answers at once (Store's default)
+  for (const std::string gid : {"async-1", "async-2"}) {
+    REQUIRE(store->Create(Global(gid), Branches(gid, "p")).ok());
+  }
+  const SociStoreCounts before = soci_store->Counts();
+  absl::Notification answered[2];
+  absl::Status results[2];
+  GlobalUpdate done;
+  done.status = "succeed";
+  done.lazy = true;
+  store->UpdateAsync("async-1", "submitted", "me", {{"01", "action", "succeed"}}, done,
+                     kT0, [&](absl::Status s) {
+                       results[0] = s;
+                       answered[0].Notify();
+                     });
+  // The second one's compare-and-set will not match: it fails alone.
+  store->UpdateAsync("async-2", "aborting", "me", {}, done, kT0, [&](absl::Status s) {
+    results[1] = s;
+    answered[1].Notify();
+  });
+  CHECK_FALSE(answered[0].HasBeenNotified());  // queued, this thread free
+  CHECK(store->FindGlobal("async-1")->status == "submitted");
+  REQUIRE(store->Create(Global("async-3"), Branches("async-3", "p")).ok());
+  answered[0].WaitForNotification();
+  answered[1].WaitForNotification();
+  CHECK(results[0].ok());
+  CHECK(absl::IsAborted(results[1]));
+  CHECK(store->FindGlobal("async-1")->status == "succeed");
+  CHECK((*store->FindBranches("async-1"))[1].status == "succeed");
+  CHECK(store->FindGlobal("async-2")->status == "submitted");
+  const SociStoreCounts after = soci_store->Counts();
+  CHECK(after.writes - before.writes == 3);
+  CHECK(after.commits - before.commits == 1);
 }
 
 TEST_CASE("a lazy write alone is written once its wait is over") {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -86,6 +87,19 @@ class Store {
                               const std::vector<BranchUpdate>& branches,
                               const GlobalUpdate& update, absl::Time now) = 0;
 
+  // Update, its answer passed to `done` instead of returned: exactly once, on any
+  // thread, perhaps before this returns. A store may so hold a lazy write
+  // (GlobalUpdate::lazy) back without holding the caller's thread, and call `done`
+  // from the thread that commits it (keep `done` short). The default calls Update,
+  // then `done`, on this thread.
+  using UpdateDone = absl::AnyInvocable<void(absl::Status) &&>;
+  virtual void UpdateAsync(std::string_view gid, std::string_view expected_status,
+                           std::string_view expected_owner,
+                           const std::vector<BranchUpdate>& branches,
+                           const GlobalUpdate& update, absl::Time now, UpdateDone done) {
+    std::move(done)(Update(gid, expected_status, expected_owner, branches, update, now));
+  }
+
   // Claims up to `limit` unfinished transactions (`prepared`, `submitted` or
   // `aborting`) whose next_cron_time <= now: sets their owner to `owner` and
   // next_cron_time to `lease_until`, atomically per transaction (two callers never claim
@@ -123,6 +137,8 @@ class Store {
 };
 
 // Forwards every call to `target` (not owned). Override one method to inject a fault.
+// UpdateAsync is not forwarded: it runs this wrapper's Update (Store's default), so an
+// override of Update sees every update.
 class StoreWrapper : public Store {
  public:
   explicit StoreWrapper(Store* target) : target_(target) {}

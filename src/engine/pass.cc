@@ -195,16 +195,10 @@ bool Pass::Advance() {
         std::move(answer_)(decided, absl::OkStatus());
         answer_ = nullptr;
       }
-      if (runner_ != nullptr) {
-        // A caller's thread runs this pass and waits only for the answer: the write
-        // goes to a worker so that the caller returns now. No call is made after a
-        // final status, so the runner is no longer needed (nor may be alive).
-        runner_ = nullptr;
-        ctx_.schedule([self = shared_from_this(), update = std::move(update), t = *t,
-                       now]() { self->Finish(update, t, now); });
-        return false;
-      }
-      Finish(update, *t, now);
+      // No call is made after a final status: the runner (a caller's thread, which
+      // may return now) is not needed again.
+      runner_ = nullptr;
+      WriteFinal(std::move(update), *t, now);
       return false;
     }
     if (update.status || update.next_cron_time) {
@@ -249,13 +243,19 @@ bool Pass::Advance() {
   }
 }
 
-void Pass::Finish(const GlobalUpdate& update, const Transition& t, absl::Time now) {
-  if (!Write(update, now).ok()) {
-    End(store_error_);
-    return;
-  }
-  machine_->Committed(t);
-  End(absl::OkStatus());
+void Pass::WriteFinal(GlobalUpdate update, const Transition& t, absl::Time now) {
+  TakeResults();
+  ctx_.store->UpdateAsync(global_.gid, global_.status, ctx_.owner, results_, update, now,
+                          [self = shared_from_this(), update, t](absl::Status written) {
+                            if (!written.ok()) {
+                              self->store_error_ = written;
+                              self->End(std::move(written));
+                              return;
+                            }
+                            self->Wrote(update);
+                            self->machine_->Committed(t);
+                            self->End(absl::OkStatus());
+                          });
 }
 
 absl::Status Pass::Reload() {
@@ -273,7 +273,7 @@ absl::Status Pass::Reload() {
   return absl::OkStatus();
 }
 
-absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {
+void Pass::TakeResults() {
   results_.clear();
   for (int i : machine_->TakeChanged()) {
     const Branch& b = machine_->branches()[i];
@@ -283,18 +283,26 @@ absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {
     r.op.assign(op.data(), op.size());
     r.status.assign(status.data(), status.size());
   }
+}
+
+absl::Status Pass::Write(const GlobalUpdate& update, absl::Time now) {
+  TakeResults();
   absl::Status written =
       ctx_.store->Update(global_.gid, global_.status, ctx_.owner, results_, update, now);
   if (!written.ok()) {
     store_error_ = written;
     return written;
   }
+  Wrote(update);
+  return absl::OkStatus();
+}
+
+void Pass::Wrote(const GlobalUpdate& update) {
   if (update.status) {
     ctx_.observer->Changed(global_.gid, global_.trans_type, global_.status,
                            *update.status, update.rollback_reason.value_or(""));
   }
   Apply(update, global_);
-  return absl::OkStatus();
 }
 
 void Pass::Apply(const GlobalUpdate& update, TransGlobal& global) {

@@ -30,8 +30,6 @@ struct PassContext {
   std::function<double()> random;  // uniform in [0, 1); thread-safe
   internal::CallLimiter* limiter;  // the process's calls in flight
   internal::Observer* observer;    // logs, metrics, spans
-  // Runs a task on one of the coordinator's worker threads.
-  std::function<void(absl::AnyInvocable<void() &&>)> schedule;
 };
 
 // The machine's view of a stored transaction: statuses and ops parsed, the
@@ -79,10 +77,16 @@ class Pass : public std::enable_shared_from_this<Pass> {
   // Writes `update` with the branch results not yet stored; on success the global
   // row here follows. A failure is kept in store_error_.
   absl::Status Write(const GlobalUpdate& update, absl::Time now);
+  // Moves the machine's branch results not yet stored into results_.
+  void TakeResults();
+  // After `update` was written: the observer told, the global row here following.
+  void Wrote(const GlobalUpdate& update);
   // `global` as `update` leaves it.
   static void Apply(const GlobalUpdate& update, TransGlobal& global);
-  // The final write `t` of a pass under answer_before_final_write, and the end.
-  void Finish(const GlobalUpdate& update, const Transition& t, absl::Time now);
+  // Under answer_before_final_write: the final write (of transition `t`), lazy, and
+  // the end of the pass once it is durable, on the thread that commits it; this
+  // thread goes on at once.
+  void WriteFinal(GlobalUpdate update, const Transition& t, absl::Time now);
   // Reads the branch rows again into a new machine (same transaction state). A TCC
   // that leaves `prepared` needs it: its client may have registered branches after
   // this pass read them and before the status changed (registerBranch needs

@@ -78,11 +78,63 @@ absl::Status GroupCommit::Write(Op op, const std::string& what, bool one_stateme
     company.pop_back();
     result = pending.result;
   }
-  absl::MutexLock lock(&mu);
-  --in_flight;
-  --writing_alone;
-  for (Pending* p : company) p->done = true;
+  std::vector<Deferred*> deferred;
+  {
+    absl::MutexLock lock(&mu);
+    --in_flight;
+    --writing_alone;
+    Complete(company, deferred);
+  }
+  Answer(deferred);
   return result;
+}
+
+void GroupCommit::WriteDeferred(std::unique_ptr<Deferred> write) {
+  const Piped* piped = write->piped ? &*write->piped : nullptr;
+  if (!group_commit) {
+    absl::Status s = WriteAlone(write->op, write->what, write->one_statement, piped);
+    std::move(write->done)(std::move(s));
+    return;
+  }
+  Pending& p = write->pending;
+  p.op = &write->op;
+  p.what = &write->what;
+  p.one_statement = write->one_statement;
+  p.piped = piped;
+  p.lazy = true;
+  p.deferred = write.get();
+  {
+    absl::MutexLock lock(&mu);
+    if (!stopping) {
+      p.due = absl::Now() + lazy_wait;
+      ++in_flight;
+      ++lazy_queued;
+      queue.push_back(&p);
+      write.release();  // owned by the queue until answered
+      return;
+    }
+  }
+  std::move(write->done)(absl::UnavailableError("store is closing"));
+}
+
+void GroupCommit::Complete(const std::vector<Pending*>& batch,
+                           std::vector<Deferred*>& deferred) {
+  for (Pending* p : batch) {
+    if (p->deferred != nullptr) {
+      --in_flight;  // nobody waits to count it out
+      deferred.push_back(p->deferred);
+    } else {
+      p->done = true;  // its caller may go on, and take p with it
+    }
+  }
+}
+
+void GroupCommit::Answer(std::vector<Deferred*>& deferred) {
+  for (Deferred* d : deferred) {
+    std::unique_ptr<Deferred> owned(d);
+    std::move(owned->done)(owned->pending.result);
+  }
+  deferred.clear();
 }
 
 void GroupCommit::Take(std::vector<Pending*>& batch, size_t max) {
@@ -132,8 +184,12 @@ void GroupCommit::WriterLoop() {
       Take(batch, max_batch);
     }
     Commit(batch);
-    absl::MutexLock lock(&mu);
-    for (Pending* p : batch) p->done = true;
+    std::vector<Deferred*> deferred;
+    {
+      absl::MutexLock lock(&mu);
+      Complete(batch, deferred);
+    }
+    Answer(deferred);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -120,6 +121,14 @@ class GroupCommit {
   absl::Status Write(Op op, const std::string& what, bool one_statement = false,
                      const Piped* piped = nullptr, bool lazy = false);
 
+  // A lazy write whose caller does not wait for it: it holds what its op needs, and
+  // `done` gets the result on the thread that commits it.
+  struct Deferred;
+  // Queues `write` as a lazy write (see Write) and returns at once; `done` may run
+  // before that (the store closing: kUnavailable). Without group commit it is written
+  // here, now.
+  void WriteDeferred(std::unique_ptr<Deferred> write);
+
   soci::connection_pool pool;
   // statements[i]: those of pool.at(i); only the holder of its lease touches one.
   std::vector<std::unique_ptr<StoreStatements>> statements;
@@ -135,8 +144,21 @@ class GroupCommit {
     bool done = false;
     bool lazy = false;
     absl::Time due;  // lazy: written alone from then on
+    Deferred* deferred = nullptr;  // owns this Pending; nobody waits on `done`
   };
 
+ public:
+  struct Deferred {
+    Op op;
+    std::string what;
+    bool one_statement = false;
+    std::optional<Piped> piped;
+    std::shared_ptr<const void> keep;  // what `op` and `piped` refer to
+    absl::AnyInvocable<void(absl::Status) &&> done;
+    Pending pending{};
+  };
+
+ private:
   // One write in a transaction of its own (or, with `piped`, as a pipeline of one).
   absl::Status WriteAlone(const Op& op, const std::string& what, bool one_statement,
                           const Piped* piped);
@@ -146,6 +168,11 @@ class GroupCommit {
                   absl::Status* failure);
   // Writes `batch` in one commit (alone when it is one write), setting each result.
   void Commit(const std::vector<Pending*>& batch);
+  // Marks `batch` written: its waiting callers go on; its deferred writes move to
+  // `deferred`, for Answer once mu is released.
+  void Complete(const std::vector<Pending*>& batch, std::vector<Deferred*>& deferred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  static void Answer(std::vector<Deferred*>& deferred);
   // Moves up to `max` writes from the front of the queue into `batch`.
   void Take(std::vector<Pending*>& batch, size_t max) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // A writer may take a batch now.

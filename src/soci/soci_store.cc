@@ -200,44 +200,105 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
   }
 }
 
-absl::Status SociStore::Update(std::string_view gid_view,
-                               std::string_view expected_status_view,
-                               std::string_view expected_owner_view,
-                               const std::vector<BranchUpdate>& branches,
-                               const GlobalUpdate& u, absl::Time now) {
-  const std::string gid(gid_view), expected_status(expected_status_view),
-      expected_owner(expected_owner_view);
-  if (absl::Status s = internal::CheckBranchResults(gid, branches); !s.ok()) return s;
-  const long long now_ms = ToMillis(now);
-  auto lost = [&] {
+namespace {
+
+// What one Update writes, and the write itself as GroupCommit takes it: `op`, and on
+// PostgreSQL `piped`. Both refer to this object.
+struct UpdateWrite {
+  UpdateWrite(std::string_view gid, std::string_view expected_status,
+              std::string_view expected_owner, const std::vector<BranchUpdate>* branches,
+              const GlobalUpdate& u, absl::Time now, internal::Dialect dialect)
+      : gid(gid),
+        expected_status(expected_status),
+        expected_owner(expected_owner),
+        branches(branches),
+        u(u),
+        now_ms(ToMillis(now)) {
+    op = [this](internal::GroupCommit::Lease& lease) -> absl::Status {
+      return lease.statements().Update(this->gid, this->expected_status,
+                                       this->expected_owner, *this->branches, this->u,
+                                       now_ms)
+                 ? absl::OkStatus()
+                 : Lost();
+    };
+    // Built only where a pipeline may carry it (two std::function each).
+    if (dialect != internal::Dialect::kPostgres) return;
+    piped = internal::GroupCommit::Piped{
+        [this](internal::StoreStatements& s, internal::PgPipeline& pipe) {
+          s.SendUpdate(pipe, this->gid, this->expected_status, this->expected_owner,
+                       *this->branches, this->u, now_ms);
+        },
+        [this](internal::StoreStatements& s, internal::PgPipeline& pipe,
+               std::string* error) -> std::optional<absl::Status> {
+          std::optional<bool> matched = s.ReadUpdate(pipe, error);
+          if (!matched) return std::nullopt;
+          return *matched ? absl::OkStatus() : Lost();
+        }};
+  }
+  UpdateWrite(const UpdateWrite&) = delete;
+  UpdateWrite& operator=(const UpdateWrite&) = delete;
+
+  absl::Status Lost() const {
     return absl::AbortedError(absl::StrCat("transaction ", gid, " is no longer ",
                                            expected_status, " and owned by '",
                                            expected_owner, "'"));
-  };
-  // Built only where a pipeline may carry it (two std::function each).
-  std::optional<Impl::Piped> piped;
-  if (impl_->dialect == internal::Dialect::kPostgres) {
-    piped = Impl::Piped{[&](internal::StoreStatements& s, internal::PgPipeline& pipe) {
-                          s.SendUpdate(pipe, gid, expected_status, expected_owner,
-                                       branches, u, now_ms);
-                        },
-                        [&](internal::StoreStatements& s, internal::PgPipeline& pipe,
-                            std::string* error) -> std::optional<absl::Status> {
-                          std::optional<bool> matched = s.ReadUpdate(pipe, error);
-                          if (!matched) return std::nullopt;
-                          return *matched ? absl::OkStatus() : lost();
-                        }};
   }
-  return impl_->Write(
-      [&](Impl::Lease& lease) -> absl::Status {
-        if (!lease.statements().Update(gid, expected_status, expected_owner, branches, u,
-                                       now_ms)) {
-          return lost();
-        }
-        return absl::OkStatus();
-      },
-      absl::StrCat("updating transaction ", gid), /*one_statement=*/true,
-      piped ? &*piped : nullptr, u.lazy);
+  std::string What() const { return absl::StrCat("updating transaction ", gid); }
+
+  const std::string gid, expected_status, expected_owner;
+  const std::vector<BranchUpdate>* branches;
+  const GlobalUpdate u;
+  const long long now_ms;
+  internal::GroupCommit::Op op;
+  std::optional<internal::GroupCommit::Piped> piped;
+};
+
+// An UpdateWrite that owns its branch results, for a write nobody waits on.
+struct OwnedUpdateWrite {
+  OwnedUpdateWrite(std::string_view gid, std::string_view expected_status,
+                   std::string_view expected_owner, std::vector<BranchUpdate> results,
+                   const GlobalUpdate& u, absl::Time now, internal::Dialect dialect)
+      : results(std::move(results)),
+        write(gid, expected_status, expected_owner, &this->results, u, now, dialect) {}
+  const std::vector<BranchUpdate> results;
+  UpdateWrite write;
+};
+
+}  // namespace
+
+absl::Status SociStore::Update(std::string_view gid, std::string_view expected_status,
+                               std::string_view expected_owner,
+                               const std::vector<BranchUpdate>& branches,
+                               const GlobalUpdate& u, absl::Time now) {
+  if (absl::Status s = internal::CheckBranchResults(gid, branches); !s.ok()) return s;
+  const UpdateWrite w(gid, expected_status, expected_owner, &branches, u, now,
+                      impl_->dialect);
+  return impl_->Write(w.op, w.What(), /*one_statement=*/true,
+                      w.piped ? &*w.piped : nullptr, u.lazy);
+}
+
+void SociStore::UpdateAsync(std::string_view gid, std::string_view expected_status,
+                            std::string_view expected_owner,
+                            const std::vector<BranchUpdate>& branches,
+                            const GlobalUpdate& u, absl::Time now, UpdateDone done) {
+  if (!u.lazy) {
+    std::move(done)(Update(gid, expected_status, expected_owner, branches, u, now));
+    return;
+  }
+  if (absl::Status s = internal::CheckBranchResults(gid, branches); !s.ok()) {
+    std::move(done)(std::move(s));
+    return;
+  }
+  auto owned = std::make_shared<const OwnedUpdateWrite>(
+      gid, expected_status, expected_owner, branches, u, now, impl_->dialect);
+  auto deferred = std::make_unique<Impl::Deferred>();
+  deferred->op = [w = &owned->write](Impl::Lease& lease) { return w->op(lease); };
+  deferred->what = owned->write.What();
+  deferred->one_statement = true;
+  deferred->piped = owned->write.piped;
+  deferred->keep = owned;
+  deferred->done = std::move(done);
+  impl_->WriteDeferred(std::move(deferred));
 }
 
 absl::StatusOr<std::vector<TransGlobal>> SociStore::ClaimDue(absl::Time now,

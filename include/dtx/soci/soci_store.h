@@ -68,6 +68,12 @@ class SociStore : public Store {
                       std::string_view expected_owner,
                       const std::vector<BranchUpdate>& branches,
                       const GlobalUpdate& update, absl::Time now) override;
+  // A lazy write (GlobalUpdate::lazy) is queued and held by no thread: `done` runs
+  // on the thread that commits it. Others: Update, then `done`.
+  void UpdateAsync(std::string_view gid, std::string_view expected_status,
+                   std::string_view expected_owner,
+                   const std::vector<BranchUpdate>& branches, const GlobalUpdate& update,
+                   absl::Time now, UpdateDone done) override;
   absl::StatusOr<std::vector<TransGlobal>> ClaimDue(absl::Time now,
                                                     absl::Time lease_until,
                                                     std::string_view owner,
