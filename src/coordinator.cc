@@ -76,7 +76,8 @@ class Coordinator::Impl {
   // taken with Enter(); the pass gives it back when it ends.
   // `runner`: the waiting thread of a wait_result submit, or null.
   // `scan`: claimed by the scan, not by a submit or abort (for the metrics).
-  // `answer`: a submitter's (see engine::Pass::Create), called before `done`.
+  // `answer`: a submitter's, called before `done` when the pass ends, or earlier
+  // under answer_before_final_write (see engine::Pass::Create).
   void RunPass(TransGlobal&& claimed, std::vector<TransBranch>&& branches, bool scan,
                PassDone done, PassDone answer = nullptr, CallRunner* runner = nullptr);
   // With a tracer, the span of a submit or prepare of `row`, child of its submitter's
@@ -691,9 +692,24 @@ void Coordinator::Impl::RunPass(TransGlobal&& claimed,
   using SteadyClock = std::chrono::steady_clock;
   const SteadyClock::time_point start =
       observer_.counting() ? SteadyClock::now() : SteadyClock::time_point();
-  engine::Pass::DoneCallback on_end = [this, done = std::move(done), gid, scan, start](
-                                          const TransGlobal& g,
-                                          absl::Status error) mutable {
+  // The answer comes at the end, after the pass is counted and logged; under
+  // answer_before_final_write, from the pass once the final status is decided
+  // (`early`, which happens before the end), unless the pass ends first.
+  engine::Pass::DoneCallback early;
+  std::shared_ptr<PassDone> slot;
+  if (answer && options_.answer_before_final_write) {
+    slot = std::make_shared<PassDone>(std::move(answer));
+    answer = nullptr;
+    early = [slot](const TransGlobal& g, absl::Status error) {
+      PassDone a = std::move(*slot);
+      *slot = nullptr;
+      std::move(a)(g, std::move(error));
+    };
+  }
+  engine::Pass::DoneCallback on_end = [this, done = std::move(done),
+                                       answer = std::move(answer), slot, gid, scan,
+                                       start](const TransGlobal& g,
+                                              absl::Status error) mutable {
     if (observer_.counting()) {
       observer_.PassEnded(
           scan, std::chrono::duration<double>(SteadyClock::now() - start).count());
@@ -702,18 +718,22 @@ void Coordinator::Impl::RunPass(TransGlobal&& claimed,
       observer_.Error("pass stopped", absl::StatusCodeToString(error.code()),
                       {{"gid", gid}, {"error", error.ToString()}});
     }
+    if (slot && *slot) {
+      answer = std::move(*slot);
+      *slot = nullptr;
+    }
+    if (answer) std::move(answer)(g, error);
     if (done) std::move(done)(g, error);
     Leave();
   };
   absl::StatusOr<std::shared_ptr<engine::Pass>> pass =
       engine::Pass::Create(context_, std::move(claimed), std::move(branches), runner,
-                           std::move(on_end), std::move(answer));
+                           std::move(on_end), std::move(early));
   if (!pass.ok()) {
     // Unreadable rows: the transaction stays leased; an operator must look at it.
-    // on_end and answer were not taken: they answer, log and give the slot back.
+    // on_end was not taken: it answers, logs and gives the slot back.
     TransGlobal unknown;
     unknown.gid = gid;
-    if (answer) std::move(answer)(unknown, pass.status());
     std::move(on_end)(unknown, pass.status());
     return;
   }

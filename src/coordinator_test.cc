@@ -2,7 +2,9 @@
 // real SQLite file, with in-process branches and a manual clock.
 #include "dtx/coordinator.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
@@ -388,6 +390,48 @@ TEST_CASE("Submit with a callback answers once, as the waiting Submit would") {
   CHECK(outcome.ok());
   f.coordinator->Shutdown();
   CHECK(f.State("async-4").global.status == "succeed");
+}
+
+TEST_CASE("answer_before_final_write on SQLite: sagas answered early end as answered") {
+  SagaFixture f([](CoordinatorOptions& o) { o.answer_before_final_write = true; });
+  f.Branch("a1");
+  f.Branch("a2");
+  f.Branch("c1");
+  f.Branch("no", FailureError("refused"));
+  constexpr int kThreads = 4, kEach = 10;
+  std::vector<std::thread> clients;
+  std::atomic<int> succeeded{0}, failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&, t] {
+      for (int k = 0; k < kEach; ++k) {
+        const std::string gid = absl::StrFormat("early-%d-%d", t, k);
+        // Every third one rolls back at step 2.
+        absl::Status s = f.NewSaga(gid)
+                             .Add(f.Url("a1"), f.Url("c1"), "")
+                             .Add(f.Url(k % 3 == 0 ? "no" : "a2"), "", "")
+                             .WaitResult(true)
+                             .Submit();
+        if (s.ok()) ++succeeded;
+        if (IsFailure(s)) ++failed;
+      }
+    });
+  }
+  for (std::thread& c : clients) c.join();
+  CHECK(succeeded == kThreads * 6);
+  CHECK(failed == kThreads * 4);
+  // Shutdown waits for the passes, so for their final writes (committed with later
+  // writes, or alone after lazy_write_wait, on the store's threads).
+  f.coordinator->Shutdown();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int k = 0; k < kEach; ++k) {
+      TransactionState state = f.State(absl::StrFormat("early-%d-%d", t, k));
+      CHECK(state.global.status == (k % 3 == 0 ? "failed" : "succeed"));
+      const bool rolled_back = k % 3 == 0;
+      CHECK(state.branches[0].status == (rolled_back ? "succeed" : "prepared"));  // c1
+      CHECK(state.branches[1].status == "succeed");                               // a1
+      CHECK(state.branches[3].status == (rolled_back ? "failed" : "succeed"));
+    }
+  }
 }
 
 TEST_CASE("submitting an existing gid") {

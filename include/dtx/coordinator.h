@@ -104,19 +104,20 @@ struct CoordinatorOptions {
 
   // Relaxed durability, opt-in. A submit or abort with wait_result is answered as soon
   // as its first pass has decided the final status (succeed or failed), before that
-  // status is durable; the final write is then lazy (GlobalUpdate::lazy: a SociStore
-  // commits it with the next write, bench/README.md has the gain). Every final write
-  // of a pass is lazy too. What it risks: a crash of the process or the database in
-  // the window (at most SociStoreOptions::lazy_write_wait plus one commit) leaves the
-  // transaction in its last durable status (submitted, aborting); it is driven again
-  // when its lease runs out, and every branch whose result was not yet stored is
-  // called again. Branches behind a barrier answer those repeats as before and the
-  // transaction ends as answered; a branch that is not idempotent may act twice, or
-  // answer otherwise and end the transaction otherwise than answered. A final write
-  // that fails (the transaction force-stopped, or its lease lost, meanwhile) leaves
-  // the answer given standing. Within the window a query still shows the earlier
-  // status. Nothing is lost: a submit still returns only once the transaction is
-  // stored, and no status but the final one is written late. Default: false.
+  // status is durable; the final write is then lazy (GlobalUpdate::lazy, through
+  // Store::UpdateAsync: a SociStore commits it with the next write, within
+  // SociStoreOptions::lazy_write_wait; bench/README.md has the gain). Every final
+  // write of a pass is lazy too. What it risks: if the final write is not made (a
+  // crash of the process or the database in the window, a database error, the
+  // transaction force-stopped meanwhile), the transaction stays in its last durable
+  // status (submitted, aborting, a message's prepared) while the answer given stands;
+  // it is driven again when its lease runs out, and every branch whose result was not
+  // yet stored is called again. Branches behind a barrier answer those repeats as
+  // before and the transaction ends as answered; a branch that is not idempotent may
+  // act twice, or answer otherwise and end the transaction otherwise than answered.
+  // Within the window a query still shows the earlier status. Nothing is lost: a
+  // submit still returns only once the transaction is stored, and no status but the
+  // final one is written late. Default: false.
   bool answer_before_final_write = false;
 };
 

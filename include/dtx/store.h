@@ -138,7 +138,9 @@ class Store {
 
 // Forwards every call to `target` (not owned). Override one method to inject a fault.
 // UpdateAsync is not forwarded: it runs this wrapper's Update (Store's default), so an
-// override of Update sees every update.
+// override of Update sees every update; a lazy one then holds the calling thread
+// until it is written (on a SociStore, up to SociStoreOptions::lazy_write_wait). A
+// wrapper that should not hold it forwards UpdateAsync to target()->UpdateAsync.
 class StoreWrapper : public Store {
  public:
   explicit StoreWrapper(Store* target) : target_(target) {}

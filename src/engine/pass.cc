@@ -64,13 +64,13 @@ absl::StatusOr<std::vector<Branch>> BranchesOf(std::vector<TransBranch> rows) {
 }
 
 Pass::Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine> machine,
-           CallRunner* runner, DoneCallback done, DoneCallback answer)
+           CallRunner* runner, DoneCallback done, DoneCallback early)
     : ctx_(ctx),
       global_(std::move(global)),
       machine_(std::move(machine)),
       runner_(runner),
       done_(std::move(done)),
-      answer_(std::move(answer)),
+      early_(std::move(early)),
       lease_until_(global_.next_cron_time) {
   // The branch rows hold the steps and payloads.
   global_.steps = {};
@@ -79,7 +79,7 @@ Pass::Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine
 
 absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(
     const PassContext& ctx, TransGlobal&& global, std::vector<TransBranch>&& rows,
-    CallRunner* runner, DoneCallback&& done, DoneCallback&& answer) {
+    CallRunner* runner, DoneCallback&& done, DoneCallback&& early) {
   absl::StatusOr<Trans> trans = TransOf(global, *ctx.options);
   if (!trans.ok()) return trans.status();
   absl::StatusOr<std::vector<Branch>> branches = BranchesOf(std::move(rows));
@@ -88,7 +88,7 @@ absl::StatusOr<std::shared_ptr<Pass>> Pass::Create(
       Machine::Create(*std::move(trans), *std::move(branches));
   if (!machine.ok()) return machine.status();
   return std::shared_ptr<Pass>(new Pass(ctx, std::move(global), *std::move(machine),
-                                        runner, std::move(done), std::move(answer)));
+                                        runner, std::move(done), std::move(early)));
 }
 
 absl::Duration Pass::RequestTimeout() const {
@@ -189,11 +189,11 @@ bool Pass::Advance() {
     if (final_now && ctx_.options->answer_before_final_write) {
       // Relaxed (the option says what it risks): the answer now, the write lazy.
       update.lazy = true;
-      if (answer_) {
+      if (early_) {
         TransGlobal decided = global_;
         Apply(update, decided);
-        std::move(answer_)(decided, absl::OkStatus());
-        answer_ = nullptr;
+        std::move(early_)(decided, absl::OkStatus());
+        early_ = nullptr;
       }
       // No call is made after a final status: the runner (a caller's thread, which
       // may return now) is not needed again.
@@ -478,7 +478,6 @@ void Pass::End(absl::Status error) {
     if (!error.ok() && !absl::IsAborted(error)) span_->SetError(error.ToString());
     span_->End();
   }
-  if (answer_) std::move(answer_)(global_, error);
   if (done_) std::move(done_)(global_, std::move(error));
 }
 

@@ -49,14 +49,15 @@ class Pass : public std::enable_shared_from_this<Pass> {
 
   // REQUIRES: `global` was claimed by ctx.owner (its next_cron_time is the lease's
   // end) and `branches` are its rows. kInternal if the rows do not fit its mode;
-  // `done` and `answer` are then left to the caller (moved from only when a pass is
-  // made). `runner` (may be null; not owned) goes with every call: it outlives the
-  // pass. `answer` (may be empty): a submitter's, called once, before `done`: when
-  // the pass ends, or, with answer_before_final_write, once the final status is
-  // decided, with the global as its write will leave it, before that write.
+  // `done` and `early` are then left to the caller (moved from only when a pass is
+  // made). `runner` (may be null; not owned) goes with every call, until the final
+  // status is decided: it outlives the pass, or that. `early` (may be empty): under
+  // answer_before_final_write, called once the final status is decided, with the
+  // global as its write will leave it, before that write; dropped if the pass ends
+  // otherwise.
   static absl::StatusOr<std::shared_ptr<Pass>> Create(
       const PassContext& ctx, TransGlobal&& global, std::vector<TransBranch>&& branches,
-      CallRunner* runner, DoneCallback&& done, DoneCallback&& answer = nullptr);
+      CallRunner* runner, DoneCallback&& done, DoneCallback&& early = nullptr);
 
   // Runs the pass; returns once its first calls are issued (or it has ended).
   void Start();
@@ -69,7 +70,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
   };
 
   Pass(const PassContext& ctx, TransGlobal&& global, std::unique_ptr<Machine> machine,
-       CallRunner* runner, DoneCallback done, DoneCallback answer);
+       CallRunner* runner, DoneCallback done, DoneCallback early);
 
   void Post(Answer answer);
   void Drive();    // REQUIRES: this thread is the driver
@@ -107,7 +108,7 @@ class Pass : public std::enable_shared_from_this<Pass> {
   std::unique_ptr<Machine> machine_;
   CallRunner* runner_;  // null once the pass no longer needs its thread
   DoneCallback done_;
-  DoneCallback answer_;  // called first, maybe before the final write
+  DoneCallback early_;  // the answer before the final write
 
   // Touched only by the driver.
   absl::Time lease_until_;

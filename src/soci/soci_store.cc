@@ -93,7 +93,8 @@ absl::StatusOr<std::unique_ptr<SociStore>> SociStore::Open(
     // statement, and a second writer sends its group while the first one's commit
     // waits for the log flush.
     impl->one_writer = impl->dialect == internal::Dialect::kSqlite;
-    impl->lazy_wait = std::max(absl::ZeroDuration(), options.lazy_write_wait);
+    impl->lazy_wait =
+        std::clamp(options.lazy_write_wait, absl::ZeroDuration(), absl::Seconds(1));
     impl->StartWriters(options.writers > 0                          ? options.writers
                        : impl->dialect == internal::Dialect::kMysql ? std::min(2, size)
                                                                     : 1);

@@ -170,7 +170,8 @@ int main(int argc, char** argv) {
                "before the final write\")");
   app.add_option("--lazy-write-wait", f.lazy_write_wait,
                  "How long a final write under --answer-before-final-write may wait "
-                 "to share a commit, s")
+                 "to share a commit, s (at most 1)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--max-steps", f.max_steps, "Most steps a submitted saga may have")
       ->capture_default_str();

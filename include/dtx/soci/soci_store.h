@@ -38,7 +38,8 @@ struct SociStoreOptions {
   int writers = 0;
   // With group commit, how long a lazy write (GlobalUpdate::lazy) may wait for the
   // next write that is not lazy, to commit with it; it goes alone once this passes,
-  // or at once when the store closes. Default: 2 ms.
+  // or at once when the store closes. A coordinator's Shutdown waits for it too.
+  // At most 1 s (longer is taken as 1 s). Default: 2 ms.
   absl::Duration lazy_write_wait = absl::Milliseconds(2);
 };
 
