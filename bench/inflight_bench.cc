@@ -2,7 +2,7 @@
 // the memory the coordinator holds per saga whose branch call is outstanding.
 //
 // Usage: inflight_bench [--sagas 10000] [--delay-ms 8000] [--clients 8] [--dir DIR]
-//                       [--transport local|grpc|http]
+//                       [--transport local|grpc|http] [--max-calls-in-flight N]
 //
 // The coordinator is embedded, on a SQLite store (WAL, synchronous=FULL) in DIR. Its
 // branches answer every call OK after --delay-ms, so all the sagas' first calls are
@@ -12,11 +12,17 @@
 // child process (callback API: a call waiting for its answer holds no thread there
 // either), so the figures include the client side of each real call. --transport
 // http: HttpTransport over 127.0.0.1 to an epoll HTTP server in a child process (one
-// connection per call in flight). The program submits --sagas 2-step sagas (no wait_result)
-// from --clients threads, waits until every first call is outstanding, and prints the
-// process's threads, resident memory and heap in use then, against the same figures
-// after a warm-up that ran 1000 sagas to their end. Then it waits until every saga has
-// succeeded (read back from the store) and exits 0, or 1 if any did not.
+// connection per call in flight). The program submits --sagas 2-step sagas (no
+// wait_result) from --clients threads, waits until every first call is outstanding, and
+// prints the process's threads, resident memory and heap in use then, against the same
+// figures after a warm-up that ran 1000 sagas to their end. Then it waits until every
+// saga has succeeded (read back from the store) and exits 0, or 1 if any did not.
+//
+// --max-calls-in-flight N (CoordinatorOptions::max_calls_in_flight, dtxd's
+// --max-calls-in-flight, 4096 by default there): at most N calls are outstanding and
+// the other sagas' passes wait for a slot, holding no call; the figures are then per
+// saga in flight, called or waiting, measured once N calls are outstanding and the
+// submits have had a second more to queue.
 #include <malloc.h>
 #include <signal.h>
 #include <soci/soci.h>
@@ -130,6 +136,7 @@ int main(int argc, char** argv) {
   long delay_ms = 8000;
   int clients = 8;
   std::string dir, transport = "local";
+  int max_calls = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string name = argv[i], value = argv[i + 1];
     if (name == "--sagas") {
@@ -140,13 +147,16 @@ int main(int argc, char** argv) {
       clients = std::max(1, std::atoi(value.c_str()));
     } else if (name == "--dir") {
       dir = value;
+    } else if (name == "--max-calls-in-flight") {
+      max_calls = std::max(0, std::atoi(value.c_str()));
     } else if (name == "--transport" &&
                (value == "local" || value == "grpc" || value == "http")) {
       transport = value;
     } else {
       std::fprintf(stderr,
                    "usage: inflight_bench [--sagas N] [--delay-ms MS] [--clients N] "
-                   "[--dir DIR] [--transport local|grpc|http]\n");
+                   "[--dir DIR] [--transport local|grpc|http] "
+                   "[--max-calls-in-flight N]\n");
       return 2;
     }
   }
@@ -196,6 +206,7 @@ int main(int argc, char** argv) {
   options.store = store->get();
   options.transports = {{"local", &local_counted}};
   if (remote_counted != nullptr) options.transports[urls.protocol] = remote_counted.get();
+  options.max_calls_in_flight = max_calls;
   auto coordinator = dtx::Coordinator::Start(options);
   if (!coordinator.ok()) return 1;
 
@@ -219,12 +230,15 @@ int main(int argc, char** argv) {
   const long accepted = Submit(**coordinator, urls, sagas, clients);
   const double submit_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  while (branches->outstanding() < accepted &&
-         std::chrono::steady_clock::now() - start <
-             std::chrono::milliseconds(delay_ms)) {
+  const long callable = max_calls > 0 ? std::min<long>(accepted, max_calls) : accepted;
+  while (branches->outstanding() < callable &&
+         std::chrono::steady_clock::now() - start < std::chrono::milliseconds(delay_ms)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  const long in_flight = branches->outstanding();
+  if (max_calls > 0) std::this_thread::sleep_for(std::chrono::seconds(1));
+  const long outstanding = branches->outstanding();
+  // Every accepted saga is in flight: its call outstanding, or waiting for a slot.
+  const long in_flight = max_calls > 0 ? accepted : outstanding;
   const ProcessFigures peak = Measure();
 
   std::printf(
@@ -237,7 +251,11 @@ int main(int argc, char** argv) {
       delay_ms);
   std::printf("submitted %ld of %ld sagas in %.2f s (%d clients, no wait_result)\n",
               accepted, sagas, submit_s, clients);
-  std::printf("branch calls outstanding at once: %ld\n", in_flight);
+  std::printf("branch calls outstanding at once: %ld", outstanding);
+  if (max_calls > 0) {
+    std::printf(" (max_calls_in_flight %d; %ld sagas in flight)", max_calls, in_flight);
+  }
+  std::printf("\n");
   std::printf("threads: %ld after warm-up, %ld with all in flight\n", before.threads,
               peak.threads);
   if (in_flight > 0) {
@@ -259,8 +277,11 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   const long want = warmed + accepted;
+  // Two calls per saga; with a cap, they go max_calls at a time.
+  const long rounds = max_calls > 0 ? (2 * accepted + max_calls - 1) / max_calls : 2;
   const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(3 * delay_ms) + std::chrono::seconds(60);
+                        std::chrono::milliseconds((rounds + 1) * delay_ms) +
+                        std::chrono::seconds(60);
   long succeeded = 0;
   while ((succeeded = CountSucceeded(url)) < want &&
          std::chrono::steady_clock::now() < deadline) {
