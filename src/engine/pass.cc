@@ -182,12 +182,11 @@ bool Pass::Advance() {
       lease_until_ = now + std::max(ctx_.options->lease, RequestTimeout() + kLeaseMargin);
       update.next_cron_time = lease_until_;
     }
-    // Branch results alone are not written: they ride with the next change of the
-    // global row (a status, a lease renewal, or the end of the pass). Until then a
-    // crash loses at most answers, and their branches are called again, which they
-    // must absorb anyway (their barrier does).
-    if (final_now && ctx_.options->answer_before_final_write) {
-      // Relaxed (the option says what it risks): the answer now, the write lazy.
+    // Relaxed (the option says what it risks): the answer now, the write lazy. (No
+    // machine decides a final status with a call out; were one to, the strict way
+    // below would wait for the call.)
+    if (final_now && ctx_.options->answer_before_final_write &&
+        machine_->in_flight() == 0) {
       update.lazy = true;
       if (early_) {
         TransGlobal decided = global_;
@@ -201,6 +200,10 @@ bool Pass::Advance() {
       WriteFinal(std::move(update), *t, now);
       return false;
     }
+    // Branch results alone are not written: they ride with the next change of the
+    // global row (a status, a lease renewal, or the end of the pass). Until then a
+    // crash loses at most answers, and their branches are called again, which they
+    // must absorb anyway (their barrier does).
     if (update.status || update.next_cron_time) {
       if (!Write(update, now).ok()) {
         if (machine_->in_flight() > 0) return true;
