@@ -22,6 +22,23 @@ namespace {
 
 const absl::Time kT0 = absl::FromUnixMillis(1'700'000'000'123);
 
+// A TCC branch as registerBranch adds it: its cancel and confirm rows.
+std::vector<TransBranch> TccPair(const std::string& gid, const std::string& id,
+                                 const std::string& data) {
+  std::vector<TransBranch> rows(2);
+  for (TransBranch& b : rows) {
+    b.gid = gid;
+    b.branch_id = id;
+    b.bin_data = data;
+    b.status = "prepared";
+  }
+  rows[0].op = "cancel";
+  rows[0].url = "http://svc/cancel" + id;
+  rows[1].op = "confirm";
+  rows[1].url = "http://svc/confirm" + id;
+  return rows;
+}
+
 TransGlobal Global(const std::string& gid, absl::Time next = kT0) {
   TransGlobal g;
   g.gid = gid;
@@ -481,18 +498,7 @@ TEST_CASE("TCC branches are added while the status matches, each once") {
   g.owner = "";
   REQUIRE(store->Create(g, {}).ok());
   auto pair = [](const std::string& id, const std::string& data) {
-    std::vector<TransBranch> rows(2);
-    for (TransBranch& b : rows) {
-      b.gid = "reg-1";
-      b.branch_id = id;
-      b.bin_data = data;
-      b.status = "prepared";
-    }
-    rows[0].op = "cancel";
-    rows[0].url = "http://svc/cancel" + id;
-    rows[1].op = "confirm";
-    rows[1].url = "http://svc/confirm" + id;
-    return rows;
+    return TccPair("reg-1", id, data);
   };
   const absl::Time now = kT0 + absl::Seconds(2);
   REQUIRE(store->AddBranches("reg-1", "prepared", pair("01", "one"), 4, now).ok());
@@ -539,17 +545,9 @@ TEST_CASE("registrations racing on one transaction are all kept, each once") {
   // client's retry racing the first registration).
   RunTogether(kThreads, [&](int t) {
     for (int id : {t, (t + kThreads - 1) % kThreads}) {
-      std::vector<TransBranch> rows(2);
-      for (TransBranch& b : rows) {
-        b.gid = "race-1";
-        b.branch_id = absl::StrFormat("%02d", id);
-        b.bin_data = "data" + std::to_string(id);
-        b.status = "prepared";
-      }
-      rows[0].op = "cancel";
-      rows[0].url = "http://svc/cancel";
-      rows[1].op = "confirm";
-      rows[1].url = "http://svc/confirm";
+      const std::string branch_id = absl::StrFormat("%02d", id);
+      const std::vector<TransBranch> rows =
+          TccPair("race-1", branch_id, "data" + std::to_string(id));
       ok += store->AddBranches("race-1", "prepared", rows, 100, kT0 + absl::Seconds(1))
                 .ok();
     }

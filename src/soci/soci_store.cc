@@ -204,11 +204,12 @@ absl::StatusOr<std::vector<TransBranch>> SociStore::FindBranches(
 namespace {
 
 // What one Update writes, and the write itself as GroupCommit takes it: `op`, and on
-// PostgreSQL `piped`. Both refer to this object.
+// PostgreSQL `piped`. Both refer to this object, which refers to the caller's branch
+// results and update (OwnedUpdateWrite holds copies).
 struct UpdateWrite {
   UpdateWrite(std::string_view gid, std::string_view expected_status,
               std::string_view expected_owner, const std::vector<BranchUpdate>* branches,
-              const GlobalUpdate& u, absl::Time now, internal::Dialect dialect)
+              const GlobalUpdate* u, absl::Time now, internal::Dialect dialect)
       : gid(gid),
         expected_status(expected_status),
         expected_owner(expected_owner),
@@ -217,7 +218,7 @@ struct UpdateWrite {
         now_ms(ToMillis(now)) {
     op = [this](internal::GroupCommit::Lease& lease) -> absl::Status {
       return lease.statements().Update(this->gid, this->expected_status,
-                                       this->expected_owner, *this->branches, this->u,
+                                       this->expected_owner, *this->branches, *this->u,
                                        now_ms)
                  ? absl::OkStatus()
                  : Lost();
@@ -227,7 +228,7 @@ struct UpdateWrite {
     piped = internal::GroupCommit::Piped{
         [this](internal::StoreStatements& s, internal::PgPipeline& pipe) {
           s.SendUpdate(pipe, this->gid, this->expected_status, this->expected_owner,
-                       *this->branches, this->u, now_ms);
+                       *this->branches, *this->u, now_ms);
         },
         [this](internal::StoreStatements& s, internal::PgPipeline& pipe,
                std::string* error) -> std::optional<absl::Status> {
@@ -248,20 +249,23 @@ struct UpdateWrite {
 
   const std::string gid, expected_status, expected_owner;
   const std::vector<BranchUpdate>* branches;
-  const GlobalUpdate u;
+  const GlobalUpdate* u;
   const long long now_ms;
   internal::GroupCommit::Op op;
   std::optional<internal::GroupCommit::Piped> piped;
 };
 
-// An UpdateWrite that owns its branch results, for a write nobody waits on.
+// An UpdateWrite that owns its branch results and update, for a write nobody waits on.
 struct OwnedUpdateWrite {
   OwnedUpdateWrite(std::string_view gid, std::string_view expected_status,
                    std::string_view expected_owner, std::vector<BranchUpdate> results,
-                   const GlobalUpdate& u, absl::Time now, internal::Dialect dialect)
+                   const GlobalUpdate& update, absl::Time now, internal::Dialect dialect)
       : results(std::move(results)),
-        write(gid, expected_status, expected_owner, &this->results, u, now, dialect) {}
+        update(update),
+        write(gid, expected_status, expected_owner, &this->results, &this->update, now,
+              dialect) {}
   const std::vector<BranchUpdate> results;
+  const GlobalUpdate update;
   UpdateWrite write;
 };
 
@@ -272,7 +276,7 @@ absl::Status SociStore::Update(std::string_view gid, std::string_view expected_s
                                const std::vector<BranchUpdate>& branches,
                                const GlobalUpdate& u, absl::Time now) {
   if (absl::Status s = internal::CheckBranchResults(gid, branches); !s.ok()) return s;
-  const UpdateWrite w(gid, expected_status, expected_owner, &branches, u, now,
+  const UpdateWrite w(gid, expected_status, expected_owner, &branches, &u, now,
                       impl_->dialect);
   return impl_->Write(w.op, w.What(), /*one_statement=*/true,
                       w.piped ? &*w.piped : nullptr, u.lazy);
@@ -293,7 +297,7 @@ void SociStore::UpdateAsync(std::string_view gid, std::string_view expected_stat
   auto owned = std::make_shared<const OwnedUpdateWrite>(
       gid, expected_status, expected_owner, branches, u, now, impl_->dialect);
   auto deferred = std::make_unique<Impl::Deferred>();
-  deferred->op = [w = &owned->write](Impl::Lease& lease) { return w->op(lease); };
+  deferred->op = owned->write.op;  // as piped: refers to *owned, which keep holds
   deferred->what = owned->write.What();
   deferred->one_statement = true;
   deferred->piped = owned->write.piped;
